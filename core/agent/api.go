@@ -1,0 +1,58 @@
+package agent
+
+import "time"
+
+// Overview is the health summary the app's Overview screen shows.
+type Overview struct {
+	AgentID     string // the display form of this agent's ID
+	Name        string // the operator-chosen name of this agent
+	Tracker     string // which tracker this agent syncs, e.g. "embedded"
+	Items       int    // items in the local tracker
+	Twins       int    // linked items across all connections
+	Queued      int    // events waiting in outboxes and inboxes
+	Failed      int    // events in the failed state
+	Connections int
+	Sent        uint64 // events delivered since the agent started
+	Applied     uint64 // events applied since the agent started
+}
+
+// ConnectionState is active, paused or revoked.
+type ConnectionState string
+
+const (
+	StateActive  ConnectionState = "active"
+	StatePaused  ConnectionState = "paused"
+	StateRevoked ConnectionState = "revoked"
+)
+
+// ConnectionInfo describes one pairing with a partner agent.
+type ConnectionInfo struct {
+	ID               string
+	PartnerName      string
+	PartnerID        string // display form of the partner's agent ID
+	PartnerURL       string
+	VerificationCode string // the short code both operators compare
+	State            ConnectionState
+	Created          time.Time
+	Twins            int
+	Outbox           int // events waiting to be delivered
+	Inbox            int // events waiting to be applied
+	Failed           int
+	LastError        string // the latest delivery or apply error, "" when healthy
+	LastSync         time.Time
+}
+
+// QueueEntry is one event as the Queue screen shows it.
+type QueueEntry struct {
+	Connection string
+	Direction  string // "out" or "in"
+	Seq        uint64
+	EventID    string
+	ItemKey    string
+	Kind       string
+	State      string // "pending", "failed", "blocked"
+	Attempts   int
+	LastError  string
+	NextRetry  time.Time
+	Created    time.Time
+}

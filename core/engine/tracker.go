@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// Tracker is what the engine needs from a local system of record. Each tracker package
+// (core/trackers/local, core/trackers/rt, ...) returns a concrete type that satisfies it.
+//
+// Errors may carry behaviour the queue understands, without importing it:
+//   - Permanent() bool returning true: retrying will not help (4xx, validation); the event
+//     waits for the operator.
+//   - RetryAfter() time.Duration: the tracker asked us to wait (429/503 Retry-After).
+//
+// Any other error is treated as transient and retried with backoff.
+type Tracker interface {
+	// Changes returns the items changed after cursor (an opaque string, "" for the start),
+	// at most limit of them, oldest first, and the cursor to pass next time. The engine stores
+	// the cursor durably once it has handled the items.
+	Changes(ctx context.Context, cursor string, limit int) (items []item.Item, next string, err error)
+	// Get returns one item with its comments.
+	Get(ctx context.Context, key string) (item.Item, error)
+	// Apply performs writes in order, each on its own; a failed write does not stop later
+	// ones. Trackers that can should do all of them in one transaction or request batch.
+	Apply(ctx context.Context, writes []Write) ([]WriteResult, error)
+}
+
+// ChangeNotifier is implemented by trackers that can say when something changed, so the
+// engine reacts at once instead of waiting for its next poll.
+type ChangeNotifier interface {
+	Changed() <-chan struct{}
+}
+
+// Write is one change to make to a local item.
+type Write struct {
+	Key    string    // the local key; empty to create a new item
+	Item   item.Item // the values; only Fields are written (all core fields on create)
+	Fields []string  // names of the changed fields: title, description, status, priority,
+	// labels, assignee, reporter, and "custom.NAME" for a custom field
+	NewComments []item.Comment // comments to add, in order; Author is kept where the tracker can
+}
+
+// WriteResult is the outcome of one Write.
+type WriteResult struct {
+	Key        string   // the local key (new for a create)
+	CommentIDs []string // the local ids of NewComments, in order
+	Err        error    // nil on success
+}
+
+// Field names used in Write.Fields.
+const (
+	FieldTitle       = "title"
+	FieldDescription = "description"
+	FieldStatus      = "status"
+	FieldPriority    = "priority"
+	FieldLabels      = "labels"
+	FieldAssignee    = "assignee"
+	FieldReporter    = "reporter"
+	CustomPrefix     = "custom."
+)
