@@ -1,0 +1,438 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// trackerScreen lists the embedded tracker's items and edits one at a time.
+type trackerScreen struct {
+	u        *UI
+	items    []item.Item
+	list     *widget.List
+	syncing  bool   // the list selection is being moved by code, not by the operator
+	selected string // key of the item in the form; "" for a new item
+	base     item.Item
+	// baseFields is what the form showed when base was loaded; a field the operator has not
+	// changed since takes the agent's newest value on save, so a partner's change survives.
+	baseFields itemFields
+
+	newButton   *widget.Button
+	header      *widget.Label
+	title       *widget.Entry
+	description *widget.Entry
+	status      *widget.Select
+	priority    *widget.Select
+	labels      *widget.Entry
+	assignee    *widget.Entry
+	save        *widget.Button
+
+	comments      *fyne.Container
+	commentEntry  *widget.Entry
+	commentButton *widget.Button
+
+	statuses, priorities []string
+}
+
+// itemFields are the fields the form edits, as the form shows them.
+type itemFields struct {
+	title, description, status, priority, labels, assignee string
+}
+
+func fieldsOf(it item.Item) itemFields {
+	return itemFields{
+		title:       it.Title,
+		description: it.Description,
+		status:      it.Status,
+		priority:    it.Priority,
+		labels:      strings.Join(it.Labels, ", "),
+		assignee:    userText(it.Assignee),
+	}
+}
+
+// applyTo copies onto it every field that differs from base, so fields the operator left alone
+// keep its values.
+func (f itemFields) applyTo(it *item.Item, base itemFields) {
+	if f.title != base.title {
+		it.Title = f.title
+	}
+	if f.description != base.description {
+		it.Description = f.description
+	}
+	if f.status != base.status {
+		it.Status = f.status
+	}
+	if f.priority != base.priority {
+		it.Priority = f.priority
+	}
+	if f.labels != base.labels {
+		it.Labels = splitLabels(f.labels)
+	}
+	if f.assignee != base.assignee {
+		it.Assignee = item.User{}
+		if f.assignee != "" {
+			it.Assignee = item.User{ID: f.assignee, Name: f.assignee}
+		}
+	}
+}
+
+func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
+	s.u = u
+	s.statuses = u.agent.Statuses()
+	s.priorities = u.agent.Priorities()
+
+	s.list = widget.NewList(
+		func() int { return len(s.items) },
+		func() fyne.CanvasObject {
+			key := widget.NewLabelWithStyle("KEY-000", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+			title := widget.NewLabel("title")
+			title.Truncation = fyne.TextTruncateEllipsis
+			status := widget.NewLabel("status")
+			status.Importance = widget.LowImportance
+			return container.NewBorder(nil, nil, key, status, title)
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id < 0 || id >= len(s.items) {
+				return
+			}
+			it := s.items[id]
+			row := o.(*fyne.Container).Objects // Border: center first, then key, then status
+			row[0].(*widget.Label).SetText(it.Title)
+			row[1].(*widget.Label).SetText(it.Key)
+			row[2].(*widget.Label).SetText(it.Status)
+		},
+	)
+	s.list.OnSelected = func(id widget.ListItemID) {
+		if s.syncing || id < 0 || id >= len(s.items) {
+			return
+		}
+		s.load(s.items[id])
+	}
+	s.newButton = widget.NewButtonWithIcon("New item", theme.ContentAddIcon(), s.startNew)
+
+	s.header = widget.NewLabelWithStyle("New item", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.title = widget.NewEntry()
+	s.title.SetPlaceHolder("What needs doing")
+	s.description = widget.NewMultiLineEntry()
+	s.description.SetMinRowsVisible(4)
+	s.description.Wrapping = fyne.TextWrapWord
+	s.status = widget.NewSelect(s.statuses, nil)
+	s.status.PlaceHolder = "(no status)"
+	s.priority = widget.NewSelect(s.priorities, nil)
+	s.priority.PlaceHolder = "(no priority)"
+	s.labels = widget.NewEntry()
+	s.labels.SetPlaceHolder("comma-separated, e.g. billing, urgent")
+	s.assignee = widget.NewEntry()
+	s.assignee.SetPlaceHolder("nobody")
+	s.save = widget.NewButtonWithIcon("Create", theme.DocumentSaveIcon(), s.saveItem)
+	s.save.Importance = widget.HighImportance
+
+	form := widget.NewForm(
+		widget.NewFormItem("Title", s.title),
+		widget.NewFormItem("Description", s.description),
+		widget.NewFormItem("Status", s.status),
+		widget.NewFormItem("Priority", s.priority),
+		widget.NewFormItem("Labels", s.labels),
+		widget.NewFormItem("Assignee", s.assignee),
+	)
+
+	s.comments = container.NewVBox()
+	s.commentEntry = widget.NewMultiLineEntry()
+	s.commentEntry.SetPlaceHolder("Write a comment")
+	s.commentEntry.SetMinRowsVisible(2)
+	s.commentEntry.Wrapping = fyne.TextWrapWord
+	s.commentButton = widget.NewButtonWithIcon("Add comment", theme.MailSendIcon(), s.addComment)
+
+	detail := container.NewVBox(
+		s.header,
+		form,
+		container.NewHBox(s.save),
+		widget.NewSeparator(),
+		widget.NewLabelWithStyle("Comments", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		s.comments,
+		s.commentEntry,
+		container.NewHBox(s.commentButton),
+	)
+	left := container.NewBorder(container.NewHBox(s.newButton), nil, nil, nil, s.list)
+	split := container.NewHSplit(left, container.NewVScroll(detail))
+	split.Offset = 0.38
+	s.startNew()
+	return container.NewBorder(heading("Tracker"), nil, nil, nil, split)
+}
+
+// show takes the agent's newest items. The form keeps the operator's edits; an item the
+// operator has not touched follows the agent.
+func (s *trackerScreen) show(items []item.Item) {
+	s.items = items
+	s.list.Refresh()
+	s.syncSelection()
+	if s.selected == "" {
+		return
+	}
+	i := s.index(s.selected)
+	if i < 0 {
+		return
+	}
+	latest := items[i]
+	if s.form() == s.baseFields {
+		if !itemEqual(latest, s.base) {
+			s.load(latest)
+		}
+		return
+	}
+	if !slices.Equal(latest.Comments, s.base.Comments) {
+		s.base.Comments = latest.Comments
+		s.showComments(latest.Comments)
+	}
+}
+
+// syncSelection highlights the selected item's row wherever it moved to.
+func (s *trackerScreen) syncSelection() {
+	s.syncing = true
+	defer func() { s.syncing = false }()
+	if i := s.index(s.selected); i >= 0 && s.selected != "" {
+		s.list.Select(i)
+	} else {
+		s.list.UnselectAll()
+	}
+}
+
+func (s *trackerScreen) index(key string) int {
+	return slices.IndexFunc(s.items, func(it item.Item) bool { return it.Key == key })
+}
+
+// startNew empties the form for a new item.
+func (s *trackerScreen) startNew() {
+	it := item.Item{}
+	if len(s.statuses) > 0 {
+		it.Status = s.statuses[0]
+	}
+	s.load(it)
+	s.syncSelection()
+	if c := fyne.CurrentApp().Driver().CanvasForObject(s.title); c != nil {
+		c.Focus(s.title)
+	}
+}
+
+// load shows it in the form; an item without a key is a new one.
+func (s *trackerScreen) load(it item.Item) {
+	s.base = it.Clone()
+	s.selected = it.Key
+	s.baseFields = fieldsOf(it)
+	s.title.SetText(it.Title)
+	s.description.SetText(it.Description)
+	setSelect(s.status, s.statuses, it.Status)
+	setSelect(s.priority, s.priorities, it.Priority)
+	s.labels.SetText(s.baseFields.labels)
+	s.assignee.SetText(s.baseFields.assignee)
+	if it.Key == "" {
+		s.header.SetText("New item")
+		s.save.SetText("Create")
+		s.commentEntry.Disable()
+		s.commentButton.Disable()
+	} else {
+		s.header.SetText(itemHeader(it))
+		s.save.SetText("Save")
+		s.commentEntry.Enable()
+		s.commentButton.Enable()
+	}
+	s.showComments(it.Comments)
+}
+
+// form returns the form's fields as typed.
+func (s *trackerScreen) form() itemFields {
+	return itemFields{
+		title:       s.title.Text,
+		description: s.description.Text,
+		status:      s.status.Selected,
+		priority:    s.priority.Selected,
+		labels:      s.labels.Text,
+		assignee:    strings.TrimSpace(s.assignee.Text),
+	}
+}
+
+// saveItem creates or updates the item in the form. On error the form keeps everything typed.
+func (s *trackerScreen) saveItem() {
+	f := s.form()
+	if strings.TrimSpace(f.title) == "" {
+		s.u.showError(errors.New("save item: the title is empty; give the item a title first"))
+		return
+	}
+	f.title = strings.TrimSpace(f.title)
+	isNew := s.selected == ""
+	var it item.Item
+	what := "create item"
+	if isNew {
+		f.applyTo(&it, itemFields{}) // a new item takes every field as typed
+	} else {
+		what = "update " + s.selected
+		it = s.base.Clone()
+		if i := s.index(s.selected); i >= 0 {
+			it = s.items[i].Clone() // the newest copy: fields left alone keep the agent's values
+		}
+		f.applyTo(&it, s.baseFields)
+	}
+	s.save.Disable()
+	var saved item.Item
+	s.u.call(what, func(ctx context.Context) (err error) {
+		if isNew {
+			saved, err = s.u.agent.CreateItem(ctx, it)
+		} else {
+			saved, err = s.u.agent.UpdateItem(ctx, it)
+		}
+		return err
+	}, func(err error) {
+		s.save.Enable()
+		if err != nil {
+			return
+		}
+		s.put(saved)
+		s.load(saved)
+		s.syncSelection()
+		verb := "Saved"
+		if isNew {
+			verb = "Created"
+		}
+		s.u.setStatus(fmt.Sprintf("%s %s.", verb, saved.Key), false)
+	})
+}
+
+// put inserts or replaces it in the list, so the list shows it before the next refresh.
+func (s *trackerScreen) put(it item.Item) {
+	items := slices.Clone(s.items)
+	if i := s.index(it.Key); i >= 0 {
+		items[i] = it
+	} else {
+		items = slices.Insert(items, 0, it) // newest first
+	}
+	s.items = items
+	s.list.Refresh()
+}
+
+// addComment adds the typed comment to the item in the form; the text stays until it is saved.
+func (s *trackerScreen) addComment() {
+	key, body := s.selected, strings.TrimSpace(s.commentEntry.Text)
+	if key == "" {
+		s.u.showError(errors.New("add comment: create the item first"))
+		return
+	}
+	if body == "" {
+		s.u.showError(errors.New("add comment: the comment is empty"))
+		return
+	}
+	s.commentButton.Disable()
+	var added item.Comment
+	s.u.call("comment on "+key, func(ctx context.Context) (err error) {
+		added, err = s.u.agent.AddComment(ctx, key, item.Comment{Body: body, Created: time.Now()})
+		return err
+	}, func(err error) {
+		s.commentButton.Enable()
+		if err != nil {
+			return
+		}
+		s.commentEntry.SetText("")
+		i := s.index(key)
+		if i < 0 {
+			return
+		}
+		it := s.items[i].Clone()
+		if _, ok := it.Comment(added.ID); !ok {
+			it.Comments = append(it.Comments, added)
+		}
+		s.put(it)
+		if s.selected == key {
+			s.base.Comments = it.Comments
+			s.showComments(it.Comments)
+		}
+		s.u.setStatus("Comment added to "+key+".", false)
+	})
+}
+
+func (s *trackerScreen) showComments(cs []item.Comment) {
+	s.comments.RemoveAll()
+	if len(cs) == 0 {
+		none := widget.NewLabel("No comments yet.")
+		none.Importance = widget.LowImportance
+		s.comments.Add(none)
+		return
+	}
+	for _, c := range cs {
+		who := widget.NewLabelWithStyle(commentByline(c), fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		who.Importance = widget.LowImportance
+		body := widget.NewLabel(c.Body)
+		body.Wrapping = fyne.TextWrapWord
+		s.comments.Add(container.NewVBox(who, body))
+	}
+}
+
+// setSelect selects value, adding it to the options if the vocabulary lacks it (an item from
+// elsewhere may carry a value this tracker does not list), so nothing is silently dropped.
+func setSelect(sel *widget.Select, vocabulary []string, value string) {
+	opts := vocabulary
+	if value != "" && !slices.Contains(vocabulary, value) {
+		opts = append(slices.Clone(vocabulary), value)
+	}
+	if !slices.Equal(sel.Options, opts) {
+		sel.SetOptions(opts)
+	}
+	if value == "" {
+		sel.ClearSelected()
+		return
+	}
+	sel.SetSelected(value)
+}
+
+func splitLabels(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, ",") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func userText(u item.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.ID
+}
+
+func itemHeader(it item.Item) string {
+	h := it.Key
+	if !it.Created.IsZero() {
+		h += " · created " + it.Created.Local().Format("2006-01-02 15:04")
+	}
+	if !it.Updated.IsZero() {
+		h += " · updated " + it.Updated.Local().Format("2006-01-02 15:04")
+	}
+	return h
+}
+
+func commentByline(c item.Comment) string {
+	who := userText(c.Author)
+	if who == "" {
+		who = "someone"
+	}
+	if c.Created.IsZero() {
+		return who
+	}
+	return who + ", " + c.Created.Local().Format("2006-01-02 15:04")
+}
+
+// itemEqual reports whether a and b would show the same in the form and comments.
+func itemEqual(a, b item.Item) bool {
+	return fieldsOf(a) == fieldsOf(b) && a.Updated.Equal(b.Updated) && slices.Equal(a.Comments, b.Comments)
+}

@@ -1,0 +1,298 @@
+// Package ui is Tandem's desktop app: the main window and its screens, built with Fyne.
+package ui
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tandemsync/tandem/assets"
+	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// Agent is what the app needs from a running Tandem agent. core/agent implements it; tests use
+// a fake.
+type Agent interface {
+	Overview(ctx context.Context) (agent.Overview, error)
+	Connections(ctx context.Context) ([]agent.ConnectionInfo, error)
+	// Items returns the embedded tracker's items, newest first.
+	Items(ctx context.Context) ([]item.Item, error)
+	CreateItem(ctx context.Context, it item.Item) (item.Item, error)
+	UpdateItem(ctx context.Context, it item.Item) (item.Item, error)
+	AddComment(ctx context.Context, key string, c item.Comment) (item.Comment, error)
+	// Statuses and Priorities are the embedded tracker's vocabularies.
+	Statuses() []string
+	Priorities() []string
+	// Invite returns a new invitation code to give the partner.
+	Invite(ctx context.Context) (code string, err error)
+	Accept(ctx context.Context, code string) (agent.ConnectionInfo, error)
+}
+
+// Options configure the app.
+type Options struct {
+	Title string // e.g. "Tandem — Blue"
+}
+
+const (
+	// refreshEvery is how often the window polls the agent: a change made elsewhere shows well
+	// within a second.
+	refreshEvery = 300 * time.Millisecond
+	// callTimeout bounds one agent call, so a stuck agent shows as an error instead of a spinner.
+	callTimeout = 30 * time.Second
+)
+
+// The screens, in navigation order.
+const (
+	screenOverview    = "Overview"
+	screenConnections = "Connections"
+	screenRules       = "Rules"
+	screenQueue       = "Queue"
+	screenHistory     = "History"
+	screenTracker     = "Tracker"
+	screenSettings    = "Settings"
+)
+
+var screenOrder = []string{
+	screenOverview, screenConnections, screenRules, screenQueue, screenHistory, screenTracker, screenSettings,
+}
+
+// UI is the state of one main window. Widgets are touched only on the Fyne goroutine; agent
+// calls run on their own goroutines and post their results back with fyne.Do.
+type UI struct {
+	agent Agent
+	opt   Options
+	win   fyne.Window // nil when the content is shown outside NewWindow (tests)
+
+	content fyne.CanvasObject
+	body    *fyne.Container
+	current string
+	screens map[string]fyne.CanvasObject
+	nav     map[string]*widget.Button
+	status  *widget.Label
+	// refreshFailing is set while the status line shows a refresh error, which the next good
+	// refresh clears; an operation's error stays until the operator does something else.
+	refreshFailing bool
+
+	overview    overviewScreen
+	connections connectionsScreen
+	tracker     trackerScreen
+
+	kick    chan struct{}  // asks the refresh loop for an early round
+	pending sync.WaitGroup // agent calls in flight, so tests can wait for them
+}
+
+// New builds the app's content for a; show it with NewWindow or Content.
+func New(a Agent, opt Options) *UI {
+	if opt.Title == "" {
+		opt.Title = "Tandem"
+	}
+	u := &UI{agent: a, opt: opt, kick: make(chan struct{}, 1)}
+	u.build()
+	return u
+}
+
+// Content returns the root canvas object: navigation, the current screen and a status line.
+func (u *UI) Content() fyne.CanvasObject { return u.content }
+
+// NewWindow builds a main window for a on app. The refresh loop runs while the window is open.
+func NewWindow(app fyne.App, a Agent, opt Options) fyne.Window {
+	u := New(a, opt)
+	w := app.NewWindow(u.opt.Title)
+	u.win = w
+	w.SetContent(u.Content())
+	w.Resize(fyne.NewSize(1000, 680))
+	ctx, cancel := context.WithCancel(context.Background())
+	w.SetOnClosed(cancel)
+	u.Start(ctx)
+	return w
+}
+
+// Start runs the refresh loop in the background until ctx ends; it returns at once.
+func (u *UI) Start(ctx context.Context) {
+	go u.serve(ctx)
+}
+
+// serve polls the agent until ctx ends. Rounds never overlap: a slow agent slows the polling
+// instead of piling up calls.
+func (u *UI) serve(ctx context.Context) {
+	t := time.NewTicker(refreshEvery)
+	defer t.Stop()
+	for {
+		u.refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-u.kick:
+		}
+	}
+}
+
+// refreshSoon asks the loop for a round now, e.g. after the operator changed something.
+func (u *UI) refreshSoon() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+}
+
+// snapshot is one round of reads from the agent.
+type snapshot struct {
+	overview    agent.Overview
+	connections []agent.ConnectionInfo
+	items       []item.Item
+	err         error
+}
+
+// refresh reads everything the screens show and applies it on the Fyne goroutine.
+func (u *UI) refresh(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var s snapshot
+	var err error
+	if s.overview, err = u.agent.Overview(ctx); err != nil {
+		s.err = fmt.Errorf("read overview: %w", err)
+	} else if s.connections, err = u.agent.Connections(ctx); err != nil {
+		s.err = fmt.Errorf("read connections: %w", err)
+	} else if s.items, err = u.agent.Items(ctx); err != nil {
+		s.err = fmt.Errorf("read items: %w", err)
+	}
+	if ctx.Err() != nil && s.err != nil {
+		return // the window is closing: nothing to show
+	}
+	fyne.Do(func() { u.apply(s) })
+}
+
+// apply shows a snapshot. On error the screens keep what they last showed.
+func (u *UI) apply(s snapshot) {
+	if s.err != nil {
+		u.setStatus(s.err.Error(), true)
+		u.refreshFailing = true
+		return
+	}
+	if u.refreshFailing {
+		u.setStatus("", false)
+	}
+	u.overview.show(s.overview)
+	u.connections.show(s.connections)
+	u.tracker.show(s.items)
+}
+
+// call runs fn against the agent on its own goroutine and then done on the Fyne goroutine.
+// Callbacks use it so they never block on I/O.
+func (u *UI) call(what string, fn func(ctx context.Context) error, done func(err error)) {
+	u.pending.Add(1)
+	go func() {
+		defer u.pending.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		err := fn(ctx)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", what, err)
+			slog.Warn("agent call", "what", what, "err", err)
+		}
+		fyne.Do(func() {
+			done(err)
+			if err != nil {
+				u.showError(err)
+			}
+		})
+		u.refreshSoon()
+	}()
+}
+
+// showError tells the operator in a dialog (when there is a window) and on the status line.
+func (u *UI) showError(err error) {
+	u.setStatus(err.Error(), true)
+	if u.win != nil {
+		dialog.ShowError(err, u.win)
+	}
+}
+
+// setStatus shows one line at the bottom of the window, in red for an error.
+func (u *UI) setStatus(text string, isErr bool) {
+	u.refreshFailing = false
+	u.status.Importance = widget.MediumImportance
+	if isErr {
+		u.status.Importance = widget.DangerImportance
+	}
+	u.status.SetText(text)
+	u.status.Refresh()
+}
+
+func (u *UI) build() {
+	u.status = widget.NewLabel("")
+	u.status.Truncation = fyne.TextTruncateEllipsis
+	u.screens = map[string]fyne.CanvasObject{
+		screenOverview:    u.overview.build(),
+		screenConnections: u.connections.build(u),
+		screenRules:       comingSoon("Rules", "Visual and script rules, with test runs and versions, are coming next."),
+		screenQueue:       comingSoon("Queue", "The outgoing, incoming and failed events, with retry and skip, are coming next."),
+		screenHistory:     comingSoon("History", "The sync history and the audit log of configuration changes are coming next."),
+		screenTracker:     u.tracker.build(u),
+		screenSettings:    comingSoon("Settings", "Tracker credentials, retention, debug capture and the rule allow-list are coming next."),
+	}
+
+	u.nav = map[string]*widget.Button{}
+	navBox := container.NewVBox()
+	for _, name := range screenOrder {
+		b := widget.NewButton(name, func() { u.show(name) })
+		b.Alignment = widget.ButtonAlignLeading
+		u.nav[name] = b
+		navBox.Add(b)
+	}
+	logo := widget.NewIcon(assets.Icon())
+	name := widget.NewLabelWithStyle("Tandem", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	name.SizeName = theme.SizeNameSubHeadingText
+	header := container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSquareSize(40), logo), nil, name)
+	sidebar := container.NewBorder(
+		container.NewVBox(header, widget.NewSeparator()), nil, nil, nil,
+		container.NewVBox(navBox, layout.NewSpacer()),
+	)
+
+	u.body = container.NewStack()
+	u.content = container.NewBorder(nil, u.status, container.NewHBox(sidebar, widget.NewSeparator()), nil, u.body)
+	u.show(screenOverview)
+}
+
+// show switches to the named screen.
+func (u *UI) show(name string) {
+	scr, ok := u.screens[name]
+	if !ok {
+		return
+	}
+	u.current = name
+	u.body.Objects = []fyne.CanvasObject{scr}
+	u.body.Refresh()
+	for n, b := range u.nav {
+		imp := widget.LowImportance
+		if n == name {
+			imp = widget.HighImportance
+		}
+		if b.Importance != imp {
+			b.Importance = imp
+			b.Refresh()
+		}
+	}
+}
+
+// comingSoon is the honest placeholder of a screen not built yet.
+func comingSoon(title, line string) fyne.CanvasObject {
+	return container.NewVBox(heading(title), widget.NewLabel(line))
+}
+
+func heading(text string) *widget.Label {
+	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	l.SizeName = theme.SizeNameHeadingText
+	return l
+}

@@ -1,0 +1,404 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// newTestUI builds the app on a fresh test app, in a window the size of the real one.
+func newTestUI(t *testing.T, f *fakeAgent) (*UI, fyne.Window) {
+	t.Helper()
+	test.NewTempApp(t)
+	u := New(f, Options{Title: "Tandem — Test"})
+	w := test.NewTempWindow(t, u.Content())
+	w.Resize(fyne.NewSize(1000, 680))
+	return u, w
+}
+
+// shown returns every text visible in w, one per line.
+func shown(w fyne.Window) string {
+	var out []string
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		switch x := o.(type) {
+		case *canvas.Text:
+			out = append(out, x.Text)
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(w.Canvas().Content())
+	for _, o := range w.Canvas().Overlays().List() {
+		walk(o)
+	}
+	return strings.Join(out, "\n")
+}
+
+func wantShown(t *testing.T, w fyne.Window, texts ...string) {
+	t.Helper()
+	got := shown(w)
+	for _, want := range texts {
+		if !strings.Contains(got, want) {
+			t.Errorf("window does not show %q; it shows:\n%s", want, got)
+		}
+	}
+}
+
+func TestNavigationSwitchesScreens(t *testing.T) {
+	u, w := newTestUI(t, newFakeAgent())
+	if u.current != screenOverview {
+		t.Fatalf("first screen = %q, want %q", u.current, screenOverview)
+	}
+	tests := []struct {
+		tap  string
+		want string // a text only that screen shows
+	}{
+		{screenConnections, "Invite a partner"},
+		{screenRules, "Visual and script rules"},
+		{screenQueue, "outgoing, incoming and failed events"},
+		{screenHistory, "audit log"},
+		{screenTracker, "New item"},
+		{screenSettings, "Tracker credentials"},
+		{screenOverview, "Agent ID"},
+	}
+	for _, tc := range tests {
+		test.Tap(u.nav[tc.tap])
+		if u.current != tc.tap {
+			t.Errorf("after tapping %s: current screen = %q", tc.tap, u.current)
+		}
+		if got := u.body.Objects; len(got) != 1 || got[0] != u.screens[tc.tap] {
+			t.Errorf("after tapping %s: body shows %v, want that screen", tc.tap, got)
+		}
+		if u.nav[tc.tap].Importance != widget.HighImportance {
+			t.Errorf("after tapping %s: its button is not highlighted", tc.tap)
+		}
+		wantShown(t, w, tc.want)
+	}
+}
+
+func TestOverviewShowsCounts(t *testing.T) {
+	f := newFakeAgent()
+	f.overview = agent.Overview{
+		AgentID: "ABCD-EFGH-IJKL", Name: "Blue", Tracker: "embedded",
+		Items: 12, Twins: 7, Queued: 3, Failed: 2, Connections: 1, Sent: 40, Applied: 38,
+	}
+	u, w := newTestUI(t, f)
+	u.refresh(context.Background())
+	want := map[string]string{
+		"Items": "12", "Twins": "7", "Queued": "3", "Failed": "2", "Connections": "1", "Sent": "40", "Applied": "38",
+	}
+	for name, v := range want {
+		if got := u.overview.counts[name].Text; got != v {
+			t.Errorf("%s = %q, want %q", name, got, v)
+		}
+	}
+	if u.overview.counts["Failed"].Importance != widget.DangerImportance {
+		t.Errorf("Failed count is not shown as a problem")
+	}
+	wantShown(t, w, "Blue", "ABCD-EFGH-IJKL", "embedded", "Applied", "38")
+}
+
+// fillForm types into the tracker form as an operator would.
+func fillForm(s *trackerScreen, title, desc, status, priority, labels, assignee string) {
+	for _, e := range []struct {
+		entry *widget.Entry
+		text  string
+	}{{s.title, title}, {s.description, desc}, {s.labels, labels}, {s.assignee, assignee}} {
+		e.entry.SetText("")
+		test.Type(e.entry, e.text)
+	}
+	s.status.SetSelected(status)
+	s.priority.SetSelected(priority)
+}
+
+func TestTrackerCreatesItem(t *testing.T) {
+	f := newFakeAgent()
+	u, w := newTestUI(t, f)
+	test.Tap(u.nav[screenTracker])
+	s := &u.tracker
+
+	fillForm(s, "Printer on fire", "Third floor.", "in progress", "high", "hardware, urgent ,hardware", "ann")
+	test.Tap(s.save)
+	u.pending.Wait()
+
+	if len(f.created) != 1 {
+		t.Fatalf("CreateItem called %d times, want 1", len(f.created))
+	}
+	got := f.created[0]
+	want := item.Item{
+		Title: "Printer on fire", Description: "Third floor.", Status: "in progress", Priority: "high",
+		Labels: []string{"hardware", "urgent"}, Assignee: item.User{ID: "ann", Name: "ann"},
+	}
+	if got.Title != want.Title || got.Description != want.Description || got.Status != want.Status ||
+		got.Priority != want.Priority || !slices.Equal(got.Labels, want.Labels) || got.Assignee != want.Assignee {
+		t.Errorf("CreateItem got %+v, want %+v", got, want)
+	}
+	if s.list.Length() != 1 || s.items[0].Key != "T-1" {
+		t.Fatalf("list has %d items (%v), want the new T-1", s.list.Length(), s.items)
+	}
+	if s.selected != "T-1" || s.save.Text != "Save" {
+		t.Errorf("after create: form edits %q with button %q, want T-1 and Save", s.selected, s.save.Text)
+	}
+	wantShown(t, w, "T-1", "Printer on fire", "Created T-1.")
+
+	// A refresh that brings the same item keeps it once.
+	u.refresh(context.Background())
+	if s.list.Length() != 1 {
+		t.Errorf("after refresh: list has %d items, want 1", s.list.Length())
+	}
+}
+
+func TestTrackerEditsItem(t *testing.T) {
+	f := newFakeAgent()
+	f.add(item.Item{Title: "Old", Status: "open", Custom: map[string]string{"customer": "ACME"}})
+	f.add(item.Item{Title: "Other", Status: "open"})
+	u, w := newTestUI(t, f)
+	u.refresh(context.Background())
+	test.Tap(u.nav[screenTracker])
+	s := &u.tracker
+
+	s.list.Select(s.index("T-1"))
+	if s.selected != "T-1" || s.title.Text != "Old" {
+		t.Fatalf("selecting T-1 loaded %q titled %q", s.selected, s.title.Text)
+	}
+	s.title.SetText("")
+	test.Type(s.title, "New title")
+	s.status.SetSelected("done")
+	// Meanwhile the partner changes the description: the save must not undo that.
+	f.edit("T-1", func(it *item.Item) { it.Description = "from the partner" })
+	u.refresh(context.Background())
+	if s.title.Text != "New title" {
+		t.Fatalf("a refresh replaced the typed title with %q", s.title.Text)
+	}
+	test.Tap(s.save)
+	u.pending.Wait()
+
+	if len(f.updated) != 1 {
+		t.Fatalf("UpdateItem called %d times, want 1", len(f.updated))
+	}
+	got := f.updated[0]
+	if got.Key != "T-1" || got.Title != "New title" || got.Status != "done" ||
+		got.Description != "from the partner" || got.Custom["customer"] != "ACME" {
+		t.Errorf("UpdateItem got %+v, want T-1 with the new title and status, the partner's description and the custom field", got)
+	}
+	if i := s.index("T-1"); i < 0 || s.items[i].Title != "New title" {
+		t.Errorf("list does not show the new title: %v", s.items)
+	}
+	if s.description.Text != "from the partner" {
+		t.Errorf("description = %q after save, want the partner's", s.description.Text)
+	}
+	wantShown(t, w, "New title", "Saved T-1.")
+
+	// A comment.
+	test.Type(s.commentEntry, "Looked at it.")
+	test.Tap(s.commentButton)
+	u.pending.Wait()
+	if c := f.comments["T-1"]; len(c) != 1 || c[0].Body != "Looked at it." {
+		t.Errorf("AddComment got %v, want one comment", c)
+	}
+	if s.commentEntry.Text != "" {
+		t.Errorf("comment entry keeps %q after a successful add", s.commentEntry.Text)
+	}
+	wantShown(t, w, "Looked at it.", "Operator")
+}
+
+func TestTrackerFollowsAgentWhenUntouched(t *testing.T) {
+	f := newFakeAgent()
+	f.add(item.Item{Title: "Before", Status: "open"})
+	u, _ := newTestUI(t, f)
+	u.refresh(context.Background())
+	s := &u.tracker
+	s.list.Select(0)
+	f.edit("T-1", func(it *item.Item) {
+		it.Title = "After"
+		it.Comments = append(it.Comments, item.Comment{ID: "p1", Body: "from the partner"})
+	})
+	u.refresh(context.Background())
+	if s.title.Text != "After" {
+		t.Errorf("untouched form shows %q, want the agent's newer %q", s.title.Text, "After")
+	}
+	if len(s.base.Comments) != 1 {
+		t.Errorf("form has %d comments, want the partner's one", len(s.base.Comments))
+	}
+}
+
+func TestConnectionsListsAgentRows(t *testing.T) {
+	f := newFakeAgent()
+	f.connections = []agent.ConnectionInfo{
+		{ID: "c1", PartnerName: "Red", PartnerID: "RRRR-1111", PartnerURL: "https://red.example:7443",
+			VerificationCode: "1234-5678", State: agent.StateActive, Twins: 4, Outbox: 2, Inbox: 1},
+		{ID: "c2", PartnerName: "Green", PartnerID: "GGGG-2222", State: agent.StatePaused,
+			Failed: 3, LastError: "partner answered 503"},
+	}
+	u, w := newTestUI(t, f)
+	u.refresh(context.Background())
+	test.Tap(u.nav[screenConnections])
+	if got := u.connections.list.Length(); got != 2 {
+		t.Fatalf("list has %d rows, want 2", got)
+	}
+	wantShown(t, w,
+		"Red — active", "https://red.example:7443", "RRRR-1111", "1234-5678", "outbox 2", "inbox 1",
+		"Green — paused", "no URL", "failed 3", "Last error: partner answered 503")
+	if u.connections.empty.Visible() {
+		t.Errorf("the empty-list hint shows next to two connections")
+	}
+}
+
+func TestConnectionsInviteAndAccept(t *testing.T) {
+	f := newFakeAgent()
+	u, w := newTestUI(t, f)
+	test.Tap(u.nav[screenConnections])
+	s := &u.connections
+
+	test.Tap(s.inviteButton)
+	u.pending.Wait()
+	if s.inviteCode.Text != "tandem1-invitation-1" || !s.inviteBox.Visible() {
+		t.Fatalf("invite shows %q (visible %v), want the agent's code", s.inviteCode.Text, s.inviteBox.Visible())
+	}
+	test.Tap(s.copyButton)
+	if got := fyne.CurrentApp().Clipboard().Content(); got != "tandem1-invitation-1" {
+		t.Errorf("clipboard = %q after Copy, want the code", got)
+	}
+
+	test.Tap(s.acceptButton) // nothing pasted yet
+	u.pending.Wait()
+	if len(f.accepted) != 0 {
+		t.Errorf("Accept called with %v for an empty code", f.accepted)
+	}
+	wantShown(t, w, "paste the code your partner gave you first")
+
+	test.Type(s.acceptCode, "  tandem1-from-red \n")
+	test.Tap(s.acceptButton)
+	u.pending.Wait()
+	if !slices.Equal(f.accepted, []string{"tandem1-from-red"}) {
+		t.Errorf("Accept got %q, want the trimmed code", f.accepted)
+	}
+	if s.acceptCode.Text != "" {
+		t.Errorf("code entry keeps %q after the agent accepted it", s.acceptCode.Text)
+	}
+	u.refresh(context.Background())
+	wantShown(t, w, "Paired with Red", "4821-7730", "Red — active")
+}
+
+func TestAgentErrorsShowAndLoseNothing(t *testing.T) {
+	f := newFakeAgent()
+	f.overview = agent.Overview{Name: "Blue", Items: 5}
+	u, w := newTestUI(t, f)
+	u.win = w // errors of operations open a dialog too
+	u.refresh(context.Background())
+	test.Tap(u.nav[screenTracker])
+	s := &u.tracker
+
+	f.failing("CreateItem", errors.New("database is locked"))
+	fillForm(s, "Keep me", "All of this.", "open", "low", "a, b", "bob")
+	test.Tap(s.save)
+	u.pending.Wait()
+
+	if len(f.items) != 0 {
+		t.Errorf("the agent stored %v despite its error", f.items)
+	}
+	if got := s.form(); got != (itemFields{"Keep me", "All of this.", "open", "low", "a, b", "bob"}) {
+		t.Errorf("after the error the form holds %+v, want everything typed", got)
+	}
+	if u.status.Importance != widget.DangerImportance || !strings.Contains(u.status.Text, "create item: database is locked") {
+		t.Errorf("status line = %q (importance %v), want the error in red", u.status.Text, u.status.Importance)
+	}
+	if w.Canvas().Overlays().Top() == nil {
+		t.Errorf("no error dialog shown")
+	}
+	wantShown(t, w, "database is locked")
+	if s.save.Disabled() {
+		t.Errorf("Save stays disabled after the error, so the operator cannot retry")
+	}
+
+	// Once the agent recovers, the same form saves.
+	f.failing("CreateItem", nil)
+	test.Tap(s.save)
+	u.pending.Wait()
+	if len(f.created) != 1 || f.created[0].Title != "Keep me" {
+		t.Errorf("retry created %v, want the kept item", f.created)
+	}
+
+	// A failing refresh keeps what the screens showed and says why.
+	f.failing("Items", errAgentDown)
+	u.refresh(context.Background())
+	if !strings.Contains(u.status.Text, "read items: agent is not running") {
+		t.Errorf("status line = %q, want the refresh error", u.status.Text)
+	}
+	if s.list.Length() != 1 || u.overview.counts["Items"].Text != "5" {
+		t.Errorf("a failed refresh emptied the screens: %d items, Items count %q", s.list.Length(), u.overview.counts["Items"].Text)
+	}
+	f.failing("Items", nil)
+	u.refresh(context.Background())
+	if u.status.Text != "" {
+		t.Errorf("status line = %q after the agent recovered, want it cleared", u.status.Text)
+	}
+}
+
+func TestTrackerRefusesEmptyTitle(t *testing.T) {
+	f := newFakeAgent()
+	u, _ := newTestUI(t, f)
+	s := &u.tracker
+	test.Type(s.description, "no title")
+	test.Tap(s.save)
+	u.pending.Wait()
+	if len(f.created) != 0 {
+		t.Errorf("CreateItem called for an item without title: %v", f.created)
+	}
+	if !strings.Contains(u.status.Text, "title is empty") || s.description.Text != "no title" {
+		t.Errorf("status %q, description %q: want the error and the description kept", u.status.Text, s.description.Text)
+	}
+}
+
+// TestRefreshLoopPicksUpChanges runs the real loop: an item added elsewhere (another window, the
+// partner) reaches the list, and the loop ends with its context.
+func TestRefreshLoopPicksUpChanges(t *testing.T) {
+	f := newFakeAgent()
+	u, w := newTestUI(t, f)
+	reads := make(chan int, 1)
+	f.mu.Lock()
+	f.itemsRead = reads
+	f.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { u.serve(ctx); close(done) }()
+	f.add(item.Item{Title: "Made in the other window"})
+	// Wait for a round that read the new item; that round shows it before the next begins.
+	for n := 0; n < 1; {
+		select {
+		case n = <-reads:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the refresh loop did not read the new item")
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refresh loop did not stop when its context ended")
+	}
+	test.Tap(u.nav[screenTracker])
+	wantShown(t, w, "T-1", "Made in the other") // long titles are truncated in the list
+}
