@@ -1,0 +1,702 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/engine"
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/store"
+)
+
+// open opens the tracker on a real bbolt file in dir; the store is closed when the test ends.
+func open(t testing.TB, dir string, opt Options) (*Tracker, *store.Store) {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	tr, err := Open(st, opt)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return tr, st
+}
+
+func newTracker(t testing.TB) *Tracker {
+	tr, _ := open(t, t.TempDir(), Options{})
+	return tr
+}
+
+func mustCreate(t testing.TB, tr *Tracker, title string) item.Item {
+	t.Helper()
+	it, err := tr.Create(context.Background(), item.Item{Title: title})
+	if err != nil {
+		t.Fatalf("Create(%q): %v", title, err)
+	}
+	return it
+}
+
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+func keys(items []item.Item) []string {
+	var ks []string
+	for _, it := range items {
+		ks = append(ks, it.Key)
+	}
+	return ks
+}
+
+func fullItem() item.Item {
+	return item.Item{
+		Title:       "Printer on fire",
+		Description: "Third floor, the big one.\nSmoke visible.",
+		Status:      "in progress",
+		Priority:    "highest",
+		Labels:      []string{"hardware", "urgent"},
+		Assignee:    item.User{ID: "ana", Name: "Ana Lima", Email: "ana@example.com"},
+		Reporter:    item.User{ID: "bo", Name: "Bo Berg"},
+		Custom:      map[string]string{"site": "Lisbon", "asset": "PR-7"},
+		Comments: []item.Comment{
+			{Author: item.User{ID: "bo", Name: "Bo Berg"}, Body: "It smells.", Internal: true},
+			{Author: item.User{ID: "ana"}, Body: "On my way."},
+		},
+	}
+}
+
+func TestCreateGetRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	in := fullItem()
+	got, err := tr.Create(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Key != "TDM-1" {
+		t.Errorf("Key: got %q, want TDM-1", got.Key)
+	}
+	if got.Created.IsZero() || !got.Updated.Equal(got.Created) {
+		t.Errorf("times: got created %v updated %v, want both set and equal", got.Created, got.Updated)
+	}
+	want := in.Clone()
+	want.Key, want.Created, want.Updated = got.Key, got.Created, got.Updated
+	if len(got.Comments) != 2 {
+		t.Fatalf("comments: got %d, want 2", len(got.Comments))
+	}
+	for i := range want.Comments {
+		if got.Comments[i].ID == "" || got.Comments[i].Created.IsZero() {
+			t.Errorf("comment %d: got id %q created %v, want both assigned", i, got.Comments[i].ID, got.Comments[i].Created)
+		}
+		want.Comments[i].ID, want.Comments[i].Created = got.Comments[i].ID, got.Comments[i].Created
+	}
+	if got.Comments[0].ID == got.Comments[1].ID {
+		t.Errorf("comment ids: both %q, want distinct", got.Comments[0].ID)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Create:\n got %+v\nwant %+v", got, want)
+	}
+	stored, err := tr.Get(ctx, got.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(stored, got) {
+		t.Errorf("Get:\n got %+v\nwant %+v", stored, got)
+	}
+}
+
+func TestCreateDefaultsAndValidation(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	tests := []struct {
+		name               string
+		in                 item.Item
+		wantErr            bool
+		wantStatus, wantPr string
+	}{
+		{"defaults", item.Item{Title: "a"}, false, "open", "medium"},
+		{"unknown status kept", item.Item{Title: "a", Status: "Triage", Priority: "P1"}, false, "Triage", "P1"},
+		{"no title", item.Item{Description: "x"}, true, "", ""},
+		{"blank title", item.Item{Title: "  \t"}, true, "", ""},
+		{"empty comment", item.Item{Title: "a", Comments: []item.Comment{{Body: " "}}}, true, "", ""},
+		{"empty custom name", item.Item{Title: "a", Custom: map[string]string{"": "x"}}, true, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := tr.Count(ctx)
+			got, err := tr.Create(ctx, tc.in)
+			if tc.wantErr {
+				if !errors.Is(err, ErrInvalid) || !isPermanent(err) {
+					t.Fatalf("Create: got err %v, want a permanent ErrInvalid", err)
+				}
+				if after, _ := tr.Count(ctx); after != before {
+					t.Errorf("Count after rejected create: got %d, want %d", after, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != tc.wantStatus || got.Priority != tc.wantPr {
+				t.Errorf("got status %q priority %q, want %q %q", got.Status, got.Priority, tc.wantStatus, tc.wantPr)
+			}
+		})
+	}
+	// Rejected creates must not burn item numbers.
+	if it := mustCreate(t, tr, "next"); it.Key != "TDM-3" {
+		t.Errorf("key after rejected creates: got %s, want TDM-3", it.Key)
+	}
+}
+
+func TestUpdateReplacesFieldsKeepsComments(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	orig, err := tr.Create(ctx, fullItem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := item.Item{
+		Key:         orig.Key,
+		Title:       "Printer fixed",
+		Description: "Replaced the fuser.",
+		Status:      "resolved",
+		Priority:    "low",
+		Labels:      []string{"hardware"},
+		Assignee:    item.User{ID: "cy"},
+		Reporter:    item.User{ID: "bo", Name: "Bo Berg", Email: "bo@example.com"},
+		Custom:      map[string]string{"site": "Porto", "cost": "40"},
+		Comments:    []item.Comment{{Body: "ignored by Update"}},
+	}
+	got, err := tr.Update(ctx, upd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := upd
+	want.Comments = orig.Comments
+	want.Created, want.Updated = orig.Created, got.Updated
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Update:\n got %+v\nwant %+v", got, want)
+	}
+	if got.Updated.Before(orig.Updated) {
+		t.Errorf("Updated: got %v, want not before %v", got.Updated, orig.Updated)
+	}
+	stored, err := tr.Get(ctx, orig.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(stored, got) {
+		t.Errorf("Get after Update:\n got %+v\nwant %+v", stored, got)
+	}
+
+	for _, bad := range []item.Item{{Title: "no key"}, {Key: "TDM-9", Title: "x"}, {Key: orig.Key, Title: ""}} {
+		if _, err := tr.Update(ctx, bad); !isPermanent(err) {
+			t.Errorf("Update(%q, title %q): got err %v, want a permanent error", bad.Key, bad.Title, err)
+		}
+	}
+}
+
+func TestAddComment(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	a := mustCreate(t, tr, "a")
+	b := mustCreate(t, tr, "b")
+	author := item.User{ID: "partner:zoe", Name: "Zoe (via BLUE)"}
+	c1, err := tr.AddComment(ctx, a.Key, item.Comment{ID: "ignored", Author: author, Body: "first", Internal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := tr.AddComment(ctx, b.Key, item.Comment{Body: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1.ID == "" || c1.ID == "ignored" || c1.ID == c2.ID || c1.Created.IsZero() {
+		t.Errorf("ids: got %q and %q created %v, want distinct tracker ids and a time", c1.ID, c2.ID, c1.Created)
+	}
+	if c1.Author != author || c1.Body != "first" || !c1.Internal {
+		t.Errorf("comment: got %+v, want author %+v body first internal", c1, author)
+	}
+	got, err := tr.Get(ctx, a.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Comments) != 1 || !reflect.DeepEqual(got.Comments[0], c1) {
+		t.Errorf("stored comments: got %+v, want [%+v]", got.Comments, c1)
+	}
+	if got.Title != "a" {
+		t.Errorf("title after comment: got %q, want a", got.Title)
+	}
+	if _, err := tr.AddComment(ctx, "TDM-77", item.Comment{Body: "x"}); !errors.Is(err, ErrNotFound) || !isPermanent(err) {
+		t.Errorf("AddComment to unknown item: got %v, want permanent ErrNotFound", err)
+	}
+	if _, err := tr.AddComment(ctx, a.Key, item.Comment{Body: ""}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("AddComment empty body: got %v, want ErrInvalid", err)
+	}
+}
+
+func TestGetNotFound(t *testing.T) {
+	tr := newTracker(t)
+	mustCreate(t, tr, "a")
+	for _, key := range []string{"TDM-2", "TDM-0", "TDM-01", "TDM-", "tdm-1", "BLUE-1", "1", "", "TDM-1x"} {
+		_, err := tr.Get(context.Background(), key)
+		if !errors.Is(err, ErrNotFound) || !isPermanent(err) {
+			t.Errorf("Get(%q): got %v, want permanent ErrNotFound", key, err)
+			continue
+		}
+		if key != "" && !strings.Contains(err.Error(), key) {
+			t.Errorf("Get(%q): error %q does not name the key", key, err)
+		}
+	}
+}
+
+func TestChangesOrderDedupAndCursor(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	a := mustCreate(t, tr, "a")
+	b := mustCreate(t, tr, "b")
+	c := mustCreate(t, tr, "c")
+	a.Title = "a2"
+	if _, err := tr.Update(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AddComment(ctx, b.Key, item.Comment{Body: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+
+	all, cur, err := tr.Changes(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(all), []string{c.Key, a.Key, b.Key}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Changes(\"\"): got %v, want %v", got, want)
+	}
+	if all[1].Title != "a2" || len(all[2].Comments) != 1 {
+		t.Errorf("Changes items are not current: %+v", all)
+	}
+
+	// Paging with a limit gives the same sequence, then an empty page that keeps the cursor.
+	var paged []string
+	cursor := ""
+	for range 10 {
+		page, next, err := tr.Changes(ctx, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("Changes(%q, 2): got %d items", cursor, len(page))
+		}
+		if len(page) == 0 {
+			if next != cursor {
+				t.Errorf("empty page: got next cursor %q, want %q unchanged", next, cursor)
+			}
+			break
+		}
+		paged = append(paged, keys(page)...)
+		cursor = next
+	}
+	if want := []string{c.Key, a.Key, b.Key}; !reflect.DeepEqual(paged, want) {
+		t.Errorf("paged Changes: got %v, want %v", paged, want)
+	}
+	if cursor != cur {
+		t.Errorf("cursor after paging: got %q, want %q", cursor, cur)
+	}
+
+	// Changes after the cursor: only what changed since, each item once.
+	if _, err := tr.AddComment(ctx, c.Key, item.Comment{Body: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AddComment(ctx, a.Key, item.Comment{Body: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AddComment(ctx, c.Key, item.Comment{Body: "z"}); err != nil {
+		t.Fatal(err)
+	}
+	since, _, err := tr.Changes(ctx, cur, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(since), []string{a.Key, c.Key}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Changes(%q): got %v, want %v", cur, got, want)
+	}
+}
+
+// feedSize counts the entries of the change feed and of its per-item index.
+func feedSize(t *testing.T, st *store.Store) (feed, latest int) {
+	t.Helper()
+	err := st.DB().View(func(tx *bolt.Tx) error {
+		b, err := bucketsOf(tx)
+		if err != nil {
+			return err
+		}
+		feed, latest = b.feed.Stats().KeyN, b.latest.Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return feed, latest
+}
+
+func TestFeedStaysBounded(t *testing.T) {
+	ctx := context.Background()
+	tr, st := open(t, t.TempDir(), Options{})
+	a := mustCreate(t, tr, "a")
+	mustCreate(t, tr, "b")
+	for i := range 300 {
+		a.Title = fmt.Sprintf("a%d", i)
+		if _, err := tr.Update(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writes := make([]engine.Write, 200)
+	for i := range writes {
+		writes[i] = engine.Write{Key: a.Key, NewComments: []item.Comment{{Body: strconv.Itoa(i)}}}
+	}
+	if _, err := tr.Apply(ctx, writes); err != nil {
+		t.Fatal(err)
+	}
+	feed, latest := feedSize(t, st)
+	if feed != 2 || latest != 2 {
+		t.Errorf("after 502 changes of 2 items: got %d feed entries and %d index entries, want 2 and 2", feed, latest)
+	}
+	items, _, err := tr.Changes(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(items), []string{"TDM-2", "TDM-1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Changes: got %v, want %v", got, want)
+	}
+}
+
+func TestBadCursor(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	mustCreate(t, tr, "a")
+	for _, cur := range []string{"abc", "-1", "1.5", " 1", "2", "99999"} {
+		_, next, err := tr.Changes(ctx, cur, 10)
+		if err == nil || !isPermanent(err) || !strings.Contains(err.Error(), "cursor") {
+			t.Errorf("Changes(%q): got err %v, want a permanent error about the cursor", cur, err)
+		}
+		if next != cur {
+			t.Errorf("Changes(%q): got next %q, want the cursor back unchanged", cur, next)
+		}
+	}
+	if _, _, err := tr.Changes(ctx, "1", 10); err != nil {
+		t.Errorf("Changes(\"1\") at the head: %v", err)
+	}
+}
+
+func signalled(tr *Tracker) bool {
+	select {
+	case <-tr.Changed():
+		return true
+	default:
+		return false
+	}
+}
+
+func TestChangedSignals(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	if cap(tr.Changed()) != 1 {
+		t.Fatalf("Changed capacity: got %d, want 1", cap(tr.Changed()))
+	}
+	if signalled(tr) {
+		t.Fatal("signalled before any change")
+	}
+	// OnCommit runs before Update returns, so the signal is there when the write returns.
+	a := mustCreate(t, tr, "a")
+	mustCreate(t, tr, "b") // a second signal must not block the writer
+	if !signalled(tr) {
+		t.Fatal("no signal after Create")
+	}
+	if signalled(tr) {
+		t.Fatal("two signals buffered, want the channel to coalesce them")
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want bool
+	}{
+		{"update", func() error { a.Title = "a2"; _, err := tr.Update(ctx, a); return err }, true},
+		{"comment", func() error { _, err := tr.AddComment(ctx, a.Key, item.Comment{Body: "x"}); return err }, true},
+		{"same values", func() error { _, err := tr.Update(ctx, a); return err }, false},
+		{"rejected write", func() error {
+			res, err := tr.Apply(ctx, []engine.Write{{Key: "TDM-9", Fields: []string{"title"}, Item: item.Item{Title: "x"}}})
+			if err == nil && res[0].Err == nil {
+				return errors.New("unknown key accepted")
+			}
+			return err
+		}, false},
+		{"apply", func() error {
+			_, err := tr.Apply(ctx, []engine.Write{{Item: item.Item{Title: "c"}}})
+			return err
+		}, true},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := signalled(tr); got != s.want {
+			t.Errorf("%s: got signal %v, want %v", s.name, got, s.want)
+		}
+	}
+}
+
+func TestApplyBatch(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	base, err := tr.Create(ctx, item.Item{
+		Title: "base", Description: "keep me", Status: "open", Priority: "low",
+		Custom: map[string]string{"keep": "1", "drop": "2", "change": "3"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zoe := item.User{ID: "zoe", Name: "Zoe"}
+	writes := []engine.Write{
+		{Item: item.Item{Title: "new one", Status: "Needs triage", Labels: []string{"x"}, Reporter: zoe},
+			NewComments: []item.Comment{{Author: zoe, Body: "from partner"}}},
+		{Key: base.Key, Fields: []string{"status", "assignee", "custom.change", "custom.drop", "custom.add"},
+			Item: item.Item{Title: "NOT WRITTEN", Status: "resolved", Assignee: zoe,
+				Custom: map[string]string{"change": "33", "add": "4", "keep": "NOT WRITTEN"}}},
+		{Key: "TDM-404", Fields: []string{"title"}, Item: item.Item{Title: "lost"}},
+		{Key: base.Key, Fields: []string{"colour"}, Item: item.Item{Title: "x"}},
+		{Key: base.Key, Fields: []string{"title"}, Item: item.Item{Title: ""}},
+		{Item: item.Item{Title: ""}},
+		{Key: base.Key, NewComments: []item.Comment{{Author: zoe, Body: "c1"}, {Body: "c2"}}},
+		{Key: base.Key, NewComments: []item.Comment{{Body: "ok"}, {Body: ""}}},
+	}
+	res, err := tr.Apply(ctx, writes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != len(writes) {
+		t.Fatalf("results: got %d, want %d", len(res), len(writes))
+	}
+	wantErr := []error{nil, nil, ErrNotFound, ErrInvalid, ErrInvalid, ErrInvalid, nil, ErrInvalid}
+	for i, r := range res {
+		switch {
+		case wantErr[i] == nil && r.Err != nil:
+			t.Errorf("write %d: got err %v, want success", i, r.Err)
+		case wantErr[i] != nil && (!errors.Is(r.Err, wantErr[i]) || !isPermanent(r.Err)):
+			t.Errorf("write %d: got err %v, want permanent %v", i, r.Err, wantErr[i])
+		}
+	}
+	if res[0].Key != "TDM-2" || len(res[0].CommentIDs) != 1 {
+		t.Errorf("create result: got %+v, want key TDM-2 and one comment id", res[0])
+	}
+	if res[2].Key != "TDM-404" {
+		t.Errorf("failed update result: got key %q, want TDM-404", res[2].Key)
+	}
+
+	created, err := tr.Get(ctx, "TDM-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Title != "new one" || created.Status != "Needs triage" || created.Priority != "medium" ||
+		created.Reporter != zoe || !reflect.DeepEqual(created.Labels, []string{"x"}) {
+		t.Errorf("created: got %+v", created)
+	}
+	if len(created.Comments) != 1 || created.Comments[0].Author != zoe || created.Comments[0].ID != res[0].CommentIDs[0] {
+		t.Errorf("created comments: got %+v, want one by %v with id %v", created.Comments, zoe, res[0].CommentIDs)
+	}
+
+	got, err := tr.Get(ctx, base.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := base
+	want.Status, want.Assignee = "resolved", zoe
+	want.Custom = map[string]string{"keep": "1", "change": "33", "add": "4"}
+	want.Updated = got.Updated
+	if len(got.Comments) != 2 {
+		t.Fatalf("base comments: got %+v, want c1 and c2 only (the batch with an empty comment is rejected whole)", got.Comments)
+	}
+	want.Comments = got.Comments
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("updated:\n got %+v\nwant %+v", got, want)
+	}
+	if got.Comments[0].Body != "c1" || got.Comments[0].Author != zoe || got.Comments[1].Body != "c2" {
+		t.Errorf("base comments: got %+v", got.Comments)
+	}
+	if ids := []string{got.Comments[0].ID, got.Comments[1].ID}; !reflect.DeepEqual(ids, res[6].CommentIDs) {
+		t.Errorf("comment ids: stored %v, result %v", ids, res[6].CommentIDs)
+	}
+	if n, _ := tr.Count(ctx); n != 2 {
+		t.Errorf("Count: got %d, want 2", n)
+	}
+}
+
+func TestApplyCancelledWritesNothing(t *testing.T) {
+	tr := newTracker(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tr.Apply(ctx, []engine.Write{{Item: item.Item{Title: "a"}}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Apply: got %v, want context.Canceled", err)
+	}
+	if n, _ := tr.Count(context.Background()); n != 0 {
+		t.Errorf("Count: got %d, want 0", n)
+	}
+}
+
+func TestReopenKeepsItemsAndKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(st, Options{Prefix: "BLUE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustCreate(t, tr, "a")
+	b := mustCreate(t, tr, "b")
+	c1, err := tr.AddComment(ctx, a.Key, item.Comment{Body: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cursor, err := tr.Changes(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	tr2, st2 := open(t, dir, Options{}) // empty prefix: the stored one is kept
+	if tr2.Prefix() != "BLUE" {
+		t.Errorf("Prefix after reopen: got %q, want BLUE", tr2.Prefix())
+	}
+	for _, want := range []item.Item{a, b} {
+		got, err := tr2.Get(ctx, want.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Title != want.Title {
+			t.Errorf("Get(%s) after reopen: got title %q, want %q", want.Key, got.Title, want.Title)
+		}
+	}
+	c := mustCreate(t, tr2, "c")
+	if c.Key != "BLUE-3" {
+		t.Errorf("key after reopen: got %s, want BLUE-3", c.Key)
+	}
+	c2, err := tr2.AddComment(ctx, c.Key, item.Comment{Body: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n1, _ := strconv.Atoi(c1.ID); mustAtoi(t, c2.ID) <= n1 {
+		t.Errorf("comment id after reopen: got %s, want above %s", c2.ID, c1.ID)
+	}
+	since, _, err := tr2.Changes(ctx, cursor, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(since); !reflect.DeepEqual(got, []string{"BLUE-3"}) {
+		t.Errorf("Changes(%q) after reopen: got %v, want [BLUE-3]", cursor, got)
+	}
+	if err := st2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st3, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st3.Close()
+	if _, err := Open(st3, Options{Prefix: "RED"}); err == nil || !strings.Contains(err.Error(), "BLUE") {
+		t.Errorf("Open with another prefix: got %v, want an error naming BLUE", err)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("comment id %q is not a number: %v", s, err)
+	}
+	return n
+}
+
+func TestPrefixValidation(t *testing.T) {
+	tests := []struct {
+		prefix string
+		ok     bool
+	}{
+		{"BLUE", true}, {"A", true}, {"OPS2", true}, {"ABCDEFGHIJ", true},
+		{"blue", false}, {"2FA", false}, {"BL-UE", false}, {"ABCDEFGHIJK", false}, {"BL UE", false},
+	}
+	for _, tc := range tests {
+		st, err := store.Open(t.TempDir(), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := Open(st, Options{Prefix: tc.prefix})
+		if (err == nil) != tc.ok {
+			t.Errorf("Open(prefix %q): got err %v, want ok=%v", tc.prefix, err, tc.ok)
+		}
+		if err == nil {
+			if it := mustCreate(t, tr, "x"); it.Key != tc.prefix+"-1" {
+				t.Errorf("prefix %q: got key %s", tc.prefix, it.Key)
+			}
+		}
+		st.Close()
+	}
+}
+
+func TestListAndCount(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	for i := 1; i <= 5; i++ {
+		mustCreate(t, tr, strconv.Itoa(i))
+	}
+	tests := []struct {
+		offset, limit int
+		want          []string
+	}{
+		{0, 0, []string{"TDM-5", "TDM-4", "TDM-3", "TDM-2", "TDM-1"}},
+		{0, 2, []string{"TDM-5", "TDM-4"}},
+		{2, 2, []string{"TDM-3", "TDM-2"}},
+		{4, 10, []string{"TDM-1"}},
+		{5, 10, nil},
+	}
+	for _, tc := range tests {
+		got, err := tr.List(ctx, tc.offset, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(keys(got), tc.want) {
+			t.Errorf("List(%d, %d): got %v, want %v", tc.offset, tc.limit, keys(got), tc.want)
+		}
+	}
+	if _, err := tr.List(ctx, -1, 1); err == nil {
+		t.Error("List(-1, 1): got no error")
+	}
+	if n, err := tr.Count(ctx); err != nil || n != 5 {
+		t.Errorf("Count: got %d, %v, want 5", n, err)
+	}
+}
+
+func TestVocabularies(t *testing.T) {
+	tr := newTracker(t)
+	if got, want := tr.Statuses(), []string{"open", "in progress", "waiting", "resolved", "closed"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Statuses: got %v, want %v", got, want)
+	}
+	if got, want := tr.Priorities(), []string{"lowest", "low", "medium", "high", "highest"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Priorities: got %v, want %v", got, want)
+	}
+	tr.Statuses()[0] = "mutated"
+	if tr.Statuses()[0] != "open" {
+		t.Error("Statuses returns the package's own slice")
+	}
+}
