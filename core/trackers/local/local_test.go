@@ -470,7 +470,7 @@ func TestApplyBatch(t *testing.T) {
 			Item: item.Item{Title: "NOT WRITTEN", Status: "resolved", Assignee: zoe,
 				Custom: map[string]string{"change": "33", "add": "4", "keep": "NOT WRITTEN"}}},
 		{Key: "TDM-404", Fields: []string{"title"}, Item: item.Item{Title: "lost"}},
-		{Key: base.Key, Fields: []string{"colour"}, Item: item.Item{Title: "x"}},
+		{Key: base.Key, Fields: []string{"description", "colour"}, Item: item.Item{Description: "NOT WRITTEN"}},
 		{Key: base.Key, Fields: []string{"title"}, Item: item.Item{Title: ""}},
 		{Item: item.Item{Title: ""}},
 		{Key: base.Key, NewComments: []item.Comment{{Author: zoe, Body: "c1"}, {Body: "c2"}}},
@@ -698,5 +698,61 @@ func TestVocabularies(t *testing.T) {
 	tr.Statuses()[0] = "mutated"
 	if tr.Statuses()[0] != "open" {
 		t.Error("Statuses returns the package's own slice")
+	}
+}
+
+func TestConcurrentWritersAndReader(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	const writers, each = 4, 25
+	errs := make(chan error, writers+1)
+	keysc := make(chan string, writers*each)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				it, err := tr.Create(ctx, item.Item{Title: fmt.Sprintf("w%d-%d", w, i)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				keysc <- it.Key
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		cursor := ""
+		for range 50 {
+			_, next, err := tr.Changes(ctx, cursor, 7)
+			if err != nil {
+				errs <- err
+				return
+			}
+			cursor = next
+		}
+		errs <- nil
+	}()
+	for range writers + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(keysc)
+	seen := map[string]bool{}
+	for k := range keysc {
+		if seen[k] {
+			t.Errorf("key %s assigned twice", k)
+		}
+		seen[k] = true
+	}
+	if n, _ := tr.Count(ctx); n != writers*each || len(seen) != writers*each {
+		t.Errorf("got Count %d and %d distinct keys, want %d", n, len(seen), writers*each)
+	}
+	all, _, err := tr.Changes(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != writers*each {
+		t.Errorf("Changes: got %d items, want %d", len(all), writers*each)
 	}
 }
