@@ -1,0 +1,591 @@
+// Package queue keeps the durable, ordered event queues of a connection.
+package queue
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/store"
+)
+
+// Layout inside the agent's bbolt file:
+//
+//	queues/<name>/events   U64(seq)           -> JSON Event
+//	queues/<name>/seen     id                 -> U64(unix nanos first seen)
+//	queues/<name>/seenAt   U64(unix nanos)+id -> nil (the seen ids in age order, for pruning)
+//
+// The events bucket's own sequence (NextSequence) hands out Seq, so it survives restarts and
+// never goes back, even when the queue is emptied.
+var (
+	rootBucket   = []byte("queues")
+	eventsBucket = []byte("events")
+	seenBucket   = []byte("seen")
+	seenAtBucket = []byte("seenAt")
+)
+
+// DefaultSeenRetention is how long AppendUnique remembers an event id after it first saw it.
+const DefaultSeenRetention = 7 * 24 * time.Hour
+
+// Sentinel errors.
+var (
+	ErrNotFound = errors.New("no such event in the queue")
+	ErrDropped  = errors.New("the queue was dropped")
+	ErrNoID     = errors.New("event has no id")
+)
+
+// Event is one change to deliver (outbox) or to apply (inbox).
+type Event struct {
+	Seq     uint64          `json:"seq"`  // position in this queue, assigned by Append
+	ID      string          `json:"id"`   // globally unique event id; the inbox dedups on it
+	ItemKey string          `json:"item"` // per-item ordering key
+	Kind    string          `json:"kind"` // "create", "update", "receipt", "unlink", ...
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Created time.Time       `json:"created"`
+	// Local delivery state, never sent on the wire:
+	Attempts  int       `json:"attempts,omitempty"`
+	LastError string    `json:"lastError,omitempty"`
+	NextRetry time.Time `json:"nextRetry,omitzero"`
+	Failed    bool      `json:"failed,omitempty"`
+	Permanent bool      `json:"permanent,omitempty"` // waits for the operator: retry now or skip
+}
+
+// Wire returns the event without its local delivery state, as it is sent to a partner.
+func (e Event) Wire() Event {
+	return Event{Seq: e.Seq, ID: e.ID, ItemKey: e.ItemKey, Kind: e.Kind, Payload: e.Payload, Created: e.Created}
+}
+
+// due reports whether a failed event may be tried again at now.
+func (e Event) due(now time.Time) bool {
+	return !e.Permanent && !e.NextRetry.After(now)
+}
+
+// Stats summarizes a queue for the overview and the Queue screen.
+type Stats struct {
+	Pending int       // events not in the failed state (Blocked ones included)
+	Failed  int       // events that failed and wait for their retry time or the operator
+	Blocked int       // pending events held behind an earlier failed event of the same item
+	Oldest  time.Time // Created of the oldest event; zero when the queue is empty
+}
+
+// NewID returns a new globally unique event id: 16 random bytes, hex.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it panics if the OS source is broken)
+	return hex.EncodeToString(b[:])
+}
+
+// Queue is one durable ordered queue inside the store, e.g. a connection's outbox.
+//
+// Writers may call it from several goroutines (bbolt serializes write transactions), but a
+// queue has a single consumer: one loop calls Ready and then Ack or Fail for what it got.
+// Two consumers would both receive the same ready events.
+type Queue struct {
+	st        *store.Store
+	name      []byte
+	notify    chan struct{}
+	retention atomic.Int64 // seen-id retention, nanoseconds
+	now       func() time.Time
+}
+
+// Open opens the queue called name (e.g. "out/<connID>", "in/<connID>"), creating its buckets.
+func Open(st *store.Store, name string) (*Queue, error) {
+	if name == "" {
+		return nil, errors.New("open queue: empty name")
+	}
+	q := &Queue{st: st, name: []byte(name), notify: make(chan struct{}, 1), now: time.Now}
+	q.retention.Store(int64(DefaultSeenRetention))
+	err := st.DB().Update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucketIfNotExists(rootBucket)
+		if err != nil {
+			return err
+		}
+		b, err := root.CreateBucketIfNotExists(q.name)
+		if err != nil {
+			return err
+		}
+		for _, n := range [][]byte{eventsBucket, seenBucket, seenAtBucket} {
+			if _, err := b.CreateBucketIfNotExists(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", name, err)
+	}
+	return q, nil
+}
+
+// Name is the queue's name as given to Open.
+func (q *Queue) Name() string { return string(q.name) }
+
+// SetSeenRetention changes how long AppendUnique remembers event ids (default 7 days).
+func (q *Queue) SetSeenRetention(d time.Duration) { q.retention.Store(int64(d)) }
+
+// Notify is signalled (capacity 1, never blocks the writer) after a committed Append,
+// AppendUnique that stored something, Retry, RetryAll or Skip: a consumer waiting for work
+// should call Ready again.
+func (q *Queue) Notify() <-chan struct{} { return q.notify }
+
+func (q *Queue) signal() {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *Queue) bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	root := tx.Bucket(rootBucket)
+	if root == nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, ErrDropped)
+	}
+	b := root.Bucket(q.name)
+	if b == nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, ErrDropped)
+	}
+	return b.Bucket(name), nil
+}
+
+func (q *Queue) events(tx *bolt.Tx) (*bolt.Bucket, error) { return q.bucket(tx, eventsBucket) }
+
+func decode(k, v []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(v, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event %d: %w", store.U64From(k), err)
+	}
+	e.Seq = store.U64From(k)
+	return e, nil // json.Unmarshal copies, so e holds no bbolt memory
+}
+
+func put(b *bolt.Bucket, e Event) error {
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event %d: %w", e.Seq, err)
+	}
+	return b.Put(store.U64(e.Seq), v)
+}
+
+// Append stores evs at the end of the queue inside the caller's transaction, so the caller
+// can write other state atomically with them. It assigns Seq, Created when zero and ID when
+// empty, and returns the stored events. Delivery state in evs is reset.
+func (q *Queue) Append(tx *bolt.Tx, evs []Event) ([]Event, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	b, err := q.events(tx)
+	if err != nil {
+		return nil, err
+	}
+	b.FillPercent = 0.95 // keys only grow: pack pages
+	now := q.now()
+	out := make([]Event, len(evs))
+	for i, e := range evs {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return nil, fmt.Errorf("append to queue %s: %w", q.name, err)
+		}
+		e = e.Wire()
+		e.Seq = seq
+		if e.ID == "" {
+			e.ID = NewID()
+		}
+		if e.Created.IsZero() {
+			e.Created = now
+		}
+		if err := put(b, e); err != nil {
+			return nil, fmt.Errorf("append to queue %s: %w", q.name, err)
+		}
+		out[i] = e
+	}
+	tx.OnCommit(q.signal)
+	return out, nil
+}
+
+// AppendUnique is Append for a receiver: it skips events whose ID this queue has seen before
+// (in an earlier call, even after they were acked, or earlier in evs) and returns only the
+// events it stored. Ids are remembered for the seen retention (default 7 days); each call
+// also forgets a few ids older than that, and PruneSeen forgets them all at once.
+// Every event must have an ID.
+func (q *Queue) AppendUnique(tx *bolt.Tx, evs []Event) ([]Event, error) {
+	seen, err := q.bucket(tx, seenBucket)
+	if err != nil {
+		return nil, err
+	}
+	seenAt, err := q.bucket(tx, seenAtBucket)
+	if err != nil {
+		return nil, err
+	}
+	now := q.now()
+	stamp := store.U64(uint64(now.UnixNano()))
+	fresh := make([]Event, 0, len(evs))
+	for i, e := range evs {
+		if e.ID == "" {
+			return nil, fmt.Errorf("append to queue %s: event %d (item %q): %w", q.name, i, e.ItemKey, ErrNoID)
+		}
+		id := []byte(e.ID)
+		if seen.Get(id) != nil {
+			continue
+		}
+		if err := seen.Put(id, stamp); err != nil {
+			return nil, fmt.Errorf("append to queue %s: remember id: %w", q.name, err)
+		}
+		if err := seenAt.Put(append(bytes.Clone(stamp), id...), nil); err != nil {
+			return nil, fmt.Errorf("append to queue %s: remember id: %w", q.name, err)
+		}
+		fresh = append(fresh, e)
+	}
+	// Forget expired ids a few at a time, so retention holds without a separate service and
+	// no single call pays for a backlog.
+	if _, err := pruneSeen(seen, seenAt, now.Add(-time.Duration(q.retention.Load())), 2*len(evs)+16); err != nil {
+		return nil, fmt.Errorf("queue %s: %w", q.name, err)
+	}
+	return q.Append(tx, fresh)
+}
+
+// PruneSeen forgets the event ids AppendUnique first saw before the given time, and returns
+// how many it forgot. An event with such an id would be stored again.
+func (q *Queue) PruneSeen(before time.Time) (int, error) {
+	var n int
+	err := q.st.DB().Update(func(tx *bolt.Tx) error {
+		seen, err := q.bucket(tx, seenBucket)
+		if err != nil {
+			return err
+		}
+		seenAt, err := q.bucket(tx, seenAtBucket)
+		if err != nil {
+			return err
+		}
+		n, err = pruneSeen(seen, seenAt, before, -1)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("prune seen ids of queue %s: %w", q.name, err)
+	}
+	return n, nil
+}
+
+// pruneSeen deletes up to limit (all if negative) ids first seen before the given time.
+func pruneSeen(seen, seenAt *bolt.Bucket, before time.Time, limit int) (int, error) {
+	cut := uint64(max(before.UnixNano(), 0))
+	var keys [][]byte
+	c := seenAt.Cursor()
+	for k, _ := c.First(); k != nil && len(k) >= 8 && store.U64From(k[:8]) < cut; k, _ = c.Next() {
+		if limit >= 0 && len(keys) == limit {
+			break
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := seenAt.Delete(k); err != nil {
+			return 0, fmt.Errorf("forget id: %w", err)
+		}
+		// Only drop the id if this index entry is the one that recorded it.
+		if v := seen.Get(k[8:]); v != nil && bytes.Equal(v, k[:8]) {
+			if err := seen.Delete(k[8:]); err != nil {
+				return 0, fmt.Errorf("forget id: %w", err)
+			}
+		}
+	}
+	return len(keys), nil
+}
+
+// Ready returns up to limit events to process now, in Seq order (limit <= 0: no limit).
+//
+// Per item, events are strictly ordered: once an event of an item has failed, no later event
+// of that item is returned until the failed one is acked or skipped. The failed event itself
+// is returned again when its NextRetry has come (never while Permanent). Other items keep
+// flowing past it.
+func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
+	var out []Event
+	err := q.st.DB().View(func(tx *bolt.Tx) error {
+		b, err := q.events(tx)
+		if err != nil {
+			return err
+		}
+		held := make(map[string]bool)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if limit > 0 && len(out) == limit {
+				break
+			}
+			e, err := decode(k, v)
+			if err != nil {
+				return err
+			}
+			if held[e.ItemKey] {
+				continue
+			}
+			if e.Failed {
+				held[e.ItemKey] = true
+				if !e.due(now) {
+					continue
+				}
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read queue %s: %w", q.name, err)
+	}
+	return out, nil
+}
+
+// Ack removes processed events inside the caller's transaction. Unknown seqs are ignored, so
+// acking twice (or after Skip) is harmless.
+func (q *Queue) Ack(tx *bolt.Tx, seqs ...uint64) error {
+	b, err := q.events(tx)
+	if err != nil {
+		return err
+	}
+	for _, s := range seqs {
+		if err := b.Delete(store.U64(s)); err != nil {
+			return fmt.Errorf("ack %d in queue %s: %w", s, q.name, err)
+		}
+	}
+	return nil
+}
+
+// AckThrough removes every event with Seq <= seq inside the caller's transaction, e.g. when
+// the partner answers the highest sequence it stored.
+func (q *Queue) AckThrough(tx *bolt.Tx, seq uint64) error {
+	b, err := q.events(tx)
+	if err != nil {
+		return err
+	}
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && store.U64From(k) <= seq; k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys { // deleting under a moving cursor can skip keys in bbolt
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("ack through %d in queue %s: %w", seq, q.name, err)
+		}
+	}
+	return nil
+}
+
+// Fail records that processing event seq failed with cause, inside the caller's transaction,
+// and returns the updated event. If cause (via errors.As) has a Permanent() bool method that
+// answers true, the event waits for the operator (Retry or Skip). Otherwise it is retried at
+// now + Backoff(attempts), or after the cause's RetryAfter() time.Duration if that is longer.
+func (q *Queue) Fail(tx *bolt.Tx, seq uint64, cause error, now time.Time) (Event, error) {
+	if cause == nil {
+		cause = errors.New("unknown error")
+	}
+	b, err := q.events(tx)
+	if err != nil {
+		return Event{}, err
+	}
+	k := store.U64(seq)
+	v := b.Get(k)
+	if v == nil {
+		return Event{}, fmt.Errorf("fail %d in queue %s: %w", seq, q.name, ErrNotFound)
+	}
+	e, err := decode(k, v)
+	if err != nil {
+		return Event{}, fmt.Errorf("queue %s: %w", q.name, err)
+	}
+	e.Failed = true
+	e.Attempts++
+	e.LastError = cause.Error()
+	var perm interface{ Permanent() bool }
+	if errors.As(cause, &perm) && perm.Permanent() {
+		e.Permanent = true
+		e.NextRetry = time.Time{}
+	} else {
+		e.Permanent = false
+		wait := Backoff(e.Attempts)
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(cause, &ra) {
+			wait = max(wait, ra.RetryAfter())
+		}
+		e.NextRetry = now.Add(wait)
+	}
+	if err := put(b, e); err != nil {
+		return Event{}, fmt.Errorf("queue %s: %w", q.name, err)
+	}
+	return e, nil
+}
+
+// change loads event seq in its own transaction, lets fn rewrite (put) or remove it, and
+// signals the consumer on commit.
+func (q *Queue) change(op string, seq uint64, fn func(b *bolt.Bucket, e *Event) error) (Event, error) {
+	var e Event
+	err := q.st.DB().Update(func(tx *bolt.Tx) error {
+		b, err := q.events(tx)
+		if err != nil {
+			return err
+		}
+		k := store.U64(seq)
+		v := b.Get(k)
+		if v == nil {
+			return fmt.Errorf("event %d: %w", seq, ErrNotFound)
+		}
+		if e, err = decode(k, v); err != nil {
+			return err
+		}
+		tx.OnCommit(q.signal)
+		return fn(b, &e)
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("%s in queue %s: %w", op, q.name, err)
+	}
+	return e, nil
+}
+
+func retryNow(e *Event) {
+	e.Permanent = false
+	e.NextRetry = time.Time{}
+}
+
+// Retry makes failed event seq ready now, also when it waits for the operator. It keeps its
+// attempts and last error for the Queue screen. Retrying an event that has not failed does
+// nothing.
+func (q *Queue) Retry(seq uint64) error {
+	_, err := q.change("retry", seq, func(b *bolt.Bucket, e *Event) error {
+		if !e.Failed {
+			return nil
+		}
+		retryNow(e)
+		return put(b, *e)
+	})
+	return err
+}
+
+// RetryAll makes every failed event ready now and returns how many there were.
+func (q *Queue) RetryAll() (int, error) {
+	var n int
+	err := q.st.DB().Update(func(tx *bolt.Tx) error {
+		b, err := q.events(tx)
+		if err != nil {
+			return err
+		}
+		var failed []Event
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			e, err := decode(k, v)
+			if err != nil {
+				return err
+			}
+			if e.Failed {
+				failed = append(failed, e)
+			}
+		}
+		for _, e := range failed {
+			retryNow(&e)
+			if err := put(b, e); err != nil {
+				return err
+			}
+		}
+		n = len(failed)
+		if n > 0 {
+			tx.OnCommit(q.signal)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry all in queue %s: %w", q.name, err)
+	}
+	return n, nil
+}
+
+// Skip removes event seq without processing it, unblocking its item, and returns it.
+func (q *Queue) Skip(seq uint64) (Event, error) {
+	return q.change("skip", seq, func(b *bolt.Bucket, e *Event) error {
+		return b.Delete(store.U64(e.Seq))
+	})
+}
+
+// List returns up to limit events with Seq > after, in order, with their delivery state
+// (limit <= 0: no limit).
+func (q *Queue) List(after uint64, limit int) ([]Event, error) {
+	if after == ^uint64(0) {
+		return nil, nil // nothing can follow; after+1 would wrap to 0
+	}
+	var out []Event
+	err := q.st.DB().View(func(tx *bolt.Tx) error {
+		b, err := q.events(tx)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(store.U64(after + 1)); k != nil; k, v = c.Next() {
+			if limit > 0 && len(out) == limit {
+				break
+			}
+			e, err := decode(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list queue %s: %w", q.name, err)
+	}
+	return out, nil
+}
+
+// Stats counts the queue's events by state.
+func (q *Queue) Stats() (Stats, error) {
+	var s Stats
+	err := q.st.DB().View(func(tx *bolt.Tx) error {
+		b, err := q.events(tx)
+		if err != nil {
+			return err
+		}
+		held := make(map[string]bool)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			e, err := decode(k, v)
+			if err != nil {
+				return err
+			}
+			if s.Oldest.IsZero() {
+				s.Oldest = e.Created
+			}
+			switch {
+			case e.Failed:
+				s.Failed++
+				held[e.ItemKey] = true
+			case held[e.ItemKey]:
+				s.Pending++
+				s.Blocked++
+			default:
+				s.Pending++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("stats of queue %s: %w", q.name, err)
+	}
+	return s, nil
+}
+
+// Drop removes the whole queue, its events and its seen ids (a revoked connection). The
+// Queue is unusable afterwards: its methods return ErrDropped until Open creates it again.
+func (q *Queue) Drop() error {
+	err := q.st.DB().Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(rootBucket)
+		if root == nil || root.Bucket(q.name) == nil {
+			return nil
+		}
+		return root.DeleteBucket(q.name)
+	})
+	if err != nil {
+		return fmt.Errorf("drop queue %s: %w", q.name, err)
+	}
+	return nil
+}
