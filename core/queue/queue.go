@@ -4,6 +4,7 @@ package queue
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,7 @@ import (
 
 // Layout inside the agent's bbolt file:
 //
-//	queues/<name>/events   U64(seq)           -> JSON Event
+//	queues/<name>/events   U64(seq)           -> Event (see put)
 //	queues/<name>/seen     id                 -> U64(unix nanos first seen)
 //	queues/<name>/seenAt   U64(unix nanos)+id -> nil (the seen ids in age order, for pruning)
 //
@@ -39,6 +40,8 @@ var (
 	ErrNotFound = errors.New("no such event in the queue")
 	ErrDropped  = errors.New("the queue was dropped")
 	ErrNoID     = errors.New("event has no id")
+	// ErrBadPayload marks an event whose payload is not valid JSON.
+	ErrBadPayload = errors.New("payload is not valid JSON")
 )
 
 // Event is one change to deliver (outbox) or to apply (inbox).
@@ -156,26 +159,50 @@ func (q *Queue) bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 
 func (q *Queue) events(tx *bolt.Tx) (*bolt.Bucket, error) { return q.bucket(tx, eventsBucket) }
 
+// put stores e under its Seq. Stored values are a version byte, the event without its payload as JSON (length-prefixed),
+// then the payload's bytes. Keeping the payload out of the JSON lets Ready and Stats skip
+// over it instead of scanning it on every read.
+const formatV1 = 1
+
 func decode(k, v []byte) (Event, error) {
-	var e Event
-	if err := json.Unmarshal(v, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event %d: %w", store.U64From(k), err)
+	seq := store.U64From(k)
+	if len(v) == 0 || v[0] != formatV1 {
+		return Event{}, fmt.Errorf("decode event %d: unknown record format", seq)
 	}
-	e.Seq = store.U64From(k)
-	return e, nil // json.Unmarshal copies, so e holds no bbolt memory
+	n, w := binary.Uvarint(v[1:])
+	if w <= 0 || uint64(len(v)-1-w) < n {
+		return Event{}, fmt.Errorf("decode event %d: truncated record", seq)
+	}
+	head, payload := v[1+w:1+w+int(n)], v[1+w+int(n):]
+	var e Event
+	if err := json.Unmarshal(head, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event %d: %w", seq, err)
+	}
+	e.Seq = seq
+	if len(payload) > 0 {
+		e.Payload = bytes.Clone(payload) // bbolt memory is only valid inside the transaction
+	}
+	return e, nil
 }
 
 func put(b *bolt.Bucket, e Event) error {
-	v, err := json.Marshal(e)
+	payload := e.Payload
+	e.Payload = nil
+	head, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode event %d: %w", e.Seq, err)
 	}
+	v := make([]byte, 0, 1+binary.MaxVarintLen64+len(head)+len(payload))
+	v = append(v, formatV1)
+	v = binary.AppendUvarint(v, uint64(len(head)))
+	v = append(append(v, head...), payload...)
 	return b.Put(store.U64(e.Seq), v)
 }
 
 // Append stores evs at the end of the queue inside the caller's transaction, so the caller
 // can write other state atomically with them. It assigns Seq, Created when zero and ID when
-// empty, and returns the stored events. Delivery state in evs is reset.
+// empty, and returns the stored events. Delivery state in evs is reset. A payload that is not
+// valid JSON fails the call with ErrBadPayload (the caller's transaction should roll back).
 func (q *Queue) Append(tx *bolt.Tx, evs []Event) ([]Event, error) {
 	if len(evs) == 0 {
 		return nil, nil
@@ -183,6 +210,11 @@ func (q *Queue) Append(tx *bolt.Tx, evs []Event) ([]Event, error) {
 	b, err := q.events(tx)
 	if err != nil {
 		return nil, err
+	}
+	for i, e := range evs { // check all first, so a bad event writes nothing
+		if len(e.Payload) > 0 && !json.Valid(e.Payload) {
+			return nil, fmt.Errorf("append to queue %s: event %d (item %q, id %q): %w", q.name, i, e.ItemKey, e.ID, ErrBadPayload)
+		}
 	}
 	b.FillPercent = 0.95 // keys only grow: pack pages
 	now := q.now()

@@ -655,3 +655,39 @@ func TestNewID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestAppendRejectsBadPayload(t *testing.T) {
+	st, q := newQueue(t, "out/c1")
+	bad := ev("B", 1)
+	bad.Payload = json.RawMessage(`{"title": "half`)
+	var stored []Event
+	err := st.DB().Update(func(tx *bolt.Tx) error {
+		var err error
+		stored, err = q.Append(tx, []Event{ev("A", 1), bad})
+		return err
+	})
+	if !errors.Is(err, ErrBadPayload) || !strings.Contains(err.Error(), `item "B"`) {
+		t.Errorf("Append with a truncated payload: got %v, want ErrBadPayload naming item B", err)
+	}
+	if stored != nil {
+		t.Errorf("Append with a truncated payload returned %v, want nothing", ids(stored))
+	}
+	checkIDs(t, "after the refused batch", ready(t, q, t0))
+}
+
+func TestDecodeRejectsDamagedRecords(t *testing.T) {
+	tests := []struct {
+		name string
+		v    []byte
+	}{
+		{"empty", nil},
+		{"unknown version", []byte{9, 2, '{', '}'}},
+		{"truncated header", []byte{formatV1, 50, '{', '}'}},
+		{"bad header", []byte{formatV1, 2, '{', '['}},
+	}
+	for _, tc := range tests {
+		if _, err := decode(store.U64(7), tc.v); err == nil || !strings.Contains(err.Error(), "event 7") {
+			t.Errorf("decode(%s): got %v, want an error naming event 7", tc.name, err)
+		}
+	}
+}
