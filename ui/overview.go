@@ -32,7 +32,6 @@ func (s *overviewScreen) build() fyne.CanvasObject {
 		v.SizeName = theme.SizeNameHeadingText
 		s.counts[name] = v
 		caption := widget.NewLabelWithStyle(name, fyne.TextAlignCenter, fyne.TextStyle{})
-		caption.Importance = widget.LowImportance
 		tiles.Add(widget.NewCard("", "", container.NewVBox(v, caption)))
 	}
 	identity := widget.NewForm(

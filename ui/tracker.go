@@ -98,8 +98,7 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 			key := widget.NewLabelWithStyle("KEY-000", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 			title := widget.NewLabel("title")
 			title.Truncation = fyne.TextTruncateEllipsis
-			status := widget.NewLabel("status")
-			status.Importance = widget.LowImportance
+			status := widget.NewLabelWithStyle("status", fyne.TextAlignTrailing, fyne.TextStyle{Italic: true})
 			return container.NewBorder(nil, nil, key, status, title)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"github.com/tandemsync/tandem/assets"
+	"github.com/tandemsync/tandem/ui"
+)
+
+// The app's identity, as in FyneApp.toml. A plain `go build` does not read that file, so the
+// binary states it itself; TestAppMetadataMatchesFyneAppToml keeps the two equal.
+const (
+	appID      = "io.tandemsync.tandem"
+	appName    = "Tandem"
+	appVersion = "0.1.0"
+	appBuild   = 1
+)
+
+// NamedAgent is one agent to show, with its window title, e.g. "Tandem — Blue".
+type NamedAgent struct {
+	Title string
+	Agent ui.Agent
+}
+
+// runGUI opens one main window per agent and runs the app until every window is closed or
+// the process is interrupted. It must run on the main goroutine.
+func runGUI(agents []NamedAgent) error {
+	if len(agents) == 0 {
+		return errors.New("open the app: no agent to show")
+	}
+	app.SetMetadata(fyne.AppMetadata{
+		ID: appID, Name: appName, Version: appVersion, Build: appBuild, Icon: assets.Icon(), Release: true,
+		// The ui posts every background result with fyne.Do, so Fyne's old locking is not needed.
+		Migrations: map[string]bool{"fyneDo": true},
+	})
+	a := app.NewWithID(appID)
+	a.SetIcon(assets.Icon())
+	for _, na := range agents {
+		w := ui.NewWindow(a, na.Agent, ui.Options{Title: na.Title})
+		w.SetIcon(assets.Icon())
+		w.Show()
+	}
+
+	// Ctrl-C or SIGTERM closes the app as closing its windows would.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		select {
+		case <-sig:
+			fyne.Do(a.Quit)
+		case <-ran:
+		}
+	}()
+	a.Run()
+	return nil
+}
