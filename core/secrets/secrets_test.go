@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -275,17 +276,21 @@ func TestUnreachableKeychain(t *testing.T) {
 	const never = time.Hour // a fast failure must not come from the timeout
 	tests := []struct {
 		name    string
-		addr    string
+		addr    func(t *testing.T) string
 		timeout time.Duration
 		want    string // in every error
 	}{
-		{"no session bus", "", never, "DBUS_SESSION_BUS_ADDRESS is unset"},
-		{"dead socket", "unix:path=" + filepath.Join(dir, "nobody-here.sock"), never, "unavailable"},
-		{"silent bus", "unix:path=" + silent, 300 * time.Millisecond, "is gnome-keyring running and unlocked?"},
+		{"no session bus", func(*testing.T) string { return "" }, never, "DBUS_SESSION_BUS_ADDRESS is unset"},
+		{"dead socket", func(*testing.T) string { return "unix:path=" + filepath.Join(dir, "nobody-here.sock") }, never, "unavailable"},
+		{"silent bus", func(*testing.T) string { return "unix:path=" + silent }, 300 * time.Millisecond, "is gnome-keyring running and unlocked?"},
+		{"bus without secret service", emptyBus, never, "no Secret Service on the D-Bus session bus"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, r := range runHelper(t, tc.addr, tc.timeout) {
+			addr := tc.addr(t)
+			res := runHelper(t, addr, tc.timeout)
+			t.Logf("as the operator sees it: %s", res[0].Err)
+			for _, r := range res {
 				if !r.Unavailable {
 					t.Errorf("%s: got %q, want ErrUnavailable", r.Op, r.Err)
 				}
@@ -298,4 +303,45 @@ func TestUnreachableKeychain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emptyBus starts a private dbus-daemon with no services on it and returns its address.
+func emptyBus(t *testing.T) string {
+	t.Helper()
+	daemon, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		t.Skip("dbus-daemon is not installed")
+	}
+	// A short directory: unix socket paths are limited to about 100 bytes.
+	dir, err := os.MkdirTemp("", "tandem-bus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	conf := filepath.Join(dir, "bus.conf")
+	// No <servicedir>: nothing can be activated, so org.freedesktop.secrets is unknown.
+	err = os.WriteFile(conf, []byte(`<busconfig><type>session</type>
+<listen>unix:path=`+filepath.Join(dir, "bus")+`</listen>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
+</busconfig>`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--print-address=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read dbus-daemon address: %v", err)
+	}
+	return strings.TrimSpace(line)
 }
