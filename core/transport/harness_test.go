@@ -1,0 +1,228 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandemsync/tandem/core/identity"
+)
+
+// peers is an in-memory trust table, as the agent keeps one.
+type peers struct {
+	mu      sync.Mutex
+	pins    map[string]identity.ID
+	pairing bool
+}
+
+func (p *peers) Pinned(connID string) (identity.ID, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id, ok := p.pins[connID]
+	return id, ok
+}
+
+func (p *peers) Known(id identity.ID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pinned := range p.pins {
+		if pinned == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *peers) Pairing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pairing
+}
+
+func (p *peers) setPairing(on bool) {
+	p.mu.Lock()
+	p.pairing = on
+	p.mu.Unlock()
+}
+
+// inbox is a handler that stores events in memory, deduplicated by id, and records every call.
+type inbox struct {
+	mu      sync.Mutex
+	byID    map[string]Event
+	highest map[string]uint64
+	calls   int
+	pairs   []identity.ID
+	unpairs []string
+	fail    error // returned by every method when set
+}
+
+func newInbox() *inbox {
+	return &inbox{byID: map[string]Event{}, highest: map[string]uint64{}}
+}
+
+func (h *inbox) StoreBatch(_ context.Context, connID string, events []Event) (uint64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.fail != nil {
+		return 0, h.fail
+	}
+	for _, e := range events {
+		h.byID[connID+"/"+e.ID] = e
+		if e.Seq > h.highest[connID] {
+			h.highest[connID] = e.Seq
+		}
+	}
+	return h.highest[connID], nil
+}
+
+func (h *inbox) Status(_ context.Context, connID string) (Status, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.fail != nil {
+		return Status{}, h.fail
+	}
+	return Status{App: "tandem-test", Capabilities: []string{"events"}, State: "active"}, nil
+}
+
+func (h *inbox) Pair(_ context.Context, peer identity.ID, body json.RawMessage) (json.RawMessage, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.fail != nil {
+		return nil, h.fail
+	}
+	h.pairs = append(h.pairs, peer)
+	return json.RawMessage(fmt.Sprintf(`{"welcome":%q,"echo":%s}`, peer.Short(), body)), nil
+}
+
+func (h *inbox) Unpair(_ context.Context, connID string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.fail != nil {
+		return h.fail
+	}
+	h.unpairs = append(h.unpairs, connID)
+	return nil
+}
+
+func (h *inbox) stored() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.byID)
+}
+
+func (h *inbox) callCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls
+}
+
+func (h *inbox) setFail(err error) {
+	h.mu.Lock()
+	h.fail = err
+	h.mu.Unlock()
+}
+
+// rig is a server agent on 127.0.0.1 and a client agent paired with it on connection "c1".
+type rig struct {
+	server, client *identity.Identity
+	peers          *peers
+	inbox          *inbox
+	url            string
+	srv            *Server
+}
+
+const conn = "c1"
+
+func newIdentity(t testing.TB) *identity.Identity {
+	t.Helper()
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func newRig(t testing.TB) *rig {
+	t.Helper()
+	r := &rig{server: newIdentity(t), client: newIdentity(t), inbox: newInbox()}
+	r.peers = &peers{pins: map[string]identity.ID{conn: r.client.ID}}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r.srv = NewServer(r.server, r.peers, r.inbox, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.url = "https://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve returned %v after cancel, want nil", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Serve did not return after its context ended")
+		}
+	})
+	return r
+}
+
+// newClient is the client agent's client for conn, closed at the end of the test.
+func (r *rig) newClient(t testing.TB, id *identity.Identity, partner identity.ID, connID string) *Client {
+	c := NewClient(id, partner, r.url, connID)
+	t.Cleanup(c.Close)
+	return c
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func events(from, n int) []Event {
+	out := make([]Event, n)
+	for i := range out {
+		seq := uint64(from + i)
+		out[i] = Event{
+			Seq: seq, ID: fmt.Sprintf("ev-%d", seq), ItemKey: "TAN-1", Kind: "update",
+			Payload: json.RawMessage(`{"title":"Printer on fire","status":"open"}`),
+			Created: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+		}
+	}
+	return out
+}
+
+func statusCode(err error) int {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+// codedErr is a handler error that chooses its HTTP status.
+type codedErr struct {
+	code  int
+	msg   string
+	retry time.Duration
+}
+
+func (e codedErr) Error() string             { return e.msg }
+func (e codedErr) StatusCode() int           { return e.code }
+func (e codedErr) RetryAfter() time.Duration { return e.retry }
