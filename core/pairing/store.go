@@ -247,6 +247,32 @@ func (s *Store) Revoke(id string) error {
 	return nil
 }
 
+// Prune deletes the invitations that expired more than keep before now, used or not, so the
+// list does not grow forever; it returns how many it deleted.
+func (s *Store) Prune(now time.Time, keep time.Duration) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var r record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("invitation %q: %w", k, err)
+			}
+			if !now.Before(r.Expires.Add(keep)) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune invitations: %w", err)
+	}
+	return n, nil
+}
+
 // Redeem checks req against the invitation it names and, if it holds, marks the invitation used
 // by invitee (the key the invitee presented in TLS) in the same transaction. The secret is
 // compared in constant time; a wrong one counts towards MaxWrongSecrets. A refusal is an *Error

@@ -403,3 +403,38 @@ func TestOnlySecretHashOnDisk(t *testing.T) {
 		}
 	}
 }
+
+func TestPrune(t *testing.T) {
+	s := newStore(t)
+	short := create(t, s, time.Hour)
+	long := create(t, s, 48*time.Hour)
+	if _, err := s.Redeem(context.Background(), request(short), randomID(t), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	keep := 7 * 24 * time.Hour
+	tests := []struct {
+		at   time.Time
+		want []string // remaining IDs
+	}{
+		{time.Now(), []string{short.ID, long.ID}},
+		{short.Expires.Add(keep - time.Second), []string{short.ID, long.ID}},
+		{short.Expires.Add(keep), []string{long.ID}},
+		{long.Expires.Add(keep), nil},
+	}
+	for i, tc := range tests {
+		if _, err := s.Prune(tc.at, keep); err != nil {
+			t.Fatalf("#%d Prune: %v", i, err)
+		}
+		list, err := s.List(tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, info := range list {
+			got = append(got, info.ID)
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("#%d after Prune at %v: invitations %v, want %v", i, tc.at, got, tc.want)
+		}
+	}
+}
