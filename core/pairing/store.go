@@ -206,7 +206,12 @@ func (s *Store) List(now time.Time) ([]InvitationInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list invitations: %w", err)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 
