@@ -1,0 +1,313 @@
+// Package engine runs one connection's sync loop: detect local changes, run the outgoing rule,
+// diff against what was last sent, enqueue, deliver, and apply what the partner sent with a
+// field-wise merge, twin links and receipts.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/queue"
+	"github.com/tandemsync/tandem/core/store"
+)
+
+// Rules maps items to replicas and back; core/rules' compiled programs satisfy it through a
+// small adapter in core/agent.
+type Rules interface {
+	// Outgoing builds the replica of a local item; skip means the item is not sent.
+	Outgoing(ctx context.Context, it item.Item) (r item.Replica, skip bool, err error)
+	// Incoming maps a partner's replica onto a copy of the local item. The copy's Comments are
+	// empty on entry; the rule puts there the replica comments it accepts.
+	Incoming(ctx context.Context, r item.Replica, current item.Item) (it item.Item, skip bool, err error)
+}
+
+// Sender delivers a batch of outbox events to the partner and answers the highest sequence
+// the partner stored.
+type Sender interface {
+	Send(ctx context.Context, events []queue.Event) (highest uint64, err error)
+}
+
+// Event kinds.
+const (
+	KindCreate  = "create"
+	KindUpdate  = "update"
+	KindReceipt = "receipt"
+	// KindResync asks the sender to build the item's replica again: it stands in the outbox
+	// for an item whose outgoing rule failed, so the operator can fix the rule and retry.
+	KindResync = "resync"
+)
+
+// Change is the payload of create and update events. An update names the replica fields the
+// sender changed since what it last sent, with their previous values, so the receiver can tell
+// the sender's edits from values that merely have not caught up with its own: a field changed
+// only on the receiving side is never overwritten by a stale copy.
+type Change struct {
+	Source  string        `json:"source"`           // the sender's item key
+	Target  string        `json:"target,omitempty"` // the receiver's item key, once the sender knows it
+	Replica item.Replica  `json:"replica"`
+	Changed []string      `json:"changed,omitempty"` // replica fields changed; empty on create: all
+	Prev    *item.Replica `json:"prev,omitempty"`    // the previous values of the Changed fields
+}
+
+// Receipt is the payload of a receipt: the partner applied Target as its item Source.
+type Receipt struct {
+	Source string `json:"source"` // the key at the side that applied
+	Target string `json:"target"` // the key at the side that sent
+}
+
+// Options configure an Engine.
+type Options struct {
+	Connection string // the connection id
+	Store      *store.Store
+	Tracker    Tracker
+	Rules      Rules
+	Outbox     *queue.Queue
+	Inbox      *queue.Queue
+	Sender     Sender
+	Logger     *slog.Logger
+	BatchSize  int           // events per batch; default 256
+	Poll       time.Duration // how often to look for changes without a notification; default 2s
+	// OnApplied, if set, is called after each applied change with the partner's key and the
+	// time the partner created the event (for latency measurement).
+	OnApplied func(source string, created time.Time)
+}
+
+// Engine is one connection's sync loop. Serve runs it.
+type Engine struct {
+	opt  Options
+	log  *slog.Logger
+	mu   sync.Mutex // serializes detect and apply, so a change Tandem applied is never seen half-done
+	root []byte     // this connection's bucket name
+
+	sent, applied atomic.Uint64
+	errMu         sync.Mutex
+	lastErr       string
+	lastSync      time.Time
+}
+
+// Stats are counters for the app.
+type Stats struct {
+	Sent, Applied uint64
+	LastError     string
+	LastSync      time.Time
+}
+
+const engineBucket = "engine"
+
+var (
+	twinsBucket  = []byte("twins")  // local key -> twin
+	remoteBucket = []byte("remote") // partner key -> local key
+	metaBucket   = []byte("meta")
+	cursorKey    = []byte("cursor")
+)
+
+// twin is the link between a local item and the partner's, with what was last exchanged.
+// Of the partner's data only comment ids are kept; Sent is this side's own replica.
+type twin struct {
+	Local    string            `json:"l"`
+	Remote   string            `json:"r,omitempty"`
+	SentHash string            `json:"s,omitempty"` // the replica last sent, or the one the last applied state would send
+	Sent     *item.Replica     `json:"p,omitempty"` // that replica without its comments, to name changed fields
+	Comments map[string]string `json:"c,omitempty"` // partner comment id -> local comment id
+}
+
+// New returns an engine for one connection, creating its buckets.
+func New(opt Options) (*Engine, error) {
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 256
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = 2 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	e := &Engine{opt: opt, log: opt.Logger.With("connection", opt.Connection), root: []byte(opt.Connection)}
+	err := opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		top, err := tx.CreateBucketIfNotExists([]byte(engineBucket))
+		if err != nil {
+			return err
+		}
+		b, err := top.CreateBucketIfNotExists(e.root)
+		if err != nil {
+			return err
+		}
+		for _, n := range [][]byte{twinsBucket, remoteBucket, metaBucket} {
+			if _, err := b.CreateBucketIfNotExists(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create engine buckets: %w", err)
+	}
+	return e, nil
+}
+
+// Drop removes a connection's engine state (twins, cursor).
+func Drop(st *store.Store, connection string) error {
+	return st.DB().Update(func(tx *bolt.Tx) error {
+		top := tx.Bucket([]byte(engineBucket))
+		if top == nil || top.Bucket([]byte(connection)) == nil {
+			return nil
+		}
+		return top.DeleteBucket([]byte(connection))
+	})
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	return Stats{Sent: e.sent.Load(), Applied: e.applied.Load(), LastError: e.lastErr, LastSync: e.lastSync}
+}
+
+// Twins counts linked items.
+func (e *Engine) Twins() (int, error) {
+	n := 0
+	err := e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		n = e.bucket(tx).Bucket(twinsBucket).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// Twin returns the partner's key for a local item, "" when not (yet) linked.
+func (e *Engine) Twin(local string) (string, error) {
+	var remote string
+	err := e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		t, err := e.getTwin(tx, local)
+		remote = t.Remote
+		return err
+	})
+	return remote, err
+}
+
+func (e *Engine) setErr(err error) {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	if err == nil {
+		e.lastErr = ""
+		e.lastSync = time.Now()
+		return
+	}
+	e.lastErr = err.Error()
+}
+
+// Serve runs detection, delivery and application until ctx ends.
+func (e *Engine) Serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	loops := []func(context.Context){e.detectLoop, e.deliverLoop, e.applyLoop}
+	for _, loop := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Receive stores a batch from the partner in the inbox in one transaction, skipping events it
+// has seen, and answers the highest sender sequence in the batch.
+func (e *Engine) Receive(ctx context.Context, events []queue.Event) (uint64, error) {
+	var highest uint64
+	for i, ev := range events {
+		if ev.ID == "" || ev.Kind == "" {
+			return 0, fmt.Errorf("event %d: %w", i, ErrMalformed)
+		}
+		switch ev.Kind {
+		case KindCreate, KindUpdate, KindReceipt:
+		default:
+			return 0, fmt.Errorf("event %d: unknown kind %q: %w", i, ev.Kind, ErrMalformed)
+		}
+		highest = max(highest, ev.Seq)
+	}
+	in := make([]queue.Event, len(events))
+	for i, ev := range events {
+		in[i] = queue.Event{ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created}
+	}
+	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		_, err := e.opt.Inbox.AppendUnique(tx, in)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store batch: %w", err)
+	}
+	return highest, nil
+}
+
+// ErrMalformed marks a batch the engine cannot accept.
+var ErrMalformed = errors.New("malformed event")
+
+func (e *Engine) bucket(tx *bolt.Tx) *bolt.Bucket {
+	return tx.Bucket([]byte(engineBucket)).Bucket(e.root)
+}
+
+func (e *Engine) getTwin(tx *bolt.Tx, local string) (twin, error) {
+	v := e.bucket(tx).Bucket(twinsBucket).Get([]byte(local))
+	if v == nil {
+		return twin{Local: local}, nil
+	}
+	var t twin
+	if err := json.Unmarshal(v, &t); err != nil {
+		return twin{}, fmt.Errorf("decode twin %s: %w", local, err)
+	}
+	return t, nil
+}
+
+func (e *Engine) putTwin(tx *bolt.Tx, t twin) error {
+	v, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	b := e.bucket(tx)
+	if err := b.Bucket(twinsBucket).Put([]byte(t.Local), v); err != nil {
+		return err
+	}
+	if t.Remote != "" {
+		return b.Bucket(remoteBucket).Put([]byte(t.Remote), []byte(t.Local))
+	}
+	return nil
+}
+
+func (e *Engine) localFor(tx *bolt.Tx, remote string) string {
+	return string(e.bucket(tx).Bucket(remoteBucket).Get([]byte(remote)))
+}
+
+// wait blocks until one of the channels fires, d passes, or ctx ends; it reports whether to go on.
+func wait(ctx context.Context, d time.Duration, chans ...<-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var c0, c1 <-chan struct{}
+	if len(chans) > 0 {
+		c0 = chans[0]
+	}
+	if len(chans) > 1 {
+		c1 = chans[1]
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c0:
+	case <-c1:
+	case <-t.C:
+	}
+	return true
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,230 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandemsync/tandem/core/engine"
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/queue"
+	"github.com/tandemsync/tandem/core/store"
+	"github.com/tandemsync/tandem/core/trackers/local"
+)
+
+// plainRules maps the core fields both ways in plain Go; the yaegi rules are tested in
+// core/rules and end to end in core/agent.
+type plainRules struct{ failOut func(item.Item) error }
+
+func (p plainRules) Outgoing(_ context.Context, it item.Item) (item.Replica, bool, error) {
+	if p.failOut != nil {
+		if err := p.failOut(it); err != nil {
+			return item.Replica{}, false, err
+		}
+	}
+	return item.Replica{Title: it.Title, Description: it.Description, Status: it.Status, Priority: it.Priority, Labels: it.Labels, Comments: it.Comments}, false, nil
+}
+
+func (plainRules) Incoming(_ context.Context, r item.Replica, cur item.Item) (item.Item, bool, error) {
+	cur.Title, cur.Description, cur.Status, cur.Priority, cur.Labels = r.Title, r.Description, r.Status, r.Priority, r.Labels
+	cur.Comments = r.Comments
+	return cur, false, nil
+}
+
+// side is one agent's worth of engine state on a real bbolt file.
+type side struct {
+	st      *store.Store
+	tracker *local.Tracker
+	eng     *engine.Engine
+	out     *queue.Queue
+}
+
+// direct delivers straight into the partner engine's Receive; down simulates an outage.
+type direct struct {
+	mu   sync.Mutex
+	to   *engine.Engine
+	down bool
+	sent int
+}
+
+func (d *direct) Send(ctx context.Context, evs []queue.Event) (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.down {
+		return 0, fmt.Errorf("partner unreachable")
+	}
+	d.sent += len(evs)
+	return d.to.Receive(ctx, evs)
+}
+
+func newSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules) *side {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	tr, err := local.Open(st, local.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := queue.Open(st, "out/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := queue.Open(st, "in/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Connection: "c", Store: st, Tracker: tr, Rules: rules, Outbox: out, Inbox: in, Sender: send,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &side{st: st, tracker: tr, eng: eng, out: out}
+}
+
+func pairSides(t *testing.T, rules engine.Rules) (a, b *side, ab, ba *direct) {
+	ab, ba = &direct{}, &direct{}
+	a = newSide(t, "A", ab, rules)
+	b = newSide(t, "B", ba, plainRules{})
+	ab.to, ba.to = b.eng, a.eng
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range []*side{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.eng.Serve(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return a, b, ab, ba
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, s *side, key string) item.Item {
+	t.Helper()
+	it, err := s.tracker.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+func TestFieldWiseMergeKeepsLocalChanges(t *testing.T) {
+	a, b, _, _ := pairSides(t, plainRules{})
+	ctx := context.Background()
+	it, _ := a.tracker.Create(ctx, item.Item{Title: "t", Description: "d", Status: "open", Priority: "low"})
+	waitFor(t, "B-1 created", func() bool { _, err := b.tracker.Get(ctx, "B-1"); return err == nil })
+	waitFor(t, "A learns its twin", func() bool { r, _ := a.eng.Twin(it.Key); return r == "B-1" })
+
+	// B changes the priority locally; A changes the title. Neither overwrites the other.
+	bi := get(t, b, "B-1")
+	bi.Priority = "high"
+	b.tracker.Update(ctx, bi)
+	it.Title = "t2"
+	a.tracker.Update(ctx, it)
+	waitFor(t, "both fields on both sides", func() bool {
+		ai, bi := get(t, a, it.Key), get(t, b, "B-1")
+		return ai.Title == "t2" && bi.Title == "t2" && ai.Priority == "high" && bi.Priority == "high"
+	})
+}
+
+func TestCommentsSyncOnceEachWay(t *testing.T) {
+	a, b, ab, ba := pairSides(t, plainRules{})
+	ctx := context.Background()
+	it, _ := a.tracker.Create(ctx, item.Item{Title: "with comments"})
+	a.tracker.AddComment(ctx, it.Key, item.Comment{Author: item.User{Name: "Ann"}, Body: "from A"})
+	waitFor(t, "comment in B", func() bool {
+		bi, err := b.tracker.Get(ctx, "B-1")
+		return err == nil && len(bi.Comments) == 1
+	})
+	b.tracker.AddComment(ctx, "B-1", item.Comment{Author: item.User{Name: "Bob"}, Body: "from B"})
+	waitFor(t, "reply in A", func() bool { return len(get(t, a, it.Key).Comments) == 2 })
+	time.Sleep(300 * time.Millisecond) // let any echo show itself
+	ai, bi := get(t, a, it.Key), get(t, b, "B-1")
+	if len(ai.Comments) != 2 || len(bi.Comments) != 2 {
+		t.Fatalf("comments: A has %d, B has %d, want 2 each", len(ai.Comments), len(bi.Comments))
+	}
+	if bi.Comments[0].Author.Name != "Ann" {
+		t.Errorf("author in B: got %q, want Ann", bi.Comments[0].Author.Name)
+	}
+	ab.mu.Lock()
+	ba.mu.Lock()
+	defer ab.mu.Unlock()
+	defer ba.mu.Unlock()
+	// A: create, comment (maybe coalesced); B: receipt, comment.
+	if ab.sent > 2 || ba.sent > 2 {
+		t.Errorf("events sent: A %d, B %d; want at most 2 each (no echo)", ab.sent, ba.sent)
+	}
+}
+
+func TestOutgoingRuleFailureWaitsForOperator(t *testing.T) {
+	var mu sync.Mutex
+	broken := true
+	rules := plainRules{failOut: func(it item.Item) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken && it.Title == "poison" {
+			return fmt.Errorf("rule line 3: nil map")
+		}
+		return nil
+	}}
+	a, b, _, _ := pairSides(t, rules)
+	ctx := context.Background()
+	poison, _ := a.tracker.Create(ctx, item.Item{Title: "poison"})
+	a.tracker.Create(ctx, item.Item{Title: "fine"})
+	waitFor(t, "the good item flows past the bad one", func() bool { n, _ := b.tracker.Count(ctx); return n == 1 })
+	var failed queue.Event
+	waitFor(t, "a failed event in the outbox", func() bool {
+		evs, _ := a.out.List(0, 10)
+		for _, ev := range evs {
+			if ev.Failed && ev.ItemKey == poison.Key {
+				failed = ev
+				return true
+			}
+		}
+		return false
+	})
+	if !failed.Permanent {
+		t.Errorf("rule failure: want a permanent failure waiting for the operator, got %+v", failed)
+	}
+	mu.Lock()
+	broken = false // the operator fixes the rule
+	mu.Unlock()
+	if err := a.out.Retry(failed.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the fixed item arrives", func() bool { n, _ := b.tracker.Count(ctx); return n == 2 })
+}
+
+func TestPartnerOutageEventsWaitThenFlow(t *testing.T) {
+	a, b, ab, _ := pairSides(t, plainRules{})
+	ctx := context.Background()
+	ab.mu.Lock()
+	ab.down = true
+	ab.mu.Unlock()
+	for i := range 5 {
+		a.tracker.Create(ctx, item.Item{Title: fmt.Sprint("during outage ", i)})
+	}
+	waitFor(t, "events waiting", func() bool { s, _ := a.out.Stats(); return s.Pending == 5 })
+	if st := a.eng.Stats(); st.LastError == "" {
+		t.Errorf("engine stats during outage: no error reported")
+	}
+	ab.mu.Lock()
+	ab.down = false
+	ab.mu.Unlock()
+	waitFor(t, "events flow after the outage", func() bool { n, _ := b.tracker.Count(ctx); return n == 5 })
+}

@@ -1,0 +1,304 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/queue"
+)
+
+func (e *Engine) applyLoop(ctx context.Context) {
+	for {
+		evs, err := e.opt.Inbox.Ready(time.Now(), e.opt.BatchSize)
+		if err != nil {
+			e.log.Error("read inbox", "err", err)
+			if !wait(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		if len(evs) == 0 {
+			if !wait(ctx, time.Second, e.opt.Inbox.Notify()) {
+				return
+			}
+			continue
+		}
+		// One event per item in a batch: a later event of the same item may need the key
+		// the earlier one creates.
+		seen := make(map[string]bool, len(evs))
+		for i, ev := range evs {
+			if seen[ev.ItemKey] {
+				evs = evs[:i]
+				break
+			}
+			seen[ev.ItemKey] = true
+		}
+		if err := e.applyBatch(ctx, evs); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Error("apply batch", "err", err)
+			e.setErr(fmt.Errorf("apply: %w", err))
+			if !wait(ctx, time.Second) {
+				return
+			}
+		}
+	}
+}
+
+// plan is what applying one inbox event will do.
+type plan struct {
+	ev       queue.Event
+	err      error // fails the event
+	skip     bool  // ack without a change
+	receipt  *Receipt
+	change   Change
+	twin     twin
+	current  item.Item  // the local item before the change (zero for a new one)
+	incoming item.Item  // what the incoming rule made of the replica
+	previous *item.Item // what it made of the replica as it was before the sender's change
+	write    int        // index into writes, -1 when nothing is written
+	partner  []string   // partner ids of the write's NewComments
+	newLink  bool       // the twin link is new: the sender learns our key from a receipt
+}
+
+func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	plans := make([]plan, len(evs))
+	var writes []Write
+	for i, ev := range evs {
+		p := &plans[i]
+		p.ev, p.write = ev, -1
+		if err := e.plan(ctx, p); err != nil {
+			p.err = err
+			continue
+		}
+		if p.receipt != nil || p.skip {
+			continue
+		}
+		if w, ok := e.buildWrite(p); ok {
+			p.write = len(writes)
+			writes = append(writes, w)
+		}
+	}
+	var results []WriteResult
+	if len(writes) > 0 {
+		var err error
+		results, err = e.opt.Tracker.Apply(ctx, writes)
+		if err != nil {
+			return fmt.Errorf("write to tracker: %w", err)
+		}
+		if len(results) != len(writes) {
+			return fmt.Errorf("tracker answered %d results for %d writes", len(results), len(writes))
+		}
+	}
+	// Work out each item's state after the write and the replica it would send back, so the
+	// change we just applied is not echoed to the partner.
+	for i := range plans {
+		p := &plans[i]
+		if p.err != nil || p.receipt != nil || p.skip {
+			continue
+		}
+		if p.write >= 0 {
+			res := results[p.write]
+			if res.Err != nil {
+				p.err = res.Err
+				continue
+			}
+			p.twin.Local = res.Key
+			if p.twin.Comments == nil && len(res.CommentIDs) > 0 {
+				p.twin.Comments = map[string]string{}
+			}
+			for j, id := range res.CommentIDs {
+				if j < len(p.partner) {
+					p.twin.Comments[p.partner[j]] = id
+				}
+			}
+			e.mergeInto(p, writes[p.write], res)
+		}
+		p.newLink = p.twin.Remote != p.change.Source
+		p.twin.Remote = p.change.Source
+		merged := withoutComments(p.current, p.twin.partnerComments())
+		if r, skip, err := e.opt.Rules.Outgoing(ctx, merged); err == nil && !skip {
+			p.twin.SentHash, p.twin.Sent = r.Hash(), stripComments(r)
+		}
+	}
+	now := time.Now()
+	var applied []plan
+	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		applied = applied[:0]
+		var receipts []queue.Event
+		for _, p := range plans {
+			if p.err != nil {
+				if _, err := e.opt.Inbox.Fail(tx, p.ev.Seq, p.err, now); err != nil {
+					return err
+				}
+				continue
+			}
+			switch {
+			case p.receipt != nil:
+				t, err := e.getTwin(tx, p.receipt.Target)
+				if err != nil {
+					return err
+				}
+				t.Remote = p.receipt.Source
+				if err := e.putTwin(tx, t); err != nil {
+					return err
+				}
+			case !p.skip:
+				if err := e.putTwin(tx, p.twin); err != nil {
+					return err
+				}
+				if p.newLink {
+					payload, _ := json.Marshal(Receipt{Source: p.twin.Local, Target: p.change.Source})
+					receipts = append(receipts, queue.Event{ID: queue.NewID(), ItemKey: p.twin.Local, Kind: KindReceipt, Payload: payload})
+				}
+				applied = append(applied, p)
+			}
+			if err := e.opt.Inbox.Ack(tx, p.ev.Seq); err != nil {
+				return err
+			}
+		}
+		if len(receipts) > 0 {
+			_, err := e.opt.Outbox.Append(tx, receipts)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record applied state: %w", err)
+	}
+	for _, p := range plans {
+		if p.err != nil {
+			e.log.Warn("apply failed", "event", p.ev.ID, "item", p.ev.ItemKey, "err", p.err)
+			e.setErr(fmt.Errorf("apply %s: %w", p.ev.ItemKey, p.err))
+		}
+	}
+	e.applied.Add(uint64(len(applied)))
+	if len(applied) > 0 {
+		e.setErr(nil)
+	}
+	if e.opt.OnApplied != nil {
+		for _, p := range applied {
+			e.opt.OnApplied(p.change.Source, p.ev.Created)
+		}
+	}
+	return nil
+}
+
+// plan decodes one event and works out, without writing, what applying it means.
+func (e *Engine) plan(ctx context.Context, p *plan) error {
+	switch p.ev.Kind {
+	case KindReceipt:
+		var r Receipt
+		if err := json.Unmarshal(p.ev.Payload, &r); err != nil || r.Source == "" || r.Target == "" {
+			return permanent(fmt.Errorf("malformed receipt %s", p.ev.ID))
+		}
+		p.receipt = &r
+		return nil
+	case KindCreate, KindUpdate:
+	default:
+		return permanent(fmt.Errorf("unknown event kind %q", p.ev.Kind))
+	}
+	if err := json.Unmarshal(p.ev.Payload, &p.change); err != nil || p.change.Source == "" {
+		return permanent(fmt.Errorf("malformed %s event %s", p.ev.Kind, p.ev.ID))
+	}
+	var local string
+	err := e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		local = e.localFor(tx, p.change.Source)
+		if local == "" {
+			local = p.change.Target
+		}
+		if local == "" {
+			return nil
+		}
+		var err error
+		p.twin, err = e.getTwin(tx, local)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if local != "" {
+		cur, err := e.opt.Tracker.Get(ctx, local)
+		if err != nil {
+			return fmt.Errorf("read local item %s: %w", local, err)
+		}
+		p.current = cur
+	}
+	base := p.current.Clone()
+	base.Comments = nil
+	in, skip, err := e.opt.Rules.Incoming(ctx, p.change.Replica, base)
+	if err != nil {
+		return permanent(fmt.Errorf("incoming rule: %w", err))
+	}
+	if skip {
+		p.skip = true
+		return nil
+	}
+	in.Key = local
+	p.incoming = in
+	if local != "" && p.change.Prev != nil {
+		before := p.change.Replica
+		copyReplicaFields(&before, *p.change.Prev, p.change.Changed)
+		prev, _, err := e.opt.Rules.Incoming(ctx, before, base.Clone())
+		if err != nil {
+			return permanent(fmt.Errorf("incoming rule: %w", err))
+		}
+		p.previous = &prev
+	}
+	return nil
+}
+
+// buildWrite merges field by field: on an update, an item field is written only when the
+// sender's change moved it (the rule gives a different value for the replica before and after
+// the change) and it differs from the local value, so a field changed only locally is kept.
+func (e *Engine) buildWrite(p *plan) (Write, bool) {
+	w := Write{Key: p.current.Key, Item: p.incoming}
+	isNew := p.current.Key == ""
+	for _, f := range itemFields(p.incoming, p.current) {
+		switch {
+		case isNew:
+		case fieldEqual(p.incoming, p.current, f):
+			continue
+		case p.previous != nil && fieldEqual(p.incoming, *p.previous, f):
+			continue // the sender did not change it; its value has not caught up with ours
+		}
+		w.Fields = append(w.Fields, f)
+	}
+	for _, c := range p.incoming.Comments {
+		if _, known := p.twin.Comments[c.ID]; known {
+			continue
+		}
+		p.partner = append(p.partner, c.ID)
+		w.NewComments = append(w.NewComments, c)
+	}
+	if !isNew && len(w.Fields) == 0 && len(w.NewComments) == 0 {
+		return Write{}, false
+	}
+	return w, true
+}
+
+// mergeInto updates p.current to the state the write produced.
+func (e *Engine) mergeInto(p *plan, w Write, res WriteResult) {
+	if p.current.Key == "" {
+		p.current = w.Item.Clone()
+		p.current.Comments = nil
+	}
+	p.current.Key = res.Key
+	for _, f := range w.Fields {
+		setField(&p.current, w.Item, f)
+	}
+	for j, c := range w.NewComments {
+		if j < len(res.CommentIDs) {
+			c.ID = res.CommentIDs[j]
+			p.current.Comments = append(p.current.Comments, c)
+		}
+	}
+}

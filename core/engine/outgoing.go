@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/queue"
+)
+
+// permanentError marks an error retrying cannot fix without the operator.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string   { return p.err.Error() }
+func (p permanentError) Unwrap() error   { return p.err }
+func (p permanentError) Permanent() bool { return true }
+
+func permanent(err error) error { return permanentError{err} }
+
+func (e *Engine) detectLoop(ctx context.Context) {
+	var notify <-chan struct{}
+	if n, ok := e.opt.Tracker.(ChangeNotifier); ok {
+		notify = n.Changed()
+	}
+	backoff := time.Duration(0)
+	for {
+		more, err := e.detectOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			e.log.Warn("read local changes", "err", err)
+			e.setErr(fmt.Errorf("read local changes: %w", err))
+			backoff = min(max(2*backoff, time.Second), time.Minute)
+			if !wait(ctx, jitter(backoff)) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if more {
+			continue
+		}
+		if !wait(ctx, e.opt.Poll, notify) {
+			return
+		}
+	}
+}
+
+// pending is one outgoing decision: the event to enqueue and the twin to store with it.
+type pending struct {
+	ev     queue.Event
+	twin   twin
+	failed error // the outgoing rule failed: enqueue a resync event in the failed state
+}
+
+// detectOnce handles one batch of local changes; more reports that another batch is waiting.
+func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var cursor string
+	err = e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		cursor = string(e.bucket(tx).Bucket(metaBucket).Get(cursorKey))
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	items, next, err := e.opt.Tracker.Changes(ctx, cursor, e.opt.BatchSize)
+	if err != nil {
+		return false, err
+	}
+	if len(items) == 0 && next == cursor {
+		return false, nil
+	}
+	twins := make([]twin, len(items))
+	err = e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		for i, it := range items {
+			if twins[i], err = e.getTwin(tx, it.Key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	var out []pending
+	for i, it := range items {
+		p, ok := e.outgoing(ctx, it, twins[i])
+		if ok {
+			out = append(out, p)
+		}
+	}
+	if err := e.enqueue(out, &next); err != nil {
+		return false, err
+	}
+	return len(items) >= e.opt.BatchSize, nil
+}
+
+// outgoing runs the rule and the diff for one local item; ok is false when nothing is to be sent.
+func (e *Engine) outgoing(ctx context.Context, it item.Item, t twin) (pending, bool) {
+	r, skip, err := e.opt.Rules.Outgoing(ctx, withoutComments(it, t.partnerComments()))
+	if err != nil {
+		e.log.Warn("outgoing rule", "item", it.Key, "err", err)
+		return pending{ev: queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: KindResync}, failed: fmt.Errorf("outgoing rule for %s: %w", it.Key, err)}, true
+	}
+	if skip {
+		return pending{}, false
+	}
+	return e.outgoingFrom(it, t, r)
+}
+
+// enqueue appends the events and their twins in one transaction, with the new cursor if given.
+func (e *Engine) enqueue(out []pending, cursor *string) error {
+	return e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		evs := make([]queue.Event, 0, len(out))
+		for _, p := range out {
+			evs = append(evs, p.ev)
+		}
+		stored, err := e.opt.Outbox.Append(tx, evs)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		for i, p := range out {
+			if p.failed != nil {
+				if _, err := e.opt.Outbox.Fail(tx, stored[i].Seq, permanent(p.failed), now); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := e.putTwin(tx, p.twin); err != nil {
+				return err
+			}
+		}
+		if cursor != nil {
+			return e.bucket(tx).Bucket(metaBucket).Put(cursorKey, []byte(*cursor))
+		}
+		return nil
+	})
+}
+
+// resync builds an item's replica again, for a resync event the operator retried.
+func (e *Engine) resync(ctx context.Context, ev queue.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it, err := e.opt.Tracker.Get(ctx, ev.ItemKey)
+	if err != nil {
+		return err
+	}
+	var t twin
+	err = e.opt.Store.DB().View(func(tx *bolt.Tx) (err error) {
+		t, err = e.getTwin(tx, ev.ItemKey)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r, skip, err := e.opt.Rules.Outgoing(ctx, withoutComments(it, t.partnerComments()))
+	if err != nil {
+		return permanent(fmt.Errorf("outgoing rule for %s: %w", it.Key, err))
+	}
+	return e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		if err := e.opt.Outbox.Ack(tx, ev.Seq); err != nil {
+			return err
+		}
+		if skip {
+			return nil
+		}
+		p, ok := e.outgoingFrom(it, t, r)
+		if !ok {
+			return nil
+		}
+		if _, err := e.opt.Outbox.Append(tx, []queue.Event{p.ev}); err != nil {
+			return err
+		}
+		return e.putTwin(tx, p.twin)
+	})
+}
+
+// outgoingFrom diffs a replica against the last one sent; ok is false when it is unchanged,
+// which is also how the echo of a change Tandem applied is recognised.
+func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica) (pending, bool) {
+	h := r.Hash()
+	if h == t.SentHash {
+		return pending{}, false
+	}
+	kind := KindUpdate
+	if t.Remote == "" && t.SentHash == "" {
+		kind = KindCreate
+	}
+	ch := Change{Source: it.Key, Target: t.Remote, Replica: r}
+	if t.Sent != nil {
+		ch.Changed = replicaChanged(*t.Sent, r)
+		prev := item.Replica{}
+		copyReplicaFields(&prev, *t.Sent, ch.Changed)
+		ch.Prev = &prev
+	}
+	payload, err := json.Marshal(ch)
+	if err != nil {
+		return pending{}, false
+	}
+	t.SentHash, t.Sent = h, stripComments(r)
+	return pending{ev: queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: kind, Payload: payload}, twin: t}, true
+}
+
+func (e *Engine) deliverLoop(ctx context.Context) {
+	backoff := time.Duration(0)
+	for {
+		evs, err := e.opt.Outbox.Ready(time.Now(), e.opt.BatchSize)
+		if err != nil {
+			e.log.Error("read outbox", "err", err)
+			if !wait(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		batch := evs[:0:0]
+		for _, ev := range evs {
+			if ev.Kind == KindResync {
+				if err := e.resync(ctx, ev); err != nil {
+					e.failOut(ev, err)
+				}
+				continue
+			}
+			batch = append(batch, ev)
+		}
+		if len(batch) == 0 {
+			if !wait(ctx, time.Second, e.opt.Outbox.Notify()) {
+				return
+			}
+			continue
+		}
+		highest, err := e.opt.Sender.Send(ctx, batch)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			e.setErr(fmt.Errorf("deliver to partner: %w", err))
+			var p interface{ Permanent() bool }
+			if errors.As(err, &p) && p.Permanent() {
+				for _, ev := range batch {
+					e.failOut(ev, err)
+				}
+				continue
+			}
+			backoff = min(max(2*backoff, 250*time.Millisecond), 5*time.Second)
+			e.log.Info("partner unreachable; events wait in the outbox", "err", err, "retry_in", backoff)
+			if !wait(ctx, jitter(backoff)) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		var acked []uint64
+		for _, ev := range batch {
+			if ev.Seq <= highest {
+				acked = append(acked, ev.Seq)
+			}
+		}
+		err = e.opt.Store.DB().Update(func(tx *bolt.Tx) error { return e.opt.Outbox.Ack(tx, acked...) })
+		if err != nil {
+			e.log.Error("ack outbox", "err", err)
+			continue
+		}
+		e.sent.Add(uint64(len(acked)))
+		e.setErr(nil)
+	}
+}
+
+func (e *Engine) failOut(ev queue.Event, cause error) {
+	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		_, err := e.opt.Outbox.Fail(tx, ev.Seq, cause, time.Now())
+		return err
+	})
+	if err != nil {
+		e.log.Error("record outbox failure", "seq", ev.Seq, "err", err)
+	}
+}
