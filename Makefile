@@ -1,0 +1,58 @@
+# Tandem: `make run` to see it, `make test` to check it. Targets install what is missing first.
+
+PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb imagemagick xdotool dbus gnome-keyring \
+        dbus-x11 request-tracker5 rt5-db-sqlite
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BIN  := bin/tandem
+
+.PHONY: run app test bench deb deps build $(BIN)
+
+run: deps build
+	@if [ -n "$$DISPLAY" ]; then \
+		$(BIN) demo; \
+	else \
+		echo "No DISPLAY: running the demo headless (set DISPLAY to see the two windows)."; \
+		$(BIN) demo --headless; \
+	fi
+
+app: deps build
+	$(BIN)
+
+build: $(BIN)
+
+# Fyne needs cgo (OpenGL, X11); the first build takes a few minutes.
+$(BIN):
+	CGO_ENABLED=1 go build -o $(BIN) ./cmd/tandem
+
+# The keychain tests need a secret service: a private D-Bus session with an unlocked
+# gnome-keyring. Every group runs even if an earlier one fails; the exit status says if any did.
+test: deps
+	go vet ./...
+	dbus-run-session -- sh -c ' \
+		echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+		export TANDEM_REQUIRE_KEYCHAIN=1; rc=0; \
+		go test -race ./core/... || rc=1; \
+		CGO_ENABLED=0 go test ./ui/... || rc=1; \
+		CGO_ENABLED=1 TANDEM_REQUIRE_DISPLAY=1 go test ./cmd/... || rc=1; \
+		exit $$rc'
+
+bench: build
+	go test -run '^$$' -bench . ./core/...
+	$(BIN) bench
+
+# A Debian package from bin/tandem, with the desktop entry and icon: bin/tandem_<version>_<arch>.deb
+deb: build
+	packaging/deb.sh
+
+# Installs only what dpkg does not already have, so a ready machine installs nothing.
+deps:
+	@missing=$$(for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:" $$missing; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+	@if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf-\?8$$' && command -v locale-gen >/dev/null; then \
+		echo "Generating the en_US.UTF-8 locale"; \
+		$(SUDO) sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen && $(SUDO) locale-gen >/dev/null; \
+	fi
