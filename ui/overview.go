@@ -18,6 +18,7 @@ var overviewCounters = []string{"Items", "Twins", "Queued", "Failed", "Connectio
 type overviewScreen struct {
 	name, id, tracker *widget.Label
 	counts            map[string]*widget.Label
+	hint              *widget.Label // how to start, while there is no connection
 }
 
 func (s *overviewScreen) build() fyne.CanvasObject {
@@ -39,17 +40,24 @@ func (s *overviewScreen) build() fyne.CanvasObject {
 		widget.NewFormItem("Agent ID", s.id),
 		widget.NewFormItem("Tracker", s.tracker),
 	)
-	return container.NewVScroll(container.NewVBox(heading("Overview"), identity, widget.NewSeparator(), tiles))
+	s.hint = widget.NewLabel("No partner yet: open Connections to invite one, or to accept the code a partner gave you.")
+	s.hint.Wrapping = fyne.TextWrapWord
+	return container.NewVScroll(container.NewVBox(heading("Overview"), identity, widget.NewSeparator(), tiles, s.hint))
 }
 
 func (s *overviewScreen) show(o agent.Overview) {
-	s.name.SetText(orDash(o.Name))
-	s.id.SetText(orDash(o.AgentID))
-	s.tracker.SetText(orDash(o.Tracker))
-	set := func(name, v string) {
-		if l := s.counts[name]; l.Text != v {
+	setText := func(l *widget.Label, v string) {
+		if l.Text != v { // the loop calls this every few hundred ms: redraw only changes
 			l.SetText(v)
 		}
+	}
+	setText(s.name, orDash(o.Name))
+	setText(s.id, orDash(o.AgentID))
+	setText(s.tracker, orDash(o.Tracker))
+	set := func(name, v string) { setText(s.counts[name], v) }
+	if hide := o.Connections > 0; hide != s.hint.Hidden {
+		s.hint.Hidden = hide
+		s.hint.Refresh()
 	}
 	set("Items", strconv.Itoa(o.Items))
 	set("Twins", strconv.Itoa(o.Twins))

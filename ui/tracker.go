@@ -173,6 +173,9 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 // show takes the agent's newest items. The form keeps the operator's edits; an item the
 // operator has not touched follows the agent.
 func (s *trackerScreen) show(items []item.Item) {
+	if slices.EqualFunc(items, s.items, func(a, b item.Item) bool { return a.Key == b.Key && itemEqual(a, b) }) {
+		return // nothing new: no redraw, and the form stays as it is
+	}
 	s.items = items
 	s.list.Refresh()
 	s.syncSelection()

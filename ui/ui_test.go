@@ -3,7 +3,11 @@ package ui
 import (
 	"context"
 	"errors"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -401,4 +405,58 @@ func TestRefreshLoopPicksUpChanges(t *testing.T) {
 	}
 	test.Tap(u.nav[screenTracker])
 	wantShown(t, w, "T-1", "Made in the other") // long titles are truncated in the list
+}
+
+func TestOverviewHintOnlyWithoutConnections(t *testing.T) {
+	f := newFakeAgent()
+	u, w := newTestUI(t, f)
+	u.refresh(context.Background())
+	wantShown(t, w, "No partner yet")
+	f.mu.Lock()
+	f.overview.Connections = 1
+	f.mu.Unlock()
+	u.refresh(context.Background())
+	if strings.Contains(shown(w), "No partner yet") {
+		t.Errorf("the how-to-start hint still shows with a connection")
+	}
+}
+
+func TestNewWindow(t *testing.T) {
+	app := test.NewTempApp(t)
+	w := NewWindow(app, newFakeAgent(), Options{Title: "Tandem — Blue"})
+	defer w.Close()
+	if got := w.Title(); got != "Tandem — Blue" {
+		t.Errorf("title = %q, want %q", got, "Tandem — Blue")
+	}
+	if got := w.Canvas().Size(); got.Width < 900 || got.Height < 600 {
+		t.Errorf("window size = %v, want about 1000x680", got)
+	}
+	if w.Content() == nil {
+		t.Errorf("window has no content")
+	}
+}
+
+// TestImportsStayOutOfStorageAndCrypto keeps the rule that ui talks to the agent only through
+// its Agent interface: no direct import of the store, the rule interpreter, the keychain or JWT.
+func TestImportsStayOutOfStorageAndCrypto(t *testing.T) {
+	banned := []string{"go.etcd.io/bbolt", "github.com/traefik/yaegi", "github.com/zalando/go-keyring", "github.com/golang-jwt/jwt"}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			for _, b := range banned {
+				if strings.HasPrefix(path, b) {
+					t.Errorf("%s imports %s; ui must reach it through the Agent interface", name, path)
+				}
+			}
+		}
+	}
 }
