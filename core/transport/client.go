@@ -77,6 +77,18 @@ func (c *Client) Send(ctx context.Context, events []Event) (uint64, error) {
 	return resp.Stored, nil
 }
 
+// Pull long-polls the partner for its events with Seq above after (acknowledging 1..after),
+// waiting up to wait (at most MaxPullWait) for some; none when the wait ends.
+func (c *Client) Pull(ctx context.Context, after uint64, wait time.Duration) ([]Event, error) {
+	wait = min(max(wait, 0), MaxPullWait)
+	path := c.connPath("/events") + "?after=" + strconv.FormatUint(after, 10) + "&wait=" + strconv.Itoa(int(wait/time.Second))
+	var resp batchRequest
+	if err := c.call(ctx, http.MethodGet, path, nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Events, nil
+}
+
 // Status asks the partner for its protocol, app version, capabilities and connection state.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status

@@ -152,12 +152,17 @@ func newIdentity(t testing.TB) *identity.Identity {
 	return id
 }
 
-func newRig(t testing.TB) *rig {
+// newRig starts the server; wrap, if given, builds its handler around the rig's inbox.
+func newRig(t testing.TB, wrap ...func(*inbox) Handler) *rig {
 	t.Helper()
 	r := &rig{server: newIdentity(t), client: newIdentity(t), inbox: newInbox()}
 	r.peers = &peers{pins: map[string]identity.ID{conn: r.client.ID}}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	r.srv = NewServer(r.server, r.peers, r.inbox, log)
+	var h Handler = r.inbox
+	for _, w := range wrap {
+		h = w(r.inbox)
+	}
+	r.srv = NewServer(r.server, r.peers, h, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,7 @@ func NewServer(id *identity.Identity, peers Peers, h Handler, log *slog.Logger) 
 	}
 	s.mux.HandleFunc("POST /v1/pair", s.handlePair)
 	s.mux.HandleFunc("POST /v1/connections/{id}/events", s.authed(s.handleEvents))
+	s.mux.HandleFunc("GET /v1/connections/{id}/events", s.authed(s.handlePull))
 	s.mux.HandleFunc("GET /v1/connections/{id}/status", s.authed(s.handleStatus))
 	s.mux.HandleFunc("DELETE /v1/connections/{id}", s.authed(s.handleUnpair))
 	return s
@@ -181,6 +182,40 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, connID str
 		return
 	}
 	writeJSON(w, http.StatusOK, batchResponse{Stored: highest})
+}
+
+// handlePull serves GET .../events?after=N&wait=S (S in seconds, at most MaxPullWait).
+func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, connID string) {
+	peer, _, _ := peerIdentity(r.TLS)
+	puller, ok := s.h.(Puller)
+	if !ok {
+		s.reject(w, r, http.StatusNotImplemented, peer, "this agent does not serve long-poll", nil)
+		return
+	}
+	q := r.URL.Query()
+	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+	if err != nil {
+		s.reject(w, r, http.StatusBadRequest, peer, fmt.Sprintf("after=%q: want the highest seq already received, a number", q.Get("after")), nil)
+		return
+	}
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		secs, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			s.reject(w, r, http.StatusBadRequest, peer, fmt.Sprintf("wait=%q: want seconds, a number", v), nil)
+			return
+		}
+		wait = min(time.Duration(secs)*time.Second, MaxPullWait)
+	}
+	evs, err := puller.Pull(r.Context(), connID, after, wait)
+	if err != nil {
+		s.handlerError(w, r, peer, err)
+		return
+	}
+	if evs == nil {
+		evs = []Event{}
+	}
+	writeJSON(w, http.StatusOK, batchRequest{Events: evs})
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, connID string) {

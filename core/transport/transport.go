@@ -63,6 +63,17 @@ type Handler interface {
 	Unpair(ctx context.Context, connID string) error
 }
 
+// Puller is implemented by a Handler that serves long-poll, for a partner that cannot accept
+// inbound connections and so pulls its events. Without it, GET .../events answers 501.
+type Puller interface {
+	// Pull answers the events for the partner with Seq above after, waiting up to wait for
+	// some to appear; none when the wait ends. Asking for "after N" acknowledges 1..N.
+	Pull(ctx context.Context, connID string, after uint64, wait time.Duration) ([]Event, error)
+}
+
+// MaxPullWait bounds a long-poll's wait, well inside the server's write timeout.
+const MaxPullWait = 60 * time.Second
+
 // ErrBatchTooLarge means a batch encodes to more than MaxBody; send fewer events at once.
 var ErrBatchTooLarge = errors.New("batch is larger than the partner accepts")
 
