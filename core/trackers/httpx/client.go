@@ -117,42 +117,58 @@ func (c *Client) GetJSON(ctx context.Context, rawURL string, out any) error {
 // into out (when not nil). Reads are retried on network errors, 408, 429 and 5xx; other
 // methods only on 429, since the tracker did not act on them.
 func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any) error {
+	_, err := c.do(ctx, method, rawURL, in, out, method == http.MethodGet || method == http.MethodHead)
+	return err
+}
+
+// QueryJSON is DoJSON for a read sent with a body (a search by POST): it is retried like a
+// GET. It also returns the answer's headers.
+func (c *Client) QueryJSON(ctx context.Context, method, rawURL string, in, out any) (http.Header, error) {
+	return c.do(ctx, method, rawURL, in, out, true)
+}
+
+// FetchJSON is GetJSON that also returns the answer's headers (e.g. Date, for the server's
+// clock).
+func (c *Client) FetchJSON(ctx context.Context, rawURL string, out any) (http.Header, error) {
+	return c.do(ctx, http.MethodGet, rawURL, nil, out, true)
+}
+
+func (c *Client) do(ctx context.Context, method, rawURL string, in, out any, idempotent bool) (http.Header, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("encode request: %w", err)
+			return nil, fmt.Errorf("encode request: %w", err)
 		}
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return fmt.Errorf("parse url %q: %w", rawURL, err)
+		return nil, fmt.Errorf("parse url %q: %w", rawURL, err)
 	}
-	idempotent := method == http.MethodGet || method == http.MethodHead
 	for attempt := 0; ; attempt++ {
-		data, err := c.once(ctx, method, u, body)
+		data, hdr, err := c.once(ctx, method, u, body)
 		if err == nil {
 			if out == nil {
-				return nil
+				return hdr, nil
 			}
 			if err := json.Unmarshal(data, out); err != nil {
-				return &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, StatusCode: http.StatusOK,
+				return hdr, &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, StatusCode: http.StatusOK,
 					Malformed: true, Err: err}
 			}
-			return nil
+			return hdr, nil
 		}
 		var he *Error
 		if !errors.As(err, &he) || attempt >= c.cfg.Retries || ctx.Err() != nil {
-			return err
+			return nil, err
 		}
 		retry := he.StatusCode == http.StatusTooManyRequests ||
 			idempotent && (he.StatusCode == 0 || he.StatusCode == http.StatusRequestTimeout || he.StatusCode >= 500)
 		if !retry {
-			return err
+			return nil, err
 		}
 		wait := he.RetryAfter()
 		if wait > c.cfg.MaxWait {
-			return err // too long to hold the caller: the queue reschedules
+			return nil, err // too long to hold the caller: the queue reschedules
 		}
 		if wait == 0 {
 			wait = c.backoff(attempt)
@@ -160,15 +176,15 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 		c.cfg.Logger.Info("tracker request will be retried", "tracker", c.cfg.Tracker,
 			"method", method, "path", u.Path, "attempt", attempt+1, "wait", wait, "err", err)
 		if err := c.sleep(ctx, wait); err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
 
-// once sends one attempt and returns the body of a 2xx answer or an *Error.
-func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byte) ([]byte, error) {
+// once sends one attempt and returns the body and headers of a 2xx answer or an *Error.
+func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byte) ([]byte, http.Header, error) {
 	if err := c.limit.Wait(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var rd io.Reader
 	if body != nil {
@@ -176,7 +192,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byt
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -189,21 +205,21 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byt
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return nil, &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, Err: unwrapURL(err)}
+		return nil, nil, &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, Err: unwrapURL(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBody+1))
 	if err != nil {
-		return nil, &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, Err: fmt.Errorf("read answer: %w", err)}
+		return nil, nil, &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, Err: fmt.Errorf("read answer: %w", err)}
 	}
 	if int64(len(data)) > c.cfg.MaxBody {
-		return nil, &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, StatusCode: resp.StatusCode,
+		return nil, nil, &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, StatusCode: resp.StatusCode,
 			Malformed: true, Err: fmt.Errorf("answer larger than %d bytes", c.cfg.MaxBody)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return data, nil
+		return data, resp.Header, nil
 	}
 	e := &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, StatusCode: resp.StatusCode,
 		Message: bodyMessage(data)}
@@ -213,7 +229,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byt
 	if resp.StatusCode == http.StatusUnauthorized {
 		e.Hint = c.cfg.AuthHint
 	}
-	return nil, e
+	return nil, nil, e
 }
 
 // unwrapURL drops the *url.Error wrapper, whose message repeats the full URL with its query.

@@ -1,0 +1,254 @@
+package rt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tandemsync/tandem/core/engine"
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// Apply creates and updates tickets and adds comments, one write at a time.
+//
+// Every comment carries its partner author in a first line "[Name <email> via Tandem]",
+// since RT records the API user as the creator; Get and Changes read the marker back into
+// Comment.Author. Internal comments become RT comments, the others correspondence (which
+// RT mails to the requestors). The returned CommentIDs are RT transaction ids, the same ids
+// Get reports, so the engine knows them as its own on the next poll. After writing, the
+// newest transaction of the ticket is remembered: while nothing newer happens, Changes skips
+// the ticket as Tandem's own echo.
+//
+// RT cannot change a ticket's first message, so description changes after creation are not
+// written (a notice is logged); labels have no RT equivalent and are not written.
+func (t *Tracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.WriteResult, error) {
+	results := make([]engine.WriteResult, len(writes))
+	for i, w := range writes {
+		if err := ctx.Err(); err != nil {
+			for j := i; j < len(writes); j++ {
+				results[j].Err = err
+			}
+			return results, err
+		}
+		results[i] = t.apply(ctx, w)
+	}
+	return results, nil
+}
+
+func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult {
+	var res engine.WriteResult
+	var id int64
+	if w.Key == "" {
+		created, err := t.create(ctx, w.Item)
+		if err != nil {
+			res.Err = fmt.Errorf("create ticket: %w", err)
+			return res
+		}
+		id = created
+	} else {
+		var err error
+		if id, err = parseKey(w.Key); err != nil {
+			res.Err = err
+			return res
+		}
+		if err := t.update(ctx, id, w); err != nil {
+			res.Key = w.Key
+			res.Err = fmt.Errorf("update ticket %d: %w", id, err)
+			return res
+		}
+	}
+	res.Key = strconv.FormatInt(id, 10)
+	posted := 0
+	for _, c := range w.NewComments {
+		if err := t.comment(ctx, id, c); err != nil {
+			res.Err = fmt.Errorf("add comment to ticket %d: %w", id, err)
+			break
+		}
+		posted++
+	}
+	ids, err := t.markOwn(ctx, id, w.NewComments[:posted])
+	if err != nil && res.Err == nil {
+		res.Err = fmt.Errorf("ticket %d: find the comments just added: %w", id, err)
+	}
+	res.CommentIDs = ids
+	return res
+}
+
+// create posts a new ticket in the first queue with all core fields and returns its id.
+func (t *Tracker) create(ctx context.Context, it item.Item) (int64, error) {
+	body := map[string]any{
+		"Queue":       t.cfg.Queues[0],
+		"Subject":     it.Title,
+		"Content":     it.Description,
+		"ContentType": "text/plain",
+	}
+	if it.Status != "" {
+		body["Status"] = it.Status
+	}
+	if it.Priority != "" {
+		n, err := priorityNumber(it.Priority)
+		if err != nil {
+			return 0, permanent(err)
+		}
+		body["Priority"] = n
+	}
+	if !it.Assignee.IsZero() {
+		body["Owner"] = ownerValue(it.Assignee)
+	}
+	if it.Reporter.Email != "" {
+		body["Requestor"] = it.Reporter.Email
+	}
+	if len(it.Custom) > 0 {
+		body["CustomFields"] = it.Custom
+	}
+	var out struct {
+		ID json.Number `json:"id"`
+	}
+	if err := t.hc.DoJSON(ctx, http.MethodPost, t.endpoint("/ticket", nil), body, &out); err != nil {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(out.ID.String(), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s answered the new ticket's id as %q", t.name, out.ID)
+	}
+	return id, nil
+}
+
+// update writes the named fields of w to ticket id.
+func (t *Tracker) update(ctx context.Context, id int64, w engine.Write) error {
+	body := map[string]any{}
+	cfs := map[string]string{}
+	for _, f := range w.Fields {
+		switch f {
+		case engine.FieldTitle:
+			body["Subject"] = w.Item.Title
+		case engine.FieldStatus:
+			body["Status"] = w.Item.Status
+		case engine.FieldPriority:
+			n, err := priorityNumber(w.Item.Priority)
+			if err != nil {
+				return permanent(err)
+			}
+			body["Priority"] = n
+		case engine.FieldAssignee:
+			body["Owner"] = ownerValue(w.Item.Assignee)
+		case engine.FieldReporter:
+			if w.Item.Reporter.Email != "" {
+				body["Requestor"] = []string{w.Item.Reporter.Email}
+			}
+		case engine.FieldDescription:
+			t.log.Warn("rt cannot change a ticket's first message; description change not written", "ticket", id)
+		case engine.FieldLabels:
+			t.log.Debug("rt has no labels; labels not written", "ticket", id)
+		default:
+			if name, ok := strings.CutPrefix(f, engine.CustomPrefix); ok {
+				cfs[name] = w.Item.Custom[name]
+			}
+		}
+	}
+	if len(cfs) > 0 {
+		body["CustomFields"] = cfs
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	var msgs []string
+	if err := t.hc.DoJSON(ctx, http.MethodPut, t.endpoint(fmt.Sprintf("/ticket/%d", id), nil), body, &msgs); err != nil {
+		return err
+	}
+	// RT answers 200 with one message per change, failures included.
+	var failed []string
+	for _, m := range msgs {
+		if refused(m) {
+			failed = append(failed, m)
+		}
+	}
+	if len(failed) > 0 {
+		return permanent(fmt.Errorf("%s refused part of the change: %s", t.name, strings.Join(failed, "; ")))
+	}
+	return nil
+}
+
+// refused reports whether an RT update message reports a failure.
+func refused(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, s := range []string{"isn't a valid", "is not a valid", "does not exist", "permission denied",
+		"no permission", "invalid", "could not", "couldn't", "can't", "cannot", "not allowed", "illegal"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// comment adds c to ticket id: an RT comment when Internal, else correspondence.
+func (t *Tracker) comment(ctx context.Context, id int64, c item.Comment) error {
+	kind := "correspond"
+	if c.Internal {
+		kind = "comment"
+	}
+	body := map[string]any{"Content": withMarker(c.Author, c.Body), "ContentType": "text/plain"}
+	return t.hc.DoJSON(ctx, http.MethodPost, t.endpoint(fmt.Sprintf("/ticket/%d/%s", id, kind), nil), body, nil)
+}
+
+// markOwn reads the newest transactions of ticket id just after Tandem wrote to it: the
+// newest becomes the echo mark (see Changes), and the newest comments by this account, one
+// per added comment, are their ids, oldest first. RT's comment endpoints do not answer the
+// transaction id, hence this one read.
+func (t *Tracker) markOwn(ctx context.Context, id int64, added []item.Comment) ([]string, error) {
+	q := url.Values{
+		"query":    {fmt.Sprintf("ObjectType = 'RT::Ticket' AND ObjectId = %d", id)},
+		"fields":   {"Type"},
+		"orderby":  {"id"},
+		"order":    {"DESC"},
+		"per_page": {strconv.Itoa(min(100, 20+4*len(added)))},
+	}
+	var p page[txnRow]
+	if err := t.hc.GetJSON(ctx, t.endpoint("/transactions", q), &p); err != nil {
+		return nil, err
+	}
+	if len(p.Items) == 0 {
+		return nil, errors.New("the ticket has no transactions")
+	}
+	mark, err := strconv.ParseInt(p.Items[0].ID, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("transaction id %q is not a number", p.Items[0].ID)
+	}
+	t.mu.Lock()
+	if len(t.own) > 10000 { // a bound; a forgotten mark only costs a full read
+		clear(t.own)
+	}
+	t.own[id] = mark
+	t.mu.Unlock()
+	var ids []string
+	want := len(added)
+	for _, x := range p.Items { // newest first
+		if len(ids) == want {
+			break
+		}
+		internal := added[want-1-len(ids)].Internal
+		if x.Type == "Comment" && internal || x.Type == "Correspond" && !internal {
+			ids = append(ids, x.ID)
+		}
+	}
+	slices.Reverse(ids)
+	if len(ids) < want {
+		return ids, fmt.Errorf("found %d of the %d comments just added", len(ids), want)
+	}
+	return ids, nil
+}
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() error   { return e.err }
+func (e *permanentError) Permanent() bool { return true }
+
+func permanent(err error) error { return &permanentError{err} }
