@@ -1,0 +1,382 @@
+// Package rules compiles and runs connection rules: Go source interpreted by yaegi in a sandbox.
+package rules
+
+// How a run is bounded: yaegi code cannot be preempted, so each call runs in its own
+// goroutine and the caller stops waiting when ctx ends (DefaultTimeout when ctx has no
+// deadline). A program whose run was abandoned is retired: every later call fails with
+// ErrRetired, because its interpreter may still be busy with the runaway code. The runaway
+// goroutine is then stopped through yaegi's own cancellation (a cancelled EvalWithContext
+// bumps the interpreter's run id, which every interpreted loop checks); the program stays
+// retired all the same, since its functions no longer execute. Recompile to recover.
+//
+// Runs of one Program are serialized: rule package variables are shared by all calls, and
+// the recovered panic's position is read from the interpreter's error output, which is
+// per interpreter. Program is safe for use by several goroutines.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/scanner"
+	"go/token"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing/fstest"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// DefaultTimeout bounds a run whose ctx has no deadline.
+const DefaultTimeout = 2 * time.Second
+
+var (
+	// ErrRetired is returned by every call of a program after a run overran its deadline.
+	ErrRetired = errors.New("rule program retired")
+	// ErrNoEntry is returned when a program lacks the entry point called.
+	ErrNoEntry = errors.New("rule has no such function")
+)
+
+// Env is what the host gives a run.
+type Env struct {
+	Connection string           // name of the connection, shown to the rule by ctx.Connection()
+	Vault      TokenVault       // for ctx.Token; nil makes Token fail the run
+	Now        func() time.Time // for ctx.Now; nil means time.Now
+}
+
+// Outcome is what a run reports besides its result.
+type Outcome struct {
+	Skip       bool     // the rule asked not to sync this item
+	SkipReason string   // why, in the rule's words
+	Logs       []string // lines from ctx.Log, in order
+}
+
+type (
+	outgoingFunc = func(item.Item, *item.Replica, *Context) error
+	incomingFunc = func(item.Replica, *item.Item, *Context) error
+)
+
+const (
+	outgoingSig = "func Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error"
+	incomingSig = "func Incoming(replica tandem.Replica, item *tandem.Item, ctx *tandem.Context) error"
+)
+
+// Program is a compiled rule.
+type Program struct {
+	name   string
+	in     *interp.Interpreter
+	out    outgoingFunc
+	inc    incomingFunc
+	errOut *panicLog
+	sem    chan struct{} // holds a token while a run's goroutine lives
+
+	mu      sync.Mutex
+	retired error
+}
+
+// Compile parses, checks and loads a rule. name is the file name used in messages, such as
+// "outgoing.go"; errors name the line: "outgoing.go:12:3: undefined: foo".
+func Compile(name, src string) (*Program, error) {
+	if name == "" {
+		name = "rule.go"
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	if err != nil {
+		var list scanner.ErrorList
+		if errors.As(err, &list) && len(list) > 0 {
+			return nil, fmt.Errorf("%s", list[0])
+		}
+		return nil, err
+	}
+	if err := check(fset, f); err != nil {
+		return nil, err
+	}
+	var hasOut, hasIn bool
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
+			hasOut = hasOut || fd.Name.Name == "Outgoing"
+			hasIn = hasIn || fd.Name.Name == "Incoming"
+		}
+	}
+	if !hasOut && !hasIn {
+		return nil, fmt.Errorf("%s: rule defines neither Outgoing nor Incoming; want %s or %s", name, outgoingSig, incomingSig)
+	}
+
+	p := &Program{name: name, errOut: &panicLog{}, sem: make(chan struct{}, 1)}
+	p.in = interp.New(interp.Options{
+		Stdin:                strings.NewReader(""),
+		Stdout:               io.Discard,
+		Stderr:               p.errOut,
+		Args:                 []string{},
+		SourcecodeFilesystem: fstest.MapFS{name: &fstest.MapFile{Data: []byte(src)}},
+	})
+	if err := p.in.Use(symbols); err != nil {
+		return nil, fmt.Errorf("load rule API: %w", err)
+	}
+	if _, err := p.in.EvalPath(name); err != nil {
+		return nil, compileError(err)
+	}
+	pkg := f.Name.Name
+	if hasOut {
+		v, err := p.in.Eval(pkg + ".Outgoing")
+		if err != nil {
+			return nil, compileError(err)
+		}
+		fn, ok := v.Interface().(outgoingFunc)
+		if !ok {
+			return nil, fmt.Errorf("%s: Outgoing has type %s, want %s", position(fset, f, "Outgoing"), v.Type(), outgoingSig)
+		}
+		p.out = fn
+	}
+	if hasIn {
+		v, err := p.in.Eval(pkg + ".Incoming")
+		if err != nil {
+			return nil, compileError(err)
+		}
+		fn, ok := v.Interface().(incomingFunc)
+		if !ok {
+			return nil, fmt.Errorf("%s: Incoming has type %s, want %s", position(fset, f, "Incoming"), v.Type(), incomingSig)
+		}
+		p.inc = fn
+	}
+	return p, nil
+}
+
+// check enforces the sandbox on the syntax tree: only allowed imports, and no goroutines
+// or channels, which could outlive the run's deadline.
+func check(fset *token.FileSet, f *ast.File) error {
+	for _, imp := range f.Imports {
+		path, err := strconv.Unquote(imp.Path.Value)
+		if err != nil {
+			return fmt.Errorf("%s: bad import path %s", fset.Position(imp.Pos()), imp.Path.Value)
+		}
+		if why, ok := unavailable[path]; ok {
+			return fmt.Errorf("%s: import %q is not available in rules: %s", fset.Position(imp.Pos()), path, why)
+		}
+		if !allowed[path] {
+			return fmt.Errorf("%s: import %q is not allowed in rules (allowed: %s)", fset.Position(imp.Pos()), path, strings.Join(Allowed(), ", "))
+		}
+		if imp.Name != nil && imp.Name.Name == "." {
+			return fmt.Errorf("%s: dot import of %q is not supported in rules", fset.Position(imp.Pos()), path)
+		}
+	}
+	var bad error
+	ast.Inspect(f, func(n ast.Node) bool {
+		if bad != nil {
+			return false
+		}
+		var what string
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			what = "go statements"
+		case *ast.SelectStmt:
+			what = "select statements"
+		case *ast.SendStmt:
+			what = "channel sends"
+		case *ast.ChanType:
+			what = "channels"
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW {
+				what = "channel receives"
+			}
+		}
+		if what != "" {
+			bad = fmt.Errorf("%s: %s are not allowed in rules", fset.Position(n.Pos()), what)
+		}
+		return bad == nil
+	})
+	return bad
+}
+
+func position(fset *token.FileSet, f *ast.File, fn string) string {
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == fn {
+			return fset.Position(fd.Name.Pos()).String()
+		}
+	}
+	return fn
+}
+
+// compileError reduces yaegi's errors to the first positioned message.
+func compileError(err error) error {
+	var list scanner.ErrorList
+	if errors.As(err, &list) && len(list) > 0 {
+		return fmt.Errorf("%s", list[0])
+	}
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return errors.New(msg)
+}
+
+// HasOutgoing reports whether the rule defines Outgoing.
+func (p *Program) HasOutgoing() bool { return p.out != nil }
+
+// HasIncoming reports whether the rule defines Incoming.
+func (p *Program) HasIncoming() bool { return p.inc != nil }
+
+// Name returns the file name the program was compiled under.
+func (p *Program) Name() string { return p.name }
+
+// Retired returns nil while the program is usable, and why it is not once a run overran
+// its deadline (wrapping ErrRetired).
+func (p *Program) Retired() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.retired
+}
+
+// Outgoing runs the rule's Outgoing on a copy of it and returns the replica it built. On
+// Skip the replica is empty.
+func (p *Program) Outgoing(ctx context.Context, it item.Item, env Env) (item.Replica, Outcome, error) {
+	if p.out == nil {
+		return item.Replica{}, Outcome{}, fmt.Errorf("rule %s: Outgoing: %w", p.name, ErrNoEntry)
+	}
+	src := it.Clone()
+	var r item.Replica
+	o, err := p.run(ctx, "Outgoing", env, func(c *Context) error { return p.out(src, &r, c) })
+	if err != nil || o.Skip {
+		return item.Replica{}, o, err
+	}
+	return r, o, nil
+}
+
+// Incoming runs the rule's Incoming on a deep copy of current and returns what the rule
+// made of it. On Skip the result is current, unchanged.
+func (p *Program) Incoming(ctx context.Context, r item.Replica, current item.Item, env Env) (item.Item, Outcome, error) {
+	if p.inc == nil {
+		return item.Item{}, Outcome{}, fmt.Errorf("rule %s: Incoming: %w", p.name, ErrNoEntry)
+	}
+	rep := cloneReplica(r)
+	it := current.Clone()
+	o, err := p.run(ctx, "Incoming", env, func(c *Context) error { return p.inc(rep, &it, c) })
+	if err != nil {
+		return item.Item{}, o, err
+	}
+	if o.Skip {
+		return current.Clone(), o, nil
+	}
+	return it, o, nil
+}
+
+func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Context) error) (Outcome, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	if err := p.Retired(); err != nil {
+		return Outcome{}, err
+	}
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Outcome{}, fmt.Errorf("rule %s: %s: waiting for the previous run: %w", p.name, entry, ctx.Err())
+	}
+	if err := p.Retired(); err != nil {
+		<-p.sem
+		return Outcome{}, err
+	}
+	rc := newContext(env)
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-p.sem }()
+		done <- p.call(entry, rc, call)
+	}()
+	select {
+	case err := <-done:
+		o := Outcome{Skip: rc.skip, SkipReason: rc.reason, Logs: rc.logs}
+		if err == nil {
+			err = rc.err
+		}
+		if err != nil {
+			return o, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
+		}
+		return o, nil
+	case <-ctx.Done():
+		err := fmt.Errorf("rule %s: %s did not finish in time (an endless loop?): %w", p.name, entry, ctx.Err())
+		p.retire(err)
+		return Outcome{}, err
+	}
+}
+
+// call runs one entry point, turning a panic into an error with the rule's position.
+func (p *Program) call(entry string, rc *Context, call func(*Context) error) (err error) {
+	p.errOut.reset()
+	defer func() {
+		if v := recover(); v != nil {
+			if pos := p.errOut.panicPos(); pos != "" {
+				err = fmt.Errorf("panic at %s: %v", pos, v)
+			} else {
+				err = fmt.Errorf("panic: %v", v)
+			}
+		}
+	}()
+	return call(rc)
+}
+
+// retire marks p unusable and stops the interpreter's runaway code.
+func (p *Program) retire(cause error) {
+	p.mu.Lock()
+	if p.retired == nil {
+		p.retired = fmt.Errorf("%w: %v; recompile the rule to use it again", ErrRetired, cause)
+	}
+	p.mu.Unlock()
+	// A cancelled EvalWithContext makes yaegi bump its run id, which ends every running
+	// interpreted loop. The evaluated loop itself never finishes, so the select inside
+	// EvalWithContext can only take the cancellation branch.
+	stop, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _ = p.in.EvalWithContext(stop, "for {}")
+}
+
+func cloneReplica(r item.Replica) item.Replica {
+	c := r
+	it := item.Item{Labels: r.Labels, Comments: r.Comments, Attachments: r.Attachments, Custom: r.Custom}.Clone()
+	c.Labels, c.Comments, c.Attachments, c.Custom = it.Labels, it.Comments, it.Attachments, it.Custom
+	return c
+}
+
+// panicLog receives the interpreter's error output. yaegi writes "file:line:col: panic: ..."
+// there for each frame a panic unwinds, innermost first; the first one is where it began.
+type panicLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *panicLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf.Len() < 64<<10 {
+		l.buf.Write(b)
+	}
+	return len(b), nil
+}
+
+func (l *panicLog) reset() {
+	l.mu.Lock()
+	l.buf.Reset()
+	l.mu.Unlock()
+}
+
+var panicLine = regexp.MustCompile(`(?m)^(\S+:\d+:\d+): panic`)
+
+func (l *panicLog) panicPos() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := panicLine.FindSubmatch(l.buf.Bytes())
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}

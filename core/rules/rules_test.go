@@ -1,0 +1,502 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// waitLimit bounds how long a test waits for something that must happen; it is generous on
+// purpose and is not a timing assertion.
+const waitLimit = 20 * time.Second
+
+func sampleItem() item.Item {
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	return item.Item{
+		Key:         "HD-7",
+		Title:       "Printer on fire",
+		Description: "Call jane.doe@acme.com about it",
+		Status:      "open",
+		Priority:    "high",
+		Labels:      []string{"hardware", "urgent"},
+		Assignee:    item.User{ID: "u1", Name: "Ann"},
+		Comments: []item.Comment{
+			{ID: "c1", Author: item.User{Name: "Jane"}, Body: "It smokes", Created: t0},
+			{ID: "c2", Author: item.User{Name: "Ann"}, Body: "note to self", Created: t0.Add(time.Hour), Internal: true},
+		},
+		Custom:  map[string]string{"customer": "ACME-42"},
+		Created: t0,
+		Updated: t0.Add(2 * time.Hour),
+	}
+}
+
+func mustCompile(t testing.TB, name, src string) *Program {
+	t.Helper()
+	p, err := Compile(name, src)
+	if err != nil {
+		t.Fatalf("Compile(%s): %v", name, err)
+	}
+	return p
+}
+
+// rule wraps a body into an Outgoing rule with the given extra imports.
+func outRule(imports, body string) string {
+	return "package rule\n\nimport (\n\t\"tandem\"\n" + imports + ")\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n" + body + "\n\treturn nil\n}\n"
+}
+
+func TestDefaultsRoundTrip(t *testing.T) {
+	out := mustCompile(t, "outgoing.go", DefaultOutgoing)
+	in := mustCompile(t, "incoming.go", DefaultIncoming)
+	if !out.HasOutgoing() || out.HasIncoming() || in.HasOutgoing() || !in.HasIncoming() {
+		t.Fatalf("entry points: out has %v/%v, in has %v/%v; want true/false, false/true",
+			out.HasOutgoing(), out.HasIncoming(), in.HasOutgoing(), in.HasIncoming())
+	}
+	src := sampleItem()
+	ctx := context.Background()
+	r, o, err := out.Outgoing(ctx, src, Env{})
+	if err != nil || o.Skip {
+		t.Fatalf("Outgoing: skip %v, err %v", o.Skip, err)
+	}
+	want := item.Replica{Title: src.Title, Description: src.Description, Status: src.Status,
+		Priority: src.Priority, Labels: src.Labels, Comments: src.Comments}
+	if !reflect.DeepEqual(r, want) {
+		t.Errorf("Outgoing:\n got %+v\nwant %+v", r, want)
+	}
+	r.Labels[0] = "changed"
+	if src.Labels[0] != "hardware" {
+		t.Errorf("changing the replica changed the source item: labels %q", src.Labels)
+	}
+	r.Labels[0] = "hardware"
+
+	// The engine passes the local item with its comments emptied.
+	local := item.Item{Key: "L-1", Title: "old", Status: "new", Assignee: item.User{ID: "me"}}
+	got, o, err := in.Incoming(ctx, r, local, Env{})
+	if err != nil || o.Skip {
+		t.Fatalf("Incoming: skip %v, err %v", o.Skip, err)
+	}
+	wantItem := item.Item{Key: "L-1", Title: src.Title, Description: src.Description, Status: src.Status,
+		Priority: src.Priority, Labels: src.Labels, Comments: src.Comments, Assignee: item.User{ID: "me"}}
+	if !reflect.DeepEqual(got, wantItem) {
+		t.Errorf("Incoming:\n got %+v\nwant %+v", got, wantItem)
+	}
+	if local.Title != "old" {
+		t.Errorf("Incoming changed the caller's item: title %q", local.Title)
+	}
+}
+
+func TestDefaultIncomingKeepsFieldsNotSent(t *testing.T) {
+	in := mustCompile(t, "incoming.go", DefaultIncoming)
+	local := sampleItem()
+	local.Comments = nil
+	got, _, err := in.Incoming(context.Background(), item.Replica{Status: "closed"}, local, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := local.Clone()
+	want.Status = "closed"
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Incoming(status only):\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestImportsRefused(t *testing.T) {
+	for _, pkg := range []string{"os", "net", "io/fs", "unsafe", "syscall", "reflect", "os/exec", "net/http", "io", "runtime", "sync", "github.com/evil/pkg", "slices", "maps"} {
+		src := outRule("\t\""+pkg+"\"\n", "")
+		_, err := Compile("outgoing.go", src)
+		if err == nil {
+			t.Errorf("Compile(import %q) = nil error, want refusal", pkg)
+			continue
+		}
+		want := fmt.Sprintf("outgoing.go:5:2: import %q is not", pkg)
+		if !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Compile(import %q) error:\n got %v\nwant prefix %s", pkg, err, want)
+		}
+	}
+}
+
+func TestAllowedImportsCompile(t *testing.T) {
+	uses := map[string]string{
+		"bytes":        "_ = bytes.ToUpper([]byte(item.Title))",
+		"errors":       "_ = errors.New(item.Title)",
+		"fmt":          `fmt.Println("discarded"); replica.Title = fmt.Sprintf("%s/%d", item.Title, len(item.Labels))`,
+		"math":         "_ = math.Abs(-1)",
+		"regexp":       `_ = regexp.MustCompile("a+").MatchString(item.Title)`,
+		"sort":         "sort.Strings(item.Labels)",
+		"strconv":      "_ = strconv.Itoa(len(item.Title))",
+		"strings":      "_ = strings.ToUpper(item.Title)",
+		"time":         "_ = time.Since(item.Created)",
+		"unicode":      "_ = unicode.IsUpper('A')",
+		"unicode/utf8": "_ = utf8.RuneCountInString(item.Title)",
+	}
+	if got := len(Allowed()) - 1; got != len(uses) { // minus the rule API itself
+		t.Errorf("Allowed() = %q: %d standard packages, the test covers %d", Allowed(), got, len(uses))
+	}
+	for pkg, use := range uses {
+		p, err := Compile("outgoing.go", outRule("\t\""+pkg+"\"\n", "\t"+use))
+		if err != nil {
+			t.Errorf("Compile(import %q): %v", pkg, err)
+			continue
+		}
+		if _, _, err := p.Outgoing(context.Background(), sampleItem(), Env{}); err != nil {
+			t.Errorf("Outgoing using %q: %v", pkg, err)
+		}
+	}
+}
+
+func TestSandboxSyntaxRefused(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{"\tgo func() {}()", "outgoing.go:10:2: go statements are not allowed"},
+		{"\tc := make(chan int, 1)\n\t_ = c", "outgoing.go:10:12: channels are not allowed"},
+		{"\ttime.Sleep(time.Second)", "outgoing.go:10:2: package time \"time\" has no symbol Sleep"},
+		{"\t_ = time.AfterFunc", "outgoing.go:10:6: package time \"time\" has no symbol AfterFunc"},
+	}
+	for _, tc := range tests {
+		_, err := Compile("outgoing.go", outRule("\t\"time\"\n", "\t_ = time.Now\n"+tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Compile(%q) error:\n got %v\nwant %s", tc.body, err, tc.want)
+		}
+	}
+}
+
+func TestCompileErrorsNameTheLine(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"syntax", "package rule\n\nimport \"tandem\"\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n\treplica.Title = item.Title +\n}\n", "outgoing.go:7:1: expected operand"},
+		{"undefined", outRule("", "\tfoo()"), "outgoing.go:8:2: undefined: foo"},
+		{"type", outRule("", "\treplica.Title = len(item.Title)"), "outgoing.go:8:"},
+		{"signature", "package rule\n\nimport \"tandem\"\n\nfunc Outgoing(item tandem.Item, replica tandem.Replica, ctx *tandem.Context) error {\n\treturn nil\n}\n", "outgoing.go:5:6: Outgoing has type"},
+		{"neither", "package rule\n\nfunc helper() {}\n", "outgoing.go: rule defines neither Outgoing nor Incoming"},
+	}
+	for _, tc := range tests {
+		_, err := Compile("outgoing.go", tc.src)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: Compile error:\n got %v\nwant prefix %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestPanicRecovered(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"index", "\treplica.Title = item.Labels[5]", "rule outgoing.go: Outgoing: panic at outgoing.go:8:"},
+		{"explicit", "\tif item.Title != \"\" {\n\t\tpanic(\"boom: \" + item.Title)\n\t}", "boom: Printer on fire"},
+		{"nil map", "\tvar m map[string]string\n\tm[\"k\"] = item.Title", "rule outgoing.go: Outgoing: panic at outgoing.go:"},
+	}
+	for _, tc := range tests {
+		p := mustCompile(t, "outgoing.go", outRule("", tc.body))
+		_, _, err := p.Outgoing(context.Background(), sampleItem(), Env{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Outgoing error:\n got %v\nwant it to contain %s", tc.name, err, tc.want)
+		}
+		if p.Retired() != nil {
+			t.Errorf("%s: a panic retired the program: %v", tc.name, p.Retired())
+		}
+		// Still usable: an item that does not trigger the panic goes through.
+		if tc.name == "explicit" {
+			if _, _, err := p.Outgoing(context.Background(), item.Item{}, Env{}); err != nil {
+				t.Errorf("%s: call after a panic: %v", tc.name, err)
+			}
+		}
+	}
+}
+
+func TestRuleErrorWrapped(t *testing.T) {
+	sentinel := "customer id missing"
+	p := mustCompile(t, "outgoing.go", outRule("\t\"errors\"\n", "\treturn errors.New(\""+sentinel+"\")"))
+	_, _, err := p.Outgoing(context.Background(), sampleItem(), Env{})
+	if err == nil || err.Error() != "rule outgoing.go: Outgoing: "+sentinel {
+		t.Errorf("Outgoing error = %v, want rule outgoing.go: Outgoing: %s", err, sentinel)
+	}
+}
+
+// runBounded calls f in a goroutine and fails the test if it does not return in waitLimit.
+func runBounded(t *testing.T, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(waitLimit):
+		t.Fatalf("call did not return within %v", waitLimit)
+		return nil
+	}
+}
+
+func TestEndlessLoopHitsDeadline(t *testing.T) {
+	p := mustCompile(t, "outgoing.go", outRule("", "\tn := 0\n\tfor {\n\t\tn++\n\t}"))
+	err := runBounded(t, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, _, err := p.Outgoing(ctx, sampleItem(), Env{})
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not finish in time") {
+		t.Fatalf("Outgoing(endless loop) error = %v, want a deadline error", err)
+	}
+	if !errors.Is(p.Retired(), ErrRetired) {
+		t.Errorf("Retired() = %v, want ErrRetired", p.Retired())
+	}
+	_, _, err = p.Outgoing(context.Background(), sampleItem(), Env{})
+	if !errors.Is(err, ErrRetired) || !strings.Contains(err.Error(), "recompile") {
+		t.Errorf("call after the deadline: error = %v, want ErrRetired saying to recompile", err)
+	}
+	// The runaway goroutine must end: it holds p.sem until it does.
+	select {
+	case p.sem <- struct{}{}:
+	case <-time.After(waitLimit):
+		t.Errorf("the rule's goroutine was still running %v after the deadline", waitLimit)
+	}
+}
+
+func TestDefaultDeadline(t *testing.T) {
+	p := mustCompile(t, "outgoing.go", outRule("", "\tfor {\n\t}"))
+	err := runBounded(t, func() error {
+		_, _, err := p.Outgoing(context.Background(), sampleItem(), Env{})
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Outgoing(endless loop, no ctx deadline) error = %v, want deadline exceeded", err)
+	}
+}
+
+func TestSkip(t *testing.T) {
+	const src = `package rule
+
+import "tandem"
+
+func Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {
+	replica.Title = item.Title
+	if ctx.HasLabel(item.Labels, "Confidential") {
+		ctx.Skip("confidential item")
+		return nil
+	}
+	return nil
+}
+
+func Incoming(replica tandem.Replica, item *tandem.Item, ctx *tandem.Context) error {
+	item.Title = replica.Title
+	if replica.Status == "spam" {
+		ctx.Skip("partner marked it spam")
+	}
+	return nil
+}
+`
+	p := mustCompile(t, "both.go", src)
+	it := sampleItem()
+	it.Labels = append(it.Labels, "confidential")
+	r, o, err := p.Outgoing(context.Background(), it, Env{})
+	if err != nil || !o.Skip || o.SkipReason != "confidential item" || !reflect.DeepEqual(r, item.Replica{}) {
+		t.Errorf("Outgoing(confidential) = %+v, %+v, %v; want empty replica, skip \"confidential item\"", r, o, err)
+	}
+	r, o, err = p.Outgoing(context.Background(), sampleItem(), Env{})
+	if err != nil || o.Skip || r.Title != it.Title {
+		t.Errorf("Outgoing(plain) = %+v, %+v, %v; want title %q, no skip", r, o, err, it.Title)
+	}
+	cur := sampleItem()
+	got, o, err := p.Incoming(context.Background(), item.Replica{Title: "BUY NOW", Status: "spam"}, cur, Env{})
+	if err != nil || !o.Skip || o.SkipReason != "partner marked it spam" || !reflect.DeepEqual(got, cur) {
+		t.Errorf("Incoming(spam) = %+v, %+v, %v; want current unchanged, skip", got, o, err)
+	}
+}
+
+func TestMaskTokenMapValueInRule(t *testing.T) {
+	const src = `package rule
+
+import "tandem"
+
+func Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {
+	replica.Title = item.Title
+	replica.Description = ctx.MaskEmails(item.Description)
+	replica.Status = ctx.MapValue(item.Status, map[string]string{"Open": "todo", "closed": "done"}, "unknown")
+	replica.Custom = map[string]string{
+		"customer": ctx.Token(item.Custom["customer"]),
+		"card":     ctx.Mask("4111111111111111", 4),
+	}
+	replica.Comments = ctx.PublicComments(item.Comments)
+	ctx.Log("mapped", "key", item.Key, "conn", ctx.Connection())
+	return nil
+}
+`
+	p := mustCompile(t, "outgoing.go", src)
+	vault, err := NewHMACVault([]byte("0123456789abcdef-local-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Connection: "acme", Vault: vault}
+	it := sampleItem()
+	r, o, err := p.Outgoing(context.Background(), it, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := vault.Token("ACME-42")
+	checks := []struct{ what, got, want string }{
+		{"description", r.Description, "Call j***@acme.com about it"},
+		{"status", r.Status, "todo"},
+		{"card", r.Custom["card"], "************1111"},
+		{"customer", r.Custom["customer"], tok},
+		{"comments", fmt.Sprintf("%d %s", len(r.Comments), r.Comments[0].ID), "1 c1"},
+		{"logs", strings.Join(o.Logs, "|"), "mapped key=HD-7 conn=acme"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	if strings.Contains(r.Custom["customer"], "ACME") || !strings.HasPrefix(tok, "tok_") {
+		t.Errorf("token %q leaks the value or lacks the tok_ prefix", tok)
+	}
+
+	_, _, err = p.Outgoing(context.Background(), it, Env{})
+	if !errors.Is(err, ErrNoVault) {
+		t.Errorf("Outgoing with Token and no vault: error = %v, want ErrNoVault", err)
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	c := newContext(Env{})
+	m := map[string]string{"Open": "todo", "In Progress": "doing", "dropped": ""}
+	mapTests := []struct{ in, want string }{
+		{"Open", "todo"}, {"open", "todo"}, {" in progress ", "doing"}, {"weird", "?"}, {"dropped", ""},
+	}
+	for _, tc := range mapTests {
+		if got := c.MapValue(tc.in, m, "?"); got != tc.want {
+			t.Errorf("MapValue(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	maskTests := []struct {
+		in   string
+		keep int
+		want string
+	}{
+		{"4111111111111111", 4, "************1111"}, {"abc", 3, "***"}, {"abc", 5, "***"},
+		{"secret", 0, "******"}, {"sécrét", 2, "****ét"}, {"", 4, ""}, {"abcd", -1, "****"},
+	}
+	for _, tc := range maskTests {
+		if got := c.Mask(tc.in, tc.keep); got != tc.want {
+			t.Errorf("Mask(%q, %d) = %q, want %q", tc.in, tc.keep, got, tc.want)
+		}
+	}
+	emailTests := []struct{ in, want string }{
+		{"mail a.b+c@x.example.org now", "mail a***@x.example.org now"},
+		{"no address here", "no address here"},
+		{"two: x@a.io, yy@b.io", "two: x***@a.io, y***@b.io"},
+	}
+	for _, tc := range emailTests {
+		if got := c.MaskEmails(tc.in); got != tc.want {
+			t.Errorf("MaskEmails(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := c.MapLabels([]string{"Bug", "ui", "bug", "x"}, map[string]string{"bug": "defect", "x": ""}, true); !reflect.DeepEqual(got, []string{"defect", "ui"}) {
+		t.Errorf("MapLabels(keep unknown) = %q, want [defect ui]", got)
+	}
+	if got := c.MapLabels([]string{"Bug", "ui"}, map[string]string{"bug": "defect"}, false); !reflect.DeepEqual(got, []string{"defect"}) {
+		t.Errorf("MapLabels(drop unknown) = %q, want [defect]", got)
+	}
+	if got := c.Truncate("héllo world", 5); got != "héll…" {
+		t.Errorf("Truncate = %q, want %q", got, "héll…")
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	cs := []item.Comment{{ID: "a", Created: t0}, {ID: "b", Created: t0.Add(time.Hour), Internal: true}}
+	if got := c.CommentsAfter(cs, t0); len(got) != 1 || got[0].ID != "b" {
+		t.Errorf("CommentsAfter = %+v, want only b", got)
+	}
+
+	v1, _ := NewHMACVault([]byte("key-one-0123456789"))
+	v2, _ := NewHMACVault([]byte("key-two-0123456789"))
+	a1, _ := v1.Token("alice")
+	a1again, _ := v1.Token("alice")
+	b1, _ := v1.Token("bob")
+	a2, _ := v2.Token("alice")
+	if a1 != a1again || a1 == b1 || a1 == a2 || len(a1) != len("tok_")+26 {
+		t.Errorf("tokens: alice %q/%q, bob %q, other key %q; want stable, distinct per value and key, 30 chars", a1, a1again, b1, a2)
+	}
+	if _, err := NewHMACVault([]byte("short")); err == nil {
+		t.Error("NewHMACVault(5-byte key) = nil error, want refusal")
+	}
+}
+
+func TestRuleChangingSomeFields(t *testing.T) {
+	const src = `package rule
+
+import (
+	"strings"
+	"tandem"
+)
+
+func Incoming(replica tandem.Replica, item *tandem.Item, ctx *tandem.Context) error {
+	item.Status = ctx.MapValue(replica.Status, map[string]string{"todo": "Open", "done": "Resolved"}, item.Status)
+	item.Labels = append(item.Labels, "from-"+strings.ToLower(ctx.Connection()))
+	return nil
+}
+`
+	p := mustCompile(t, "incoming.go", src)
+	cur := sampleItem()
+	got, _, err := p.Incoming(context.Background(), item.Replica{Title: "ignored", Status: "done", Description: "ignored"}, cur, Env{Connection: "ACME"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cur.Clone()
+	want.Status = "Resolved"
+	want.Labels = append(want.Labels, "from-acme")
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Incoming:\n got %+v\nwant %+v", got, want)
+	}
+	if len(cur.Labels) != 2 {
+		t.Errorf("Incoming changed the caller's labels: %q", cur.Labels)
+	}
+	if _, _, err := p.Outgoing(context.Background(), cur, Env{}); !errors.Is(err, ErrNoEntry) {
+		t.Errorf("Outgoing on an incoming-only rule: error = %v, want ErrNoEntry", err)
+	}
+}
+
+func TestNowFromEnv(t *testing.T) {
+	p := mustCompile(t, "outgoing.go", outRule("", "\treplica.Title = ctx.Now().Format(\"2006-01-02\")"))
+	fixed := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	r, _, err := p.Outgoing(context.Background(), item.Item{}, Env{Now: func() time.Time { return fixed }})
+	if err != nil || r.Title != "2030-05-06" {
+		t.Errorf("Outgoing = %q, %v; want 2030-05-06", r.Title, err)
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	out := mustCompile(t, "outgoing.go", DefaultOutgoing)
+	in := mustCompile(t, "incoming.go", DefaultIncoming)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				it := sampleItem()
+				it.Title = fmt.Sprintf("g%d-%d", g, i)
+				r, _, err := out.Outgoing(context.Background(), it, Env{})
+				if err == nil && r.Title != it.Title {
+					err = fmt.Errorf("Outgoing title = %q, want %q", r.Title, it.Title)
+				}
+				if err == nil {
+					var back item.Item
+					back, _, err = in.Incoming(context.Background(), r, item.Item{}, Env{})
+					if err == nil && back.Title != it.Title {
+						err = fmt.Errorf("Incoming title = %q, want %q", back.Title, it.Title)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
