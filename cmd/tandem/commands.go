@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/pairing"
+	"github.com/tandemsync/tandem/core/secrets"
+	"github.com/tandemsync/tandem/ui"
+)
+
+// serveInBackground runs a.Serve until the returned stop is called.
+func serveInBackground(a *agent.Agent) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Serve(ctx)
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+func runServe(ctx context.Context, af agentFlags) error {
+	a, err := agent.Open(ctx, af.options())
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	slog.Info("agent running", "id", a.ID().String(), "url", a.URL(), "data", af.dir)
+	return a.Serve(ctx)
+}
+
+func runApp(ctx context.Context, af agentFlags) error {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return errors.New("no display to open the app on; run `tandem serve` for a headless agent or `tandem demo --headless`")
+	}
+	a, err := agent.Open(ctx, af.options())
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	stop := serveInBackground(a)
+	defer stop()
+	return runGUI([]NamedAgent{{Title: "Tandem — " + a.Name(), Agent: a}})
+}
+
+func runInvite(ctx context.Context, af agentFlags) error {
+	a, err := agent.Open(ctx, af.options())
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	code, err := a.Invite(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println(code)
+	fmt.Fprintf(os.Stderr, "Give this code to the partner's operator; it works once, within 24 hours.\nKeep this agent running (tandem serve, or the app) at %s so they can redeem it.\n", a.URL())
+	return nil
+}
+
+func runAccept(ctx context.Context, af agentFlags, code string) error {
+	a, err := agent.Open(ctx, af.options())
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	info, err := a.Accept(ctx, code)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Paired with %s (%s) at %s.\nVerification code: %s\nCompare it with the partner's operator; if it differs, revoke the connection.\n",
+		info.PartnerName, info.PartnerID, info.PartnerURL, info.VerificationCode)
+	return nil
+}
+
+func runQueue(ctx context.Context, af agentFlags, args []string) error {
+	opt := af.options()
+	opt.Listen = "" // the queue command only reads and edits the queues
+	a, err := agent.Open(ctx, opt)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if len(args) > 0 {
+		if len(args) != 4 || (args[0] != "retry" && args[0] != "skip") {
+			return errors.New("usage: tandem queue [retry|skip CONNECTION out|in SEQ]")
+		}
+		seq, err := strconv.ParseUint(args[3], 10, 64)
+		if err != nil {
+			return fmt.Errorf("sequence %q is not a number", args[3])
+		}
+		if args[0] == "retry" {
+			return a.Retry(ctx, args[1], args[2], seq)
+		}
+		return a.Skip(ctx, args[1], args[2], seq)
+	}
+	conns, err := a.Connections(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CONNECTION\tDIR\tSEQ\tITEM\tKIND\tSTATE\tATTEMPTS\tNEXT RETRY\tERROR")
+	for _, c := range conns {
+		for _, dir := range []string{"out", "in"} {
+			entries, err := a.Queue(ctx, c.ID, dir)
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				next := ""
+				if !e.NextRetry.IsZero() {
+					next = e.NextRetry.Format(time.TimeOnly)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, dir, e.Seq, e.ItemKey, e.Kind, e.State, e.Attempts, next, e.LastError)
+			}
+		}
+	}
+	return w.Flush()
+}
+
+// demoKeys is the OS keychain when one answers; otherwise the demo says so and keeps its
+// throwaway keys in memory.
+func demoKeys(ctx context.Context) agent.Keys {
+	kc := secrets.NewKeychain("tandem-demo")
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := kc.Probe(pctx); err != nil {
+		fmt.Printf("No OS keychain is reachable (%v).\nThe demo keeps its throwaway keys in memory only.\n", err)
+		return secrets.NewMemory()
+	}
+	return kc
+}
+
+func runDemo(ctx context.Context, headless bool) error {
+	if !headless && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		fmt.Println("No display found: running the headless demo instead.")
+		headless = true
+	}
+	root, err := os.MkdirTemp("", "tandem-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	keys := demoKeys(ctx)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	start := time.Now()
+	open := func(name, prefix string) (*agent.Agent, error) {
+		opt := agent.Options{Dir: root + "/" + name, Name: name, Listen: "127.0.0.1:0", Prefix: prefix, Keys: keys, Logger: log, Poll: time.Second}
+		if headless {
+			opt.OnApplied = func(conn, source string, created time.Time) {
+				fmt.Printf("%8.3fs  %-4s applied %s from its partner (%.0f ms after it was sent)\n",
+					time.Since(start).Seconds(), name, source, float64(time.Since(created).Microseconds())/1000)
+			}
+		}
+		return agent.Open(ctx, opt)
+	}
+	blue, err := open("Blue", "BLUE")
+	if err != nil {
+		return err
+	}
+	defer blue.RemoveKey(context.Background())
+	defer blue.Close()
+	red, err := open("Red", "RED")
+	if err != nil {
+		return err
+	}
+	defer red.RemoveKey(context.Background())
+	defer red.Close()
+	stopBlue, stopRed := serveInBackground(blue), serveInBackground(red)
+	defer stopBlue()
+	defer stopRed()
+
+	code, err := blue.Invite(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := red.Accept(ctx, code)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Blue %s at %s\nRed  %s at %s\nPaired over pinned mutual TLS; verification code %s (both sides show it: %s).\n",
+		blue.ID().Short(), blue.URL(), red.ID().Short(), red.URL(), info.VerificationCode, pairing.VerificationCode(blue.ID(), red.ID()))
+	if !headless {
+		return runGUI([]NamedAgent{{Title: "Tandem — Blue", Agent: blue}, {Title: "Tandem — Red", Agent: red}})
+	}
+	fmt.Println("Headless demo: sample items are created and edited on both sides every few seconds; press Ctrl-C to stop.")
+	return demoActivity(ctx, blue, red)
+}
+
+// demoActivity makes a change on alternate sides every few seconds, so the headless demo shows
+// syncs both ways.
+func demoActivity(ctx context.Context, blue, red *agent.Agent) error {
+	first, err := blue.CreateItem(ctx, item.Item{Title: "Printer on floor 3 jams", Description: "Reported by reception.", Status: "open", Priority: "high", Labels: []string{"hardware"}})
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	for step := 0; ; step++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		var err error
+		switch step % 4 {
+		case 0:
+			_, err = blue.AddComment(ctx, first.Key, item.Comment{Author: item.User{Name: "Bea Blue"}, Body: fmt.Sprintf("Still happening (%d).", step)})
+		case 1:
+			err = editTwin(ctx, red, first.Title, func(it *item.Item) { it.Status = "in progress" })
+		case 2:
+			_, err = red.CreateItem(ctx, item.Item{Title: fmt.Sprintf("Red asks: VPN drops #%d", step), Status: "open", Priority: "medium"})
+		case 3:
+			err = editTwin(ctx, red, first.Title, func(it *item.Item) { it.Priority = "highest" })
+		}
+		if err != nil {
+			fmt.Println("demo step:", err)
+		}
+	}
+}
+
+func editTwin(ctx context.Context, a *agent.Agent, title string, edit func(*item.Item)) error {
+	items, err := a.Items(ctx)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.Title == title {
+			edit(&it)
+			_, err := a.UpdateItem(ctx, it)
+			return err
+		}
+	}
+	return nil
+}
+
+var _ ui.Agent = (*agent.Agent)(nil)

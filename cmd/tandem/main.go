@@ -1,0 +1,141 @@
+// Command tandem runs a Tandem agent: the desktop app by default, or headless subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/tandemsync/tandem/core/agent"
+)
+
+const usage = `Tandem keeps issues in sync between two companies' trackers, agent to agent.
+
+Usage:
+  tandem [flags]                 open the desktop app on the default data directory
+  tandem serve [flags]           run the agent headless
+  tandem demo [--headless]       two agents, Blue and Red, paired over loopback
+  tandem invite [flags]          print an invitation code for a partner
+  tandem accept [flags] CODE     redeem a partner's invitation code
+  tandem queue [flags] [retry|skip CONN DIR SEQ]   show or act on the queues
+  tandem bench                   measure end-to-end throughput and latency
+  tandem version                 print the version
+
+Common flags (before the arguments):
+  --data-dir DIR   the agent's data directory (default: %s)
+  --listen ADDR    address partners connect to (default 127.0.0.1:7443)
+  --url URL        URL partners use, when it differs from https://ADDR
+  --name NAME      the name partners see
+`
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "tandem:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultDataDir() string {
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "tandem-data"
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(base, "tandem")
+}
+
+// agentFlags are the flags every agent-opening command takes.
+type agentFlags struct {
+	dir, listen, url, name string
+}
+
+func newFlags(name string, af *agentFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&af.dir, "data-dir", defaultDataDir(), "the agent's data directory")
+	fs.StringVar(&af.listen, "listen", "127.0.0.1:7443", "address partners connect to")
+	fs.StringVar(&af.url, "url", "", "URL partners use, when it differs from https://ADDR")
+	fs.StringVar(&af.name, "name", "", "the name partners see")
+	fs.Usage = func() { fmt.Fprintf(fs.Output(), usage, defaultDataDir()) }
+	return fs
+}
+
+func (af agentFlags) options() agent.Options {
+	return agent.Options{Dir: af.dir, Listen: af.listen, URL: af.url, Name: af.name, Logger: slog.Default()}
+}
+
+func run(args []string) error {
+	cmd := ""
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var af agentFlags
+	switch cmd {
+	case "":
+		fs := newFlags("tandem", &af)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return runApp(ctx, af)
+	case "serve":
+		fs := newFlags("serve", &af)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return runServe(ctx, af)
+	case "demo":
+		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+		headless := fs.Bool("headless", false, "run without windows and print each sync")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return runDemo(ctx, *headless)
+	case "invite":
+		fs := newFlags("invite", &af)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return runInvite(ctx, af)
+	case "accept":
+		fs := newFlags("accept", &af)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("accept takes one invitation code: tandem accept tandem1-...")
+		}
+		return runAccept(ctx, af, fs.Arg(0))
+	case "queue":
+		fs := newFlags("queue", &af)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return runQueue(ctx, af, fs.Args())
+	case "bench":
+		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+		n := fs.Int("n", 10000, "changes for the throughput run")
+		rate := fs.Int("rate", 200, "changes per second for the latency run")
+		secs := fs.Int("seconds", 5, "length of the latency run")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return runBench(ctx, *n, *rate, *secs)
+	case "version":
+		fmt.Println("tandem", agent.Version, "protocol", agent.ProtocolVersion)
+		return nil
+	case "help":
+		fmt.Printf(usage, defaultDataDir())
+		return nil
+	}
+	return fmt.Errorf("unknown command %q; run tandem help", cmd)
+}

@@ -1,0 +1,381 @@
+// Package agent is Tandem's composition root: it builds everything for one data directory,
+// supervises the sync loops, and is the API the app and the command line call.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/engine"
+	"github.com/tandemsync/tandem/core/identity"
+	"github.com/tandemsync/tandem/core/pairing"
+	"github.com/tandemsync/tandem/core/queue"
+	"github.com/tandemsync/tandem/core/rules"
+	"github.com/tandemsync/tandem/core/secrets"
+	"github.com/tandemsync/tandem/core/store"
+	"github.com/tandemsync/tandem/core/trackers/local"
+	"github.com/tandemsync/tandem/core/transport"
+)
+
+// Version is the app version reported to partners.
+var Version = "0.1.0"
+
+// ProtocolVersion is the wire protocol this build speaks.
+const ProtocolVersion = 1
+
+// Keys is where the agent keeps its private key: the OS keychain, or memory for throwaway
+// demo agents.
+type Keys interface {
+	Get(ctx context.Context, account string) (string, error)
+	Set(ctx context.Context, account, secret string) error
+}
+
+// Options configure an agent.
+type Options struct {
+	Dir    string // the data directory
+	Name   string // the name partners see; default: the directory's base name
+	Listen string // address to serve partners on, e.g. "127.0.0.1:7443"; "" serves nothing
+	URL    string // the URL partners use; default https://<listen address>
+	Prefix string // the embedded tracker's key prefix
+	Keys   Keys   // default: the OS keychain
+	NoSync bool   // skip fsync (benchmark baselines only)
+	Logger *slog.Logger
+	Poll   time.Duration // how often engines look for changes without a notification
+	// OnApplied is called after each change applied from a partner (for measurements).
+	OnApplied func(connection, source string, created time.Time)
+}
+
+// Agent is one Tandem agent on one data directory.
+type Agent struct {
+	opt      Options
+	log      *slog.Logger
+	st       *store.Store
+	id       *identity.Identity
+	tracker  *local.Tracker
+	invites  *pairing.Store
+	ln       net.Listener
+	url      string
+	outRule  *rules.Program
+	inRule   *rules.Program
+	newConns chan *conn
+
+	mu      sync.Mutex
+	conns   map[string]*conn
+	serving bool
+}
+
+// conn is one connection's runtime: its record, queues and engine.
+type conn struct {
+	rec    connection
+	out    *queue.Queue
+	in     *queue.Queue
+	eng    *engine.Engine
+	client *transport.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// connection is a connection's durable record.
+type connection struct {
+	ID          string          `json:"id"`
+	Partner     identity.ID     `json:"partner"`
+	PartnerName string          `json:"partnerName"`
+	PartnerURL  string          `json:"partnerURL"`
+	State       ConnectionState `json:"state"`
+	Created     time.Time       `json:"created"`
+}
+
+var (
+	connBucket  = []byte("connections")
+	agentBucket = []byte("agent")
+	idKey       = []byte("identity")
+)
+
+// Open opens the agent of a data directory: its database, its key from the keychain (created
+// on first use), its embedded tracker and its connections. Call Serve to run it and Close
+// when done.
+func Open(ctx context.Context, opt Options) (*Agent, error) {
+	dir, err := filepath.Abs(opt.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	opt.Dir = dir
+	if opt.Name == "" {
+		opt.Name = filepath.Base(dir)
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Keys == nil {
+		opt.Keys = secrets.NewKeychain("tandem")
+	}
+	a := &Agent{opt: opt, log: opt.Logger, conns: map[string]*conn{}, newConns: make(chan *conn, 16)}
+	if a.st, err = store.Open(dir, store.Options{NoSync: opt.NoSync}); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.close()
+		}
+	}()
+	if err := a.st.EnsureBuckets(string(connBucket), string(agentBucket)); err != nil {
+		return nil, err
+	}
+	if a.id, err = a.loadIdentity(ctx); err != nil {
+		return nil, err
+	}
+	if a.tracker, err = local.Open(a.st, local.Options{Prefix: opt.Prefix}); err != nil {
+		return nil, fmt.Errorf("open embedded tracker: %w", err)
+	}
+	if a.invites, err = pairing.OpenStore(a.st); err != nil {
+		return nil, fmt.Errorf("open invitations: %w", err)
+	}
+	if a.outRule, err = rules.Compile("outgoing.go", rules.DefaultOutgoing); err != nil {
+		return nil, fmt.Errorf("default outgoing rule: %w", err)
+	}
+	if a.inRule, err = rules.Compile("incoming.go", rules.DefaultIncoming); err != nil {
+		return nil, fmt.Errorf("default incoming rule: %w", err)
+	}
+	if opt.Listen != "" {
+		if a.ln, err = net.Listen("tcp", opt.Listen); err != nil {
+			return nil, fmt.Errorf("listen for partners on %s: %w", opt.Listen, err)
+		}
+		a.url = opt.URL
+		if a.url == "" {
+			a.url = "https://" + a.ln.Addr().String()
+		}
+	}
+	recs, err := a.loadConnections()
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		if _, err := a.addConn(rec); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return a, nil
+}
+
+func (a *Agent) keyAccount() string { return "agent-key:" + a.opt.Dir }
+
+// loadIdentity reads the agent's private key from the keychain, creating it on first use.
+// A database that knows its identity but whose key is gone is an error, not a new identity:
+// a new key would silently break every pairing.
+func (a *Agent) loadIdentity(ctx context.Context) (*identity.Identity, error) {
+	var known string
+	a.st.DB().View(func(tx *bolt.Tx) error {
+		known = string(tx.Bucket(agentBucket).Get(idKey))
+		return nil
+	})
+	secret, err := a.opt.Keys.Get(ctx, a.keyAccount())
+	switch {
+	case err == nil:
+		id, err := identity.ParsePrivate(secret)
+		if err != nil {
+			return nil, fmt.Errorf("the private key in the keychain for %s is damaged: %w", a.opt.Dir, err)
+		}
+		if known != "" && known != id.ID.String() {
+			return nil, fmt.Errorf("the keychain holds the key of agent %s, but %s belongs to agent %s", id.ID.Short(), a.opt.Dir, known)
+		}
+		if known == "" {
+			return id, a.recordIdentity(id)
+		}
+		return id, nil
+	case errors.Is(err, secrets.ErrNotFound):
+		if known != "" {
+			return nil, fmt.Errorf("the private key of agent %s (data directory %s) is missing from the keychain; restore it or start with a new data directory", known, a.opt.Dir)
+		}
+		id, err := identity.Generate()
+		if err != nil {
+			return nil, fmt.Errorf("generate agent key: %w", err)
+		}
+		if err := a.opt.Keys.Set(ctx, a.keyAccount(), id.MarshalPrivate()); err != nil {
+			return nil, fmt.Errorf("keep the agent key in the keychain: %w", err)
+		}
+		return id, a.recordIdentity(id)
+	default:
+		return nil, fmt.Errorf("read the agent key from the keychain: %w", err)
+	}
+}
+
+func (a *Agent) recordIdentity(id *identity.Identity) error {
+	return a.st.DB().Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(agentBucket).Put(idKey, []byte(id.ID.String()))
+	})
+}
+
+func (a *Agent) loadConnections() ([]connection, error) {
+	var recs []connection
+	err := a.st.DB().View(func(tx *bolt.Tx) error {
+		return tx.Bucket(connBucket).ForEach(func(k, v []byte) error {
+			var c connection
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decode connection %s: %w", k, err)
+			}
+			recs = append(recs, c)
+			return nil
+		})
+	})
+	return recs, err
+}
+
+func (a *Agent) saveConnection(c connection) error {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return a.st.DB().Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(connBucket).Put([]byte(c.ID), v)
+	})
+}
+
+// addConn builds a connection's runtime and, when the agent is serving, starts it.
+func (a *Agent) addConn(rec connection) (*conn, error) {
+	c := &conn{rec: rec}
+	var err error
+	if c.out, err = queue.Open(a.st, "out/"+rec.ID); err != nil {
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	if c.in, err = queue.Open(a.st, "in/"+rec.ID); err != nil {
+		return nil, fmt.Errorf("open inbox: %w", err)
+	}
+	c.client = transport.NewClient(a.id, rec.Partner, rec.PartnerURL, rec.ID)
+	c.eng, err = engine.New(engine.Options{
+		Connection: rec.ID,
+		Store:      a.st,
+		Tracker:    a.tracker,
+		Rules:      ruleSet{out: a.outRule, in: a.inRule, env: rules.Env{Connection: rec.PartnerName}},
+		Outbox:     c.out,
+		Inbox:      c.in,
+		Sender:     sender{c.client},
+		Logger:     a.log.With("partner", rec.PartnerName),
+		Poll:       a.opt.Poll,
+		OnApplied: func(source string, created time.Time) {
+			if a.opt.OnApplied != nil {
+				a.opt.OnApplied(rec.ID, source, created)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.conns[rec.ID] = c
+	serving := a.serving
+	a.mu.Unlock()
+	if serving && rec.State == StateActive {
+		a.newConns <- c
+	}
+	return c, nil
+}
+
+// Serve runs the partner server and every active connection until ctx ends.
+func (a *Agent) Serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if a.ln != nil {
+		srv := transport.NewServer(a.id, a, a, a.log)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ctx, a.ln); err != nil && ctx.Err() == nil {
+				a.log.Error("partner server stopped", "err", err)
+			}
+		}()
+	}
+	start := func(c *conn) {
+		cctx, cancel := context.WithCancel(ctx)
+		c.cancel, c.done = cancel, make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(c.done)
+			c.eng.Serve(cctx)
+		}()
+	}
+	a.mu.Lock()
+	a.serving = true
+	for _, c := range a.conns {
+		if c.rec.State == StateActive {
+			start(c)
+		}
+	}
+	a.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			a.mu.Lock()
+			a.serving = false
+			a.mu.Unlock()
+			return nil
+		case c := <-a.newConns:
+			start(c)
+		}
+	}
+}
+
+// Close releases the database and network resources. Stop Serve first.
+func (a *Agent) Close() error { return a.close() }
+
+func (a *Agent) close() error {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	a.mu.Lock()
+	for _, c := range a.conns {
+		c.client.Close()
+	}
+	a.mu.Unlock()
+	if a.st != nil {
+		return a.st.Close()
+	}
+	return nil
+}
+
+// ID is this agent's identity.
+func (a *Agent) ID() identity.ID { return a.id.ID }
+
+// URL is where partners reach this agent ("" when it serves nothing).
+func (a *Agent) URL() string { return a.url }
+
+// Name is the name partners see.
+func (a *Agent) Name() string { return a.opt.Name }
+
+// Tracker is the embedded tracker.
+func (a *Agent) Tracker() *local.Tracker { return a.tracker }
+
+func (a *Agent) conn(id string) (*conn, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.conns[id]
+	if !ok {
+		return nil, fmt.Errorf("no connection %q", id)
+	}
+	return c, nil
+}
+
+// DataDir is the agent's data directory.
+func (a *Agent) DataDir() string { return a.opt.Dir }
+
+// RemoveKey deletes the agent's key from a keychain that supports it (throwaway demo agents).
+func (a *Agent) RemoveKey(ctx context.Context) error {
+	d, ok := a.opt.Keys.(interface {
+		Delete(ctx context.Context, account string) error
+	})
+	if !ok {
+		return nil
+	}
+	return d.Delete(ctx, a.keyAccount())
+}

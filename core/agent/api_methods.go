@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/pairing"
+	"github.com/tandemsync/tandem/core/queue"
+)
+
+// Overview returns the counts for the app's Overview screen.
+func (a *Agent) Overview(ctx context.Context) (Overview, error) {
+	o := Overview{AgentID: a.id.ID.String(), Name: a.opt.Name, Tracker: "embedded"}
+	n, err := a.tracker.Count(ctx)
+	if err != nil {
+		return o, err
+	}
+	o.Items = n
+	for _, c := range a.connList() {
+		info := a.info(c)
+		o.Connections++
+		o.Twins += info.Twins
+		o.Queued += info.Outbox + info.Inbox
+		o.Failed += info.Failed
+		st := c.eng.Stats()
+		o.Sent += st.Sent
+		o.Applied += st.Applied
+	}
+	return o, nil
+}
+
+func (a *Agent) connList() []*conn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	list := make([]*conn, 0, len(a.conns))
+	for _, c := range a.conns {
+		list = append(list, c)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].rec.Created.Before(list[j].rec.Created) })
+	return list
+}
+
+// info describes one connection; counting errors show as the connection's last error.
+func (a *Agent) info(c *conn) ConnectionInfo {
+	a.mu.Lock()
+	rec := c.rec
+	a.mu.Unlock()
+	info := ConnectionInfo{
+		ID:               rec.ID,
+		PartnerName:      rec.PartnerName,
+		PartnerID:        rec.Partner.String(),
+		PartnerURL:       rec.PartnerURL,
+		VerificationCode: pairing.VerificationCode(a.id.ID, rec.Partner),
+		State:            rec.State,
+		Created:          rec.Created,
+	}
+	st := c.eng.Stats()
+	info.LastError, info.LastSync = st.LastError, st.LastSync
+	if n, err := c.eng.Twins(); err == nil {
+		info.Twins = n
+	}
+	if s, err := c.out.Stats(); err == nil {
+		info.Outbox, info.Failed = s.Pending, s.Failed
+	}
+	if s, err := c.in.Stats(); err == nil {
+		info.Inbox = s.Pending
+		info.Failed += s.Failed
+	}
+	return info
+}
+
+// Connections lists every connection, oldest first.
+func (a *Agent) Connections(ctx context.Context) ([]ConnectionInfo, error) {
+	var out []ConnectionInfo
+	for _, c := range a.connList() {
+		out = append(out, a.info(c))
+	}
+	return out, nil
+}
+
+// Items lists the embedded tracker's items, newest first.
+func (a *Agent) Items(ctx context.Context) ([]item.Item, error) {
+	return a.tracker.List(ctx, 0, 10000)
+}
+
+// CreateItem creates an item in the embedded tracker.
+func (a *Agent) CreateItem(ctx context.Context, it item.Item) (item.Item, error) {
+	return a.tracker.Create(ctx, it)
+}
+
+// UpdateItem changes an item in the embedded tracker.
+func (a *Agent) UpdateItem(ctx context.Context, it item.Item) (item.Item, error) {
+	return a.tracker.Update(ctx, it)
+}
+
+// AddComment adds a comment to an item in the embedded tracker.
+func (a *Agent) AddComment(ctx context.Context, key string, c item.Comment) (item.Comment, error) {
+	return a.tracker.AddComment(ctx, key, c)
+}
+
+// Statuses is the embedded tracker's status vocabulary.
+func (a *Agent) Statuses() []string { return a.tracker.Statuses() }
+
+// Priorities is the embedded tracker's priority vocabulary.
+func (a *Agent) Priorities() []string { return a.tracker.Priorities() }
+
+// Queue lists a connection's queued events; direction is "out" or "in".
+func (a *Agent) Queue(ctx context.Context, connID, direction string) ([]QueueEntry, error) {
+	c, q, err := a.queueOf(connID, direction)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := q.List(0, 10000)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueueEntry, len(evs))
+	for i, ev := range evs {
+		state := "pending"
+		if ev.Failed {
+			state = "failed"
+		}
+		out[i] = QueueEntry{Connection: c.rec.ID, Direction: direction, Seq: ev.Seq, EventID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind,
+			State: state, Attempts: ev.Attempts, LastError: ev.LastError, NextRetry: ev.NextRetry, Created: ev.Created}
+	}
+	return out, nil
+}
+
+// Retry makes a failed event ready now.
+func (a *Agent) Retry(ctx context.Context, connID, direction string, seq uint64) error {
+	_, q, err := a.queueOf(connID, direction)
+	if err != nil {
+		return err
+	}
+	return q.Retry(seq)
+}
+
+// Skip drops an event, unblocking the later events of its item.
+func (a *Agent) Skip(ctx context.Context, connID, direction string, seq uint64) error {
+	_, q, err := a.queueOf(connID, direction)
+	if err != nil {
+		return err
+	}
+	_, err = q.Skip(seq)
+	return err
+}
+
+func (a *Agent) queueOf(connID, direction string) (*conn, *queue.Queue, error) {
+	c, err := a.conn(connID)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch direction {
+	case "out":
+		return c, c.out, nil
+	case "in":
+		return c, c.in, nil
+	}
+	return nil, nil, fmt.Errorf("queue direction %q: want out or in", direction)
+}
+
+// Twin returns the partner's key for a local item on a connection, "" if not linked yet.
+func (a *Agent) Twin(connID, local string) (string, error) {
+	c, err := a.conn(connID)
+	if err != nil {
+		return "", err
+	}
+	return c.eng.Twin(local)
+}
