@@ -21,11 +21,10 @@ const maxPages = 1000
 
 // page is REST 2's envelope of a listing.
 type page[T any] struct {
-	Items   []T `json:"items"`
-	Page    int `json:"page"`
-	Pages   int `json:"pages"`
-	Total   int `json:"total"`
-	PerPage int `json:"per_page"`
+	Items []T     `json:"items"`
+	Page  float64 `json:"page"` // RT sends 0.0 for the pages of an empty result
+	Pages float64 `json:"pages"`
+	Total float64 `json:"total"`
 }
 
 func (p page[T]) more() bool { return p.Page < p.Pages }
@@ -362,6 +361,7 @@ func parseTime(s string) (time.Time, error) {
 type txnRow struct {
 	ID      string `json:"id"`
 	Type    string `json:"Type"`
+	Kind    string `json:"type"` // REST 2's record kind, "transaction"; keeps it out of Type
 	Creator rtUser `json:"Creator"`
 	Created string `json:"Created"`
 }

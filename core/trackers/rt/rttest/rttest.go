@@ -262,6 +262,28 @@ print $auth;
 	return strings.TrimSpace(out.String()), nil
 }
 
+// AddUser creates a privileged user with every right (SuperUser), e.g. a second person
+// who answers tickets in tests of authorship.
+func (s *Server) AddUser(ctx context.Context, name, realName, email, password string) error {
+	script := `
+use strict; use warnings;
+use lib '` + envOr("RT_LIB", defaultLib) + `';
+use RT; RT::LoadConfig(); RT::Init();
+my $u = RT::User->new(RT->SystemUser);
+my ($id, $msg) = $u->Create(Name => $ARGV[0], RealName => $ARGV[1], EmailAddress => $ARGV[2],
+	Password => $ARGV[3], Privileged => 1);
+die "$msg\n" unless $id;
+($id, $msg) = $u->PrincipalObj->GrantRight(Right => 'SuperUser', Object => $RT::System);
+die "$msg\n" unless $id;
+`
+	cmd := exec.CommandContext(ctx, "perl", "-e", script, name, realName, email, password)
+	cmd.Env = s.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("create rt user %s: %w: %s", name, err, tail(out))
+	}
+	return nil
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
