@@ -10,11 +10,10 @@ package rules
 // retired all the same, since its functions no longer execute. Recompile to recover.
 //
 // Runs of one Program are serialized: rule package variables are shared by all calls, and
-// the recovered panic's position is read from the interpreter's error output, which is
-// per interpreter. Program is safe for use by several goroutines.
+// the guard that tracks call depth and the current line (see guard.go) is per program.
+// Program is safe for use by several goroutines.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"go/scanner"
 	"go/token"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,12 +69,12 @@ const (
 
 // Program is a compiled rule.
 type Program struct {
-	name   string
-	in     *interp.Interpreter
-	out    outgoingFunc
-	inc    incomingFunc
-	errOut *panicLog
-	sem    chan struct{} // holds a token while a run's goroutine lives
+	name  string
+	in    *interp.Interpreter
+	out   outgoingFunc
+	inc   incomingFunc
+	guard *guard
+	sem   chan struct{} // holds a token while a run's goroutine lives
 
 	mu      sync.Mutex
 	retired error
@@ -84,7 +82,7 @@ type Program struct {
 
 // Compile parses, checks and loads a rule. name is the file name used in messages, such as
 // "outgoing.go"; errors name the line: "outgoing.go:12:3: undefined: foo".
-func Compile(name, src string) (*Program, error) {
+func Compile(name, src string) (p *Program, err error) {
 	if name == "" {
 		name = "rule.go"
 	}
@@ -111,25 +109,35 @@ func Compile(name, src string) (*Program, error) {
 		return nil, fmt.Errorf("%s: rule defines neither Outgoing nor Incoming; want %s or %s", name, outgoingSig, incomingSig)
 	}
 
-	p := &Program{name: name, errOut: &panicLog{}, sem: make(chan struct{}, 1)}
+	p = &Program{name: name, guard: &guard{}, sem: make(chan struct{}, 1)}
+	inst := instrument(fset, f, name, src)
+	// yaegi panics on some invalid programs instead of reporting them.
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, fmt.Errorf("%s: the interpreter could not compile this rule: %s", name, inst.fix(fmt.Sprint(v)))
+		}
+	}()
 	p.in = interp.New(interp.Options{
 		Stdin:                strings.NewReader(""),
 		Stdout:               io.Discard,
-		Stderr:               p.errOut,
+		Stderr:               io.Discard,
 		Args:                 []string{},
-		SourcecodeFilesystem: fstest.MapFS{name: &fstest.MapFile{Data: []byte(src)}},
+		SourcecodeFilesystem: fstest.MapFS{name: &fstest.MapFile{Data: []byte(inst.src)}},
 	})
 	if err := p.in.Use(symbols); err != nil {
 		return nil, fmt.Errorf("load rule API: %w", err)
 	}
+	if err := p.in.Use(interp.Exports{guardPkg + "/" + guardPkg: p.guard.symbols()}); err != nil {
+		return nil, fmt.Errorf("load rule guard: %w", err)
+	}
 	if _, err := p.in.EvalPath(name); err != nil {
-		return nil, compileError(err)
+		return nil, errors.New(inst.fix(compileError(err).Error()))
 	}
 	pkg := f.Name.Name
 	if hasOut {
 		v, err := p.in.Eval(pkg + ".Outgoing")
 		if err != nil {
-			return nil, compileError(err)
+			return nil, errors.New(inst.fix(compileError(err).Error()))
 		}
 		fn, ok := v.Interface().(outgoingFunc)
 		if !ok {
@@ -140,7 +148,7 @@ func Compile(name, src string) (*Program, error) {
 	if hasIn {
 		v, err := p.in.Eval(pkg + ".Incoming")
 		if err != nil {
-			return nil, compileError(err)
+			return nil, errors.New(inst.fix(compileError(err).Error()))
 		}
 		fn, ok := v.Interface().(incomingFunc)
 		if !ok {
@@ -176,6 +184,10 @@ func check(fset *token.FileSet, f *ast.File) error {
 		}
 		var what string
 		switch n := n.(type) {
+		case *ast.Ident:
+			if strings.HasPrefix(n.Name, "__tandem") {
+				what = "names starting with __tandem"
+			}
 		case *ast.GoStmt:
 			what = "go statements"
 		case *ast.SelectStmt:
@@ -312,13 +324,17 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 
 // call runs one entry point, turning a panic into an error with the rule's position.
 func (p *Program) call(entry string, rc *Context, call func(*Context) error) (err error) {
-	p.errOut.reset()
+	p.guard.reset()
 	defer func() {
 		if v := recover(); v != nil {
-			if pos := p.errOut.panicPos(); pos != "" {
-				err = fmt.Errorf("panic at %s: %v", pos, v)
+			where := "panic"
+			if line := p.guard.line.Load(); line > 0 {
+				where = fmt.Sprintf("panic at %s:%d", p.name, line)
+			}
+			if e, ok := v.(error); ok {
+				err = fmt.Errorf("%s: %w", where, e)
 			} else {
-				err = fmt.Errorf("panic: %v", v)
+				err = fmt.Errorf("%s: %v", where, v)
 			}
 		}
 	}()
@@ -345,38 +361,4 @@ func cloneReplica(r item.Replica) item.Replica {
 	it := item.Item{Labels: r.Labels, Comments: r.Comments, Attachments: r.Attachments, Custom: r.Custom}.Clone()
 	c.Labels, c.Comments, c.Attachments, c.Custom = it.Labels, it.Comments, it.Attachments, it.Custom
 	return c
-}
-
-// panicLog receives the interpreter's error output. yaegi writes "file:line:col: panic: ..."
-// there for each frame a panic unwinds, innermost first; the first one is where it began.
-type panicLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *panicLog) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() < 64<<10 {
-		l.buf.Write(b)
-	}
-	return len(b), nil
-}
-
-func (l *panicLog) reset() {
-	l.mu.Lock()
-	l.buf.Reset()
-	l.mu.Unlock()
-}
-
-var panicLine = regexp.MustCompile(`(?m)^(\S+:\d+:\d+): panic`)
-
-func (l *panicLog) panicPos() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	m := panicLine.FindSubmatch(l.buf.Bytes())
-	if m == nil {
-		return ""
-	}
-	return string(m[1])
 }

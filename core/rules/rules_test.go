@@ -155,6 +155,7 @@ func TestSandboxSyntaxRefused(t *testing.T) {
 		{"\tgo func() {}()", "outgoing.go:10:2: go statements are not allowed"},
 		{"\tc := make(chan int, 1)\n\t_ = c", "outgoing.go:10:12: channels are not allowed"},
 		{"\ttime.Sleep(time.Second)", "outgoing.go:10:2: package time \"time\" has no symbol Sleep"},
+		{"\t__tandemGuard.Leave()", "outgoing.go:10:2: names starting with __tandem are not allowed"},
 		{"\t_ = time.AfterFunc", "outgoing.go:10:6: package time \"time\" has no symbol AfterFunc"},
 	}
 	for _, tc := range tests {
@@ -171,6 +172,8 @@ func TestCompileErrorsNameTheLine(t *testing.T) {
 		{"undefined", outRule("", "\tfoo()"), "outgoing.go:8:2: undefined: foo"},
 		{"type", outRule("", "\treplica.Title = len(item.Title)"), "outgoing.go:8:"},
 		{"signature", "package rule\n\nimport \"tandem\"\n\nfunc Outgoing(item tandem.Item, replica tandem.Replica, ctx *tandem.Context) error {\n\treturn nil\n}\n", "outgoing.go:5:6: Outgoing has type"},
+		{"interpreter crash", outRule("", "\treturn nil\n}\n\nfunc pick() string {\n\treturn nil"), "outgoing.go: the interpreter could not compile this rule: outgoing.go:12:2: "},
+		{"one-liner column", outRule("", "\treturn nil\n}\n\nfunc pick() int { x := 1; return x + foo }\n\nfunc unused() error {"), "outgoing.go:11:38: undefined: foo"},
 		{"neither", "package rule\n\nfunc helper() {}\n", "outgoing.go: rule defines neither Outgoing nor Incoming"},
 	}
 	for _, tc := range tests {
@@ -183,9 +186,11 @@ func TestCompileErrorsNameTheLine(t *testing.T) {
 
 func TestPanicRecovered(t *testing.T) {
 	tests := []struct{ name, body, want string }{
-		{"index", "\treplica.Title = item.Labels[5]", "rule outgoing.go: Outgoing: panic at outgoing.go:8:"},
-		{"explicit", "\tif item.Title != \"\" {\n\t\tpanic(\"boom: \" + item.Title)\n\t}", "boom: Printer on fire"},
-		{"nil map", "\tvar m map[string]string\n\tm[\"k\"] = item.Title", "rule outgoing.go: Outgoing: panic at outgoing.go:"},
+		{"index", "\tx := 1\n\treplica.Title = item.Labels[5+x]", "rule outgoing.go: Outgoing: panic at outgoing.go:9: "},
+		{"explicit", "\tif item.Title != \"\" {\n\t\tpanic(\"boom: \" + item.Title)\n\t}", "panic at outgoing.go:9: boom: Printer on fire"},
+		{"nil map", "\tx := 1\n\tvar m map[string]int\n\tm[\"k\"] = x", "panic at outgoing.go:10: assignment to entry in nil map"},
+		{"divide", "\tx := 0\n\treplica.Title = string(rune(5 / x))", "panic at outgoing.go:9: runtime error: integer divide by zero"},
+		{"helper", "\treplica.Title = pick(item.Labels)\n\treturn nil\n}\n\nfunc pick(l []string) string {\n\ts := \"\"\n\ts = l[9]\n\treturn s\n}\n\nfunc unused() error {", "panic at outgoing.go:14: "},
 	}
 	for _, tc := range tests {
 		p := mustCompile(t, "outgoing.go", outRule("", tc.body))
@@ -251,6 +256,31 @@ func TestEndlessLoopHitsDeadline(t *testing.T) {
 	case p.sem <- struct{}{}:
 	case <-time.After(waitLimit):
 		t.Errorf("the rule's goroutine was still running %v after the deadline", waitLimit)
+	}
+}
+
+func TestEndlessRecursionStopped(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"function", "package rule\n\nimport \"tandem\"\n\nfunc f(n int) int { return f(n+1) + 1 }\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n\tf(0)\n\treturn nil\n}\n", "panic at outgoing.go:5:"},
+		{"closure", outRule("", "\tvar g func(int) int\n\tg = func(n int) int { return g(n+1) }\n\tg(0)"), "panic at outgoing.go:9:"},
+	}
+	for _, tc := range tests {
+		p := mustCompile(t, "outgoing.go", tc.src)
+		err := runBounded(t, func() error {
+			_, _, err := p.Outgoing(context.Background(), sampleItem(), Env{})
+			return err
+		})
+		if !errors.Is(err, ErrTooDeep) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Outgoing error = %v, want ErrTooDeep %s", tc.name, err, tc.want)
+		}
+	}
+	const bounded = "package rule\n\nimport \"tandem\"\n\nfunc f(n int) int {\n\tif n == 0 {\n\t\treturn 0\n\t}\n\treturn f(n-1) + 1\n}\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n\tif f(900) != 900 {\n\t\tpanic(\"wrong\")\n\t}\n\treturn nil\n}\n"
+	// Recursion within the limit works, on every call: the depth count starts afresh.
+	p := mustCompile(t, "outgoing.go", bounded)
+	for i := range 3 {
+		if _, _, err := p.Outgoing(context.Background(), sampleItem(), Env{}); err != nil {
+			t.Errorf("call %d with recursion depth 900: %v", i, err)
+		}
 	}
 }
 
