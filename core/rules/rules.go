@@ -299,6 +299,10 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 		<-p.sem
 		return Outcome{}, err
 	}
+	if err := ctx.Err(); err != nil { // do not retire a program for a caller already late
+		<-p.sem
+		return Outcome{}, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
+	}
 	rc := newContext(env)
 	done := make(chan error, 1)
 	go func() {

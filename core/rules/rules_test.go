@@ -284,6 +284,20 @@ func TestEndlessRecursionStopped(t *testing.T) {
 	}
 }
 
+func TestExpiredContextDoesNotRetire(t *testing.T) {
+	p := mustCompile(t, "outgoing.go", DefaultOutgoing)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 {
+		if _, _, err := p.Outgoing(ctx, sampleItem(), Env{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Outgoing(cancelled ctx) error = %v, want context.Canceled", err)
+		}
+	}
+	if err := p.Retired(); err != nil {
+		t.Errorf("Retired() after calls with a cancelled ctx = %v, want nil", err)
+	}
+}
+
 func TestDefaultDeadline(t *testing.T) {
 	p := mustCompile(t, "outgoing.go", outRule("", "\tfor {\n\t}"))
 	err := runBounded(t, func() error {
