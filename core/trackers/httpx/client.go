@@ -260,3 +260,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// WithoutWaiting returns a copy of c that retries at once instead of waiting, for tests
+// of retry behaviour. Its request count starts from c's.
+func (c *Client) WithoutWaiting() *Client {
+	d := &Client{cfg: c.cfg, hc: c.hc, limit: c.limit, sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+	d.requests.Store(c.requests.Load())
+	return d
+}
