@@ -36,7 +36,7 @@ func TestScreenshot(t *testing.T) {
 	}
 	display := startXvfb(t)
 
-	app := exec.Command(bin, "--data-dir", filepath.Join(dir, "data"), "--listen", freeAddr(t))
+	app := exec.Command(bin, "--data-dir", filepath.Join(dir, "data"), "--listen", freeAddr(t), "--name", "Blue")
 	app.Env = append(os.Environ(),
 		"DISPLAY="+display, "LANG="+utf8Locale(), "LC_ALL="+utf8Locale(),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
