@@ -1,7 +1,8 @@
 package rules
 
 // DefaultOutgoing is the rule a new connection starts with: it sends title, description,
-// status, priority, labels and every comment (internal notes keep their Internal flag).
+// status, priority, labels and the public comments. Internal notes stay home unless the
+// operator changes the rule: what a partner sees is opt-in.
 const DefaultOutgoing = `package rule
 
 import "tandem"
@@ -13,7 +14,7 @@ func Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) er
 	replica.Status = item.Status
 	replica.Priority = item.Priority
 	replica.Labels = item.Labels
-	replica.Comments = item.Comments
+	replica.Comments = ctx.PublicComments(item.Comments)
 	return nil
 }
 `

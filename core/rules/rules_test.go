@@ -64,8 +64,9 @@ func TestDefaultsRoundTrip(t *testing.T) {
 	if err != nil || o.Skip {
 		t.Fatalf("Outgoing: skip %v, err %v", o.Skip, err)
 	}
+	public := src.Comments[:1] // the internal note stays home
 	want := item.Replica{Title: src.Title, Description: src.Description, Status: src.Status,
-		Priority: src.Priority, Labels: src.Labels, Comments: src.Comments}
+		Priority: src.Priority, Labels: src.Labels, Comments: public}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("Outgoing:\n got %+v\nwant %+v", r, want)
 	}
@@ -82,7 +83,7 @@ func TestDefaultsRoundTrip(t *testing.T) {
 		t.Fatalf("Incoming: skip %v, err %v", o.Skip, err)
 	}
 	wantItem := item.Item{Key: "L-1", Title: src.Title, Description: src.Description, Status: src.Status,
-		Priority: src.Priority, Labels: src.Labels, Comments: src.Comments, Assignee: item.User{ID: "me"}}
+		Priority: src.Priority, Labels: src.Labels, Comments: public, Assignee: item.User{ID: "me"}}
 	if !reflect.DeepEqual(got, wantItem) {
 		t.Errorf("Incoming:\n got %+v\nwant %+v", got, wantItem)
 	}
@@ -542,5 +543,63 @@ func TestConcurrentCalls(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func TestRTDefaultsMapStatusesBothWays(t *testing.T) {
+	out, in := Defaults("rt")
+	po, err := Compile("rt-out.go", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pi, err := Compile("rt-in.go", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct{ rt, wire string }{{"new", "open"}, {"open", "in progress"}, {"stalled", "waiting"}, {"resolved", "resolved"}, {"rejected", "closed"}} {
+		r, _, err := po.Outgoing(ctx, item.Item{Title: "t", Status: tc.rt}, Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tc.wire {
+			t.Errorf("outgoing status %q: got %q, want %q", tc.rt, r.Status, tc.wire)
+		}
+	}
+	for _, tc := range []struct{ wire, rt string }{{"in progress", "open"}, {"waiting", "stalled"}, {"Done", "resolved"}, {"closed", "resolved"}, {"something odd", "open"}} {
+		it, _, err := pi.Incoming(ctx, item.Replica{Title: "t", Status: tc.wire}, item.Item{}, Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Status != tc.rt {
+			t.Errorf("incoming status %q: got %q, want %q", tc.wire, it.Status, tc.rt)
+		}
+	}
+	r, o, err := po.Outgoing(ctx, item.Item{Title: "t", Description: "mail alice@example.com", Comments: []item.Comment{{ID: "1", Body: "public"}, {ID: "2", Body: "secret", Internal: true}}}, Env{})
+	if err != nil || o.Skip {
+		t.Fatalf("outgoing: %v skip %v", err, o.Skip)
+	}
+	if len(r.Comments) != 1 || r.Comments[0].Body != "public" {
+		t.Errorf("rt outgoing comments: got %+v, want only the public one", r.Comments)
+	}
+	if strings.Contains(r.Description, "alice@example.com") {
+		t.Errorf("rt outgoing description leaks the address: %q", r.Description)
+	}
+	if _, o, _ := po.Outgoing(ctx, item.Item{Title: "t", Status: "deleted"}, Env{}); !o.Skip {
+		t.Errorf("a deleted ticket was not skipped")
+	}
+}
+
+func TestDefaultOutgoingKeepsInternalNotesHome(t *testing.T) {
+	p, err := Compile("out.go", DefaultOutgoing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := p.Outgoing(context.Background(), item.Item{Title: "t", Comments: []item.Comment{{ID: "1", Body: "hi"}, {ID: "2", Body: "note", Internal: true}}}, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Comments) != 1 || r.Comments[0].ID != "1" {
+		t.Errorf("default outgoing comments: got %+v, want only the public one", r.Comments)
 	}
 }
