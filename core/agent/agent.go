@@ -60,17 +60,18 @@ type Agent struct {
 	log      *slog.Logger
 	st       *store.Store
 	id       *identity.Identity
-	tracker  *local.Tracker
+	local    *local.Tracker // the embedded tracker, always there: the Tracker screen and the demo's sandbox
 	invites  *pairing.Store
 	ln       net.Listener
 	url      string
-	outRule  *rules.Program
-	inRule   *rules.Program
 	newConns chan *conn
 
-	mu      sync.Mutex
-	conns   map[string]*conn
-	serving bool
+	mu       sync.Mutex
+	conns    map[string]*conn
+	serving  bool
+	sync     engine.Tracker  // the tracker the connections sync: the embedded one or e.g. RT
+	settings TrackerSettings // what sync was built from
+	rules    *ruleSource     // the rules for sync's kind
 }
 
 // conn is one connection's runtime: its record, queues and engine.
@@ -134,17 +135,22 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if a.id, err = a.loadIdentity(ctx); err != nil {
 		return nil, err
 	}
-	if a.tracker, err = local.Open(a.st, local.Options{Prefix: opt.Prefix}); err != nil {
+	if a.local, err = local.Open(a.st, local.Options{Prefix: opt.Prefix}); err != nil {
 		return nil, fmt.Errorf("open embedded tracker: %w", err)
+	}
+	if a.settings, err = a.loadTrackerSettings(); err != nil {
+		return nil, err
+	}
+	a.rules = newRuleSource(a.settings.Kind)
+	if a.sync, err = a.buildTracker(ctx, a.settings, ""); err != nil {
+		a.log.Error("tracker unavailable; events wait until Settings are fixed", "tracker", a.settings.Describe(), "err", err)
+		a.sync = unavailableTracker{fmt.Errorf("%s is unavailable: %w", a.settings.Describe(), err)}
 	}
 	if a.invites, err = pairing.OpenStore(a.st); err != nil {
 		return nil, fmt.Errorf("open invitations: %w", err)
 	}
-	if a.outRule, err = rules.Compile("outgoing.go", rules.DefaultOutgoing); err != nil {
-		return nil, fmt.Errorf("default outgoing rule: %w", err)
-	}
-	if a.inRule, err = rules.Compile("incoming.go", rules.DefaultIncoming); err != nil {
-		return nil, fmt.Errorf("default incoming rule: %w", err)
+	if _, _, err := a.rules.programs(); err != nil {
+		return nil, fmt.Errorf("default rules: %w", err)
 	}
 	if opt.Listen != "" {
 		if a.ln, err = net.Listen("tcp", opt.Listen); err != nil {
@@ -252,23 +258,7 @@ func (a *Agent) addConn(rec connection) (*conn, error) {
 		return nil, fmt.Errorf("open inbox: %w", err)
 	}
 	c.client = transport.NewClient(a.id, rec.Partner, rec.PartnerURL, rec.ID)
-	c.eng, err = engine.New(engine.Options{
-		Connection: rec.ID,
-		Store:      a.st,
-		Tracker:    a.tracker,
-		Rules:      ruleSet{out: a.outRule, in: a.inRule, env: rules.Env{Connection: rec.PartnerName}},
-		Outbox:     c.out,
-		Inbox:      c.in,
-		Sender:     sender{c.client},
-		Logger:     a.log.With("partner", rec.PartnerName),
-		Poll:       a.opt.Poll,
-		OnApplied: func(source string, created time.Time) {
-			if a.opt.OnApplied != nil {
-				a.opt.OnApplied(rec.ID, source, created)
-			}
-		},
-	})
-	if err != nil {
+	if c.eng, err = a.newEngine(c); err != nil {
 		return nil, err
 	}
 	a.mu.Lock()
@@ -279,6 +269,51 @@ func (a *Agent) addConn(rec connection) (*conn, error) {
 		a.newConns <- c
 	}
 	return c, nil
+}
+
+// newEngine builds a connection's engine on the current tracker and rules.
+func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
+	a.mu.Lock()
+	tr, src, rec, settings := a.sync, a.rules, c.rec, a.settings
+	a.mu.Unlock()
+	poll := a.opt.Poll
+	if _, notifies := tr.(engine.ChangeNotifier); !notifies {
+		// A remote tracker is polled: every poll costs the tracker requests.
+		poll = settings.Poll
+		if poll <= 0 {
+			poll = 10 * time.Second
+		}
+	}
+	return engine.New(engine.Options{
+		Connection: rec.ID,
+		Store:      a.st,
+		Tracker:    tr,
+		Rules:      ruleSet{src: src, env: rules.Env{Connection: rec.PartnerName}},
+		Outbox:     c.out,
+		Inbox:      c.in,
+		Sender:     sender{c.client},
+		Logger:     a.log.With("partner", rec.PartnerName),
+		Poll:       poll,
+		OnApplied: func(source string, created time.Time) {
+			if a.opt.OnApplied != nil {
+				a.opt.OnApplied(rec.ID, source, created)
+			}
+		},
+	})
+}
+
+// stopConn stops a connection's engine if it runs and reports whether it did.
+func (a *Agent) stopConn(c *conn) bool {
+	a.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.cancel = nil
+	a.mu.Unlock()
+	if cancel == nil {
+		return false
+	}
+	cancel()
+	<-done
+	return true
 }
 
 // Serve runs the partner server and every active connection until ctx ends.
@@ -295,14 +330,17 @@ func (a *Agent) Serve(ctx context.Context) error {
 			}
 		}()
 	}
+	// start runs a connection's engine; the caller holds a.mu.
 	start := func(c *conn) {
 		cctx, cancel := context.WithCancel(ctx)
-		c.cancel, c.done = cancel, make(chan struct{})
+		done := make(chan struct{})
+		c.cancel, c.done = cancel, done
+		eng := c.eng
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(c.done)
-			c.eng.Serve(cctx)
+			defer close(done)
+			eng.Serve(cctx)
 		}()
 	}
 	a.mu.Lock()
@@ -321,7 +359,11 @@ func (a *Agent) Serve(ctx context.Context) error {
 			a.mu.Unlock()
 			return nil
 		case c := <-a.newConns:
-			start(c)
+			a.mu.Lock()
+			if c.cancel == nil {
+				start(c)
+			}
+			a.mu.Unlock()
 		}
 	}
 }
@@ -353,8 +395,8 @@ func (a *Agent) URL() string { return a.url }
 // Name is the name partners see.
 func (a *Agent) Name() string { return a.opt.Name }
 
-// Tracker is the embedded tracker.
-func (a *Agent) Tracker() *local.Tracker { return a.tracker }
+// Local is the embedded tracker.
+func (a *Agent) Local() *local.Tracker { return a.local }
 
 func (a *Agent) conn(id string) (*conn, error) {
 	a.mu.Lock()

@@ -12,8 +12,11 @@ import (
 
 // Overview returns the counts for the app's Overview screen.
 func (a *Agent) Overview(ctx context.Context) (Overview, error) {
-	o := Overview{AgentID: a.id.ID.String(), Name: a.opt.Name, Tracker: "embedded"}
-	n, err := a.tracker.Count(ctx)
+	a.mu.Lock()
+	tracker := a.settings.Describe()
+	a.mu.Unlock()
+	o := Overview{AgentID: a.id.ID.String(), Name: a.opt.Name, Tracker: tracker}
+	n, err := a.local.Count(ctx)
 	if err != nil {
 		return o, err
 	}
@@ -82,29 +85,29 @@ func (a *Agent) Connections(ctx context.Context) ([]ConnectionInfo, error) {
 
 // Items lists the embedded tracker's items, newest first.
 func (a *Agent) Items(ctx context.Context) ([]item.Item, error) {
-	return a.tracker.List(ctx, 0, 10000)
+	return a.local.List(ctx, 0, 10000)
 }
 
 // CreateItem creates an item in the embedded tracker.
 func (a *Agent) CreateItem(ctx context.Context, it item.Item) (item.Item, error) {
-	return a.tracker.Create(ctx, it)
+	return a.local.Create(ctx, it)
 }
 
 // UpdateItem changes an item in the embedded tracker.
 func (a *Agent) UpdateItem(ctx context.Context, it item.Item) (item.Item, error) {
-	return a.tracker.Update(ctx, it)
+	return a.local.Update(ctx, it)
 }
 
 // AddComment adds a comment to an item in the embedded tracker.
 func (a *Agent) AddComment(ctx context.Context, key string, c item.Comment) (item.Comment, error) {
-	return a.tracker.AddComment(ctx, key, c)
+	return a.local.AddComment(ctx, key, c)
 }
 
 // Statuses is the embedded tracker's status vocabulary.
-func (a *Agent) Statuses() []string { return a.tracker.Statuses() }
+func (a *Agent) Statuses() []string { return a.local.Statuses() }
 
 // Priorities is the embedded tracker's priority vocabulary.
-func (a *Agent) Priorities() []string { return a.tracker.Priorities() }
+func (a *Agent) Priorities() []string { return a.local.Priorities() }
 
 // Queue lists a connection's queued events; direction is "out" or "in".
 func (a *Agent) Queue(ctx context.Context, connID, direction string) ([]QueueEntry, error) {

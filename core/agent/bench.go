@@ -155,7 +155,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 		for i := range writes {
 			writes[i] = engine.Write{Item: item.Item{Title: fmt.Sprintf("bulk %d", done+i), Description: "bench", Status: "open", Priority: "medium", Labels: []string{"bench"}}}
 		}
-		if _, err := blue.tracker.Apply(ctx, writes); err != nil {
+		if _, err := blue.local.Apply(ctx, writes); err != nil {
 			return res, err
 		}
 		done += n
@@ -177,7 +177,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 		key := fmt.Sprintf("BLUE-%d", opt.Changes+i+1)
 		created[key] = time.Now()
 		mu.Unlock()
-		it, err := blue.tracker.Create(ctx, item.Item{Title: fmt.Sprintf("steady %d", i), Status: "open"})
+		it, err := blue.local.Create(ctx, item.Item{Title: fmt.Sprintf("steady %d", i), Status: "open"})
 		if err != nil {
 			tick.Stop()
 			return res, err

@@ -10,28 +10,10 @@ import (
 
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/identity"
-	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/pairing"
 	"github.com/tandemsync/tandem/core/queue"
-	"github.com/tandemsync/tandem/core/rules"
 	"github.com/tandemsync/tandem/core/transport"
 )
-
-// ruleSet adapts compiled rule programs to what the engine needs.
-type ruleSet struct {
-	out, in *rules.Program
-	env     rules.Env
-}
-
-func (r ruleSet) Outgoing(ctx context.Context, it item.Item) (item.Replica, bool, error) {
-	rep, o, err := r.out.Outgoing(ctx, it, r.env)
-	return rep, o.Skip, err
-}
-
-func (r ruleSet) Incoming(ctx context.Context, rep item.Replica, cur item.Item) (item.Item, bool, error) {
-	it, o, err := r.in.Incoming(ctx, rep, cur, r.env)
-	return it, o.Skip, err
-}
 
 // sender adapts the transport client to the engine.
 type sender struct{ c *transport.Client }
@@ -188,20 +170,14 @@ func (a *Agent) setState(connID string, s ConnectionState) error {
 	}
 	a.mu.Lock()
 	c.rec.State = s
-	rec := c.rec
-	cancel, serving := c.cancel, a.serving
+	rec, serving := c.rec, a.serving
 	a.mu.Unlock()
 	if err := a.saveConnection(rec); err != nil {
 		return err
 	}
-	switch {
-	case s != StateActive && cancel != nil:
-		cancel()
-		<-c.done
-		a.mu.Lock()
-		c.cancel = nil
-		a.mu.Unlock()
-	case s == StateActive && cancel == nil && serving:
+	if s != StateActive {
+		a.stopConn(c)
+	} else if serving {
 		a.newConns <- c
 	}
 	return nil

@@ -311,3 +311,30 @@ func wait(ctx context.Context, d time.Duration, chans ...<-chan struct{}) bool {
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
+
+// ResetCursor makes a connection's engine read its tracker's changes from the beginning
+// (after the tracker was switched); twins and queues are kept.
+func ResetCursor(st *store.Store, connection string) error {
+	return st.DB().Update(func(tx *bolt.Tx) error {
+		top := tx.Bucket([]byte(engineBucket))
+		if top == nil || top.Bucket([]byte(connection)) == nil {
+			return nil
+		}
+		return top.Bucket([]byte(connection)).Bucket(metaBucket).Delete(cursorKey)
+	})
+}
+
+// writeTimeout bounds a batch of tracker writes, which run to the end even while the engine
+// stops.
+const writeTimeout = 2 * time.Minute
+
+// outgoingRule runs the outgoing rule. A rule run is bounded by the rule's own deadline, not
+// cut short because the engine is stopping, so a stop never looks like a rule failure.
+func (e *Engine) outgoingRule(ctx context.Context, it item.Item) (item.Replica, bool, error) {
+	return e.opt.Rules.Outgoing(context.WithoutCancel(ctx), it)
+}
+
+// incomingRule runs the incoming rule, like outgoingRule.
+func (e *Engine) incomingRule(ctx context.Context, r item.Replica, cur item.Item) (item.Item, bool, error) {
+	return e.opt.Rules.Incoming(context.WithoutCancel(ctx), r, cur)
+}

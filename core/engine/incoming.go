@@ -90,7 +90,11 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 	var results []WriteResult
 	if len(writes) > 0 {
 		var err error
-		results, err = e.opt.Tracker.Apply(ctx, writes)
+		// A write that has started is finished even when the engine is stopping: abandoning it
+		// half-way could leave a ticket created whose key we never learn.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		results, err = e.opt.Tracker.Apply(wctx, writes)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("write to tracker: %w", err)
 		}
@@ -125,7 +129,7 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 		p.newLink = p.twin.Remote != p.change.Source
 		p.twin.Remote = p.change.Source
 		merged := withoutComments(p.current, p.twin.partnerComments())
-		if r, skip, err := e.opt.Rules.Outgoing(ctx, merged); err == nil && !skip {
+		if r, skip, err := e.outgoingRule(ctx, merged); err == nil && !skip {
 			p.twin.SentHash, p.twin.Sent = r.Hash(), stripComments(r)
 		}
 	}
@@ -234,7 +238,7 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 	}
 	base := p.current.Clone()
 	base.Comments = nil
-	in, skip, err := e.opt.Rules.Incoming(ctx, p.change.Replica, base)
+	in, skip, err := e.incomingRule(ctx, p.change.Replica, base)
 	if err != nil {
 		return permanent(fmt.Errorf("incoming rule: %w", err))
 	}
@@ -247,7 +251,7 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 	if local != "" && p.change.Prev != nil {
 		before := p.change.Replica
 		copyReplicaFields(&before, *p.change.Prev, p.change.Changed)
-		prev, _, err := e.opt.Rules.Incoming(ctx, before, base.Clone())
+		prev, _, err := e.incomingRule(ctx, before, base.Clone())
 		if err != nil {
 			return permanent(fmt.Errorf("incoming rule: %w", err))
 		}
