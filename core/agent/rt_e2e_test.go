@@ -1,0 +1,226 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/trackers/httpx"
+	"github.com/tandemsync/tandem/core/trackers/rt"
+	"github.com/tandemsync/tandem/core/trackers/rt/rttest"
+)
+
+// rtServer is one throwaway Request Tracker shared by this package's tests.
+var rtServer *rttest.Server
+
+func TestMain(m *testing.M) { os.Exit(rttest.Main(m, &rtServer)) }
+
+// rtDirect talks to RT's REST 2 API as a person at the helpdesk would, not through Tandem.
+func rtDirect(t *testing.T, s *rttest.Server, method, path string, in, out any) {
+	t.Helper()
+	c := httpx.New(httpx.Config{Tracker: "RT", Auth: httpx.BasicAuth(s.User, s.Password)})
+	if err := c.DoJSON(context.Background(), method, s.URL+"/REST/2.0"+path, in, out); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+}
+
+// rtTickets reads every ticket of the General queue through the connector, keyed by subject.
+func rtTickets(t *testing.T, s *rttest.Server) map[string][]item.Item {
+	t.Helper()
+	tr, err := rt.New(rt.Config{URL: s.URL, Queues: []string{"General"}, User: s.User, Password: s.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	byTitle := map[string][]item.Item{}
+	cursor := ""
+	for range 100 {
+		items, next, err := tr.Changes(ctx, cursor, 100)
+		if err != nil {
+			t.Fatalf("read rt tickets: %v", err)
+		}
+		for _, it := range items {
+			full, err := tr.Get(ctx, it.Key)
+			if err != nil {
+				t.Fatalf("get rt ticket %s: %v", it.Key, err)
+			}
+			byTitle[full.Title] = append(byTitle[full.Title], full)
+		}
+		if len(items) == 0 || next == cursor {
+			break
+		}
+		cursor = next
+	}
+	return byTitle
+}
+
+func findItem(t *testing.T, a *running, title string) (item.Item, bool) {
+	t.Helper()
+	items, err := a.Items(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Title == title {
+			return it, true
+		}
+	}
+	return item.Item{}, false
+}
+
+func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
+	srv := rttest.Need(t, rtServer)
+	keys := testKeys(t)
+	ctx := context.Background()
+	helpdesk := start(t, Options{Dir: t.TempDir(), Name: "Helpdesk", Listen: "127.0.0.1:0", Keys: keys})
+	settings := TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"General"}, User: srv.User, Poll: 300 * time.Millisecond}
+	if check := helpdesk.TestTracker(ctx, settings, srv.Password); !check.OK {
+		t.Fatalf("test connection: %s", check.Summary)
+	}
+	if err := helpdesk.SaveTrackerSettings(ctx, settings, srv.Password); err != nil {
+		t.Fatalf("save rt settings: %v", err)
+	}
+	dev := start(t, Options{Dir: t.TempDir(), Name: "Dev", Listen: "127.0.0.1:0", Prefix: "DEV", Keys: keys})
+	pair(t, helpdesk, dev)
+
+	// A ticket opened at the helpdesk reaches the partner, with RT's lifecycle mapped.
+	var created struct {
+		ID string `json:"id"`
+	}
+	rtDirect(t, srv, "POST", "/ticket", map[string]any{"Queue": "General", "Subject": "VPN drops every hour", "Content": "Since Monday, says the requester.", "ContentType": "text/plain"}, &created)
+	eventually(t, 60*time.Second, "rt ticket in dev", func() (bool, string) {
+		it, ok := findItem(t, dev, "VPN drops every hour")
+		return ok && it.Status == "open" && strings.Contains(it.Description, "Since Monday"), fmt.Sprintf("%+v", it)
+	})
+
+	// An update in RT follows.
+	rtDirect(t, srv, "PUT", "/ticket/"+created.ID, map[string]any{"Subject": "VPN drops every hour (Berlin office)", "Status": "open"}, nil)
+	eventually(t, 60*time.Second, "rt update in dev", func() (bool, string) {
+		it, ok := findItem(t, dev, "VPN drops every hour (Berlin office)")
+		return ok && it.Status == "in progress", fmt.Sprintf("%+v", it)
+	})
+
+	// An item and a comment made on the partner's side arrive in RT, with the author kept.
+	it, err := dev.CreateItem(ctx, item.Item{Title: "Add SSO to the portal", Description: "Customer asks for SAML.", Status: "in progress", Priority: "high"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.AddComment(ctx, it.Key, item.Comment{Author: item.User{Name: "Dana Dev"}, Body: "Planned for sprint 12."}); err != nil {
+		t.Fatal(err)
+	}
+	vpn, _ := findItem(t, dev, "VPN drops every hour (Berlin office)")
+	if _, err := dev.AddComment(ctx, vpn.Key, item.Comment{Author: item.User{Name: "Dana Dev"}, Body: "Found it: the DHCP lease."}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "dev's item and comments in rt", func() (bool, string) {
+		tickets := rtTickets(t, srv)
+		sso, vpn := tickets["Add SSO to the portal"], tickets["VPN drops every hour (Berlin office)"]
+		if len(sso) != 1 || len(vpn) != 1 {
+			return false, fmt.Sprintf("sso %d vpn %d tickets", len(sso), len(vpn))
+		}
+		ok := sso[0].Status == "open" && sso[0].Priority == "high" && hasComment(sso[0], "Dana Dev", "Planned for sprint 12.") && hasComment(vpn[0], "Dana Dev", "Found it: the DHCP lease.")
+		return ok, fmt.Sprintf("sso %+v\nvpn comments %+v", sso[0], vpn[0].Comments)
+	})
+
+	// RT stops answering: the partner's change waits in the helpdesk's inbox, then flows.
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			srv.Resume()
+		}
+	}()
+	sso, _ := findItem(t, dev, "Add SSO to the portal")
+	sso.Title = "Add SSO (SAML) to the portal"
+	if _, err := dev.UpdateItem(ctx, sso); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the change waits at the helpdesk while rt is down", func() (bool, string) {
+		c, _ := helpdesk.Connections(ctx)
+		return len(c) == 1 && c[0].Inbox > 0, fmt.Sprintf("%+v", c)
+	})
+	time.Sleep(time.Second)
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	eventually(t, 90*time.Second, "the waiting change reaches rt", func() (bool, string) {
+		tickets := rtTickets(t, srv)
+		return len(tickets["Add SSO (SAML) to the portal"]) == 1, fmt.Sprintf("%d tickets", len(tickets))
+	})
+
+	// Nothing was duplicated on either side, and nothing is still moving.
+	eventually(t, 30*time.Second, "queues drained", func() (bool, string) {
+		h, _ := helpdesk.Overview(ctx)
+		d, _ := dev.Overview(ctx)
+		return h.Queued == 0 && d.Queued == 0 && h.Failed == 0 && d.Failed == 0, fmt.Sprintf("helpdesk %+v dev %+v", h, d)
+	})
+	tickets := rtTickets(t, srv)
+	if len(tickets) != 2 {
+		t.Errorf("rt tickets: got %d (%v), want 2", len(tickets), keysOf(tickets))
+	}
+	for title, ts := range tickets {
+		if len(ts) != 1 {
+			t.Errorf("rt ticket %q exists %d times", title, len(ts))
+		}
+	}
+	if items, _ := dev.Items(ctx); len(items) != 2 {
+		t.Errorf("dev items: got %d, want 2", len(items))
+	}
+	d, _ := dev.Overview(ctx)
+	if d.Twins != 2 {
+		t.Errorf("dev twins: got %d, want 2", d.Twins)
+	}
+}
+
+func hasComment(it item.Item, author, body string) bool {
+	for _, c := range it.Comments {
+		if c.Author.Name == author && strings.TrimSpace(c.Body) == body {
+			return true
+		}
+	}
+	return false
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	return k
+}
+
+func TestTrackerSettingsSayWhatIsWrong(t *testing.T) {
+	srv := rttest.Need(t, rtServer)
+	a := start(t, Options{Dir: t.TempDir(), Keys: testKeys(t)})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		s          TrackerSettings
+		credential string
+		want       string
+	}{
+		{"wrong password", TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"General"}, User: "root"}, "nope", "401"},
+		{"missing queue", TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"Helpdesk"}, User: "root"}, srv.Password, "Helpdesk"},
+		{"no credential stored", TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"General"}, User: "root"}, "", "credential"},
+		{"not a url", TrackerSettings{Kind: TrackerRT, URL: "rt.example", Queues: []string{"General"}, User: "root"}, "x", "web address"},
+	} {
+		c := a.TestTracker(ctx, tc.s, tc.credential)
+		if c.OK || !strings.Contains(c.Summary, tc.want) {
+			t.Errorf("%s: got ok=%v %q, want a failure mentioning %q", tc.name, c.OK, c.Summary, tc.want)
+		}
+	}
+	// A rejected save changes nothing.
+	if err := a.SaveTrackerSettings(ctx, TrackerSettings{Kind: TrackerRT, URL: "rt.example", Queues: []string{"General"}}, "x"); err == nil {
+		t.Errorf("saving an invalid URL: no error")
+	}
+	if s, _ := a.TrackerSettings(ctx); s.Kind != TrackerEmbedded {
+		t.Errorf("after a rejected save the tracker is %q, want embedded", s.Kind)
+	}
+}
