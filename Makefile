@@ -30,7 +30,7 @@ test: deps
 	go vet ./...
 	dbus-run-session -- sh -c ' \
 		echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
-		export TANDEM_REQUIRE_KEYCHAIN=1; rc=0; \
+		export TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1; rc=0; \
 		go test -race ./core/... || rc=1; \
 		CGO_ENABLED=0 go test ./ui/... || rc=1; \
 		CGO_ENABLED=1 TANDEM_REQUIRE_DISPLAY=1 go test ./cmd/... || rc=1; \
