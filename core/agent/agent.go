@@ -343,6 +343,11 @@ func (a *Agent) Serve(ctx context.Context) error {
 			eng.Serve(cctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.maintain(ctx)
+	}()
 	a.mu.Lock()
 	a.serving = true
 	for _, c := range a.conns {
@@ -364,6 +369,29 @@ func (a *Agent) Serve(ctx context.Context) error {
 				start(c)
 			}
 			a.mu.Unlock()
+		}
+	}
+}
+
+// maintain forgets, once an hour, what no longer needs keeping: inbox event ids past their
+// deduplication window and invitations long expired or used.
+func (a *Agent) maintain(ctx context.Context) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		for _, c := range a.connList() {
+			if _, err := c.in.PruneSeen(now.Add(-queue.DefaultSeenRetention)); err != nil {
+				a.log.Warn("prune seen event ids", "connection", c.rec.ID, "err", err)
+			}
+		}
+		if _, err := a.invites.Prune(now, 30*24*time.Hour); err != nil {
+			a.log.Warn("prune invitations", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

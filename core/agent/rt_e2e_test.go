@@ -104,6 +104,22 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 		return ok && it.Status == "in progress", fmt.Sprintf("%+v", it)
 	})
 
+	// A reply written in RT arrives with its author; an internal RT comment stays in RT.
+	rtDirect(t, srv, "POST", "/ticket/"+created.ID+"/correspond", map[string]any{"Content": "We are looking into it.", "ContentType": "text/plain"}, nil)
+	rtDirect(t, srv, "POST", "/ticket/"+created.ID+"/comment", map[string]any{"Content": "Internal: probably the new firewall.", "ContentType": "text/plain"}, nil)
+	eventually(t, 60*time.Second, "rt reply in dev", func() (bool, string) {
+		it, _ := findItem(t, dev, "VPN drops every hour (Berlin office)")
+		for _, c := range it.Comments {
+			if strings.Contains(c.Body, "We are looking into it.") && c.Author.Name != "" && c.Author.Name != "Tandem" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", it.Comments)
+	})
+	if it, _ := findItem(t, dev, "VPN drops every hour (Berlin office)"); len(it.Comments) != 1 {
+		t.Errorf("dev comments: got %+v, want only the public reply (internal comments stay in RT)", it.Comments)
+	}
+
 	// An item and a comment made on the partner's side arrive in RT, with the author kept.
 	it, err := dev.CreateItem(ctx, item.Item{Title: "Add SSO to the portal", Description: "Customer asks for SAML.", Status: "in progress", Priority: "high"})
 	if err != nil {
@@ -123,6 +139,7 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 			return false, fmt.Sprintf("sso %d vpn %d tickets", len(sso), len(vpn))
 		}
 		ok := sso[0].Status == "open" && sso[0].Priority == "high" && hasComment(sso[0], "Dana Dev", "Planned for sprint 12.") && hasComment(vpn[0], "Dana Dev", "Found it: the DHCP lease.")
+		ok = ok && len(vpn[0].Comments) == 3 // the reply, the internal note, Dana's: nothing echoed back twice
 		return ok, fmt.Sprintf("sso %+v\nvpn comments %+v", sso[0], vpn[0].Comments)
 	})
 
