@@ -7,13 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
-	"github.com/tandemsync/tandem/core/pairing"
 	"github.com/tandemsync/tandem/core/secrets"
 	"github.com/tandemsync/tandem/ui"
 )
@@ -161,9 +162,20 @@ func runDemo(ctx context.Context, headless bool) error {
 	open := func(name, prefix string) (*agent.Agent, error) {
 		opt := agent.Options{Dir: root + "/" + name, Name: name, Listen: "127.0.0.1:0", Prefix: prefix, Keys: keys, Logger: log, Poll: time.Second}
 		if headless {
-			opt.OnApplied = func(conn, source string, created time.Time) {
-				fmt.Printf("%8.3fs  %-4s applied %s from its partner (%.0f ms after it was sent)\n",
-					time.Since(start).Seconds(), name, source, float64(time.Since(created).Microseconds())/1000)
+			opt.OnApplied = func(_ string, ap engine.Applied) {
+				var parts []string
+				switch {
+				case ap.Created:
+					parts = append(parts, "created")
+				case len(ap.Fields) > 0:
+					parts = append(parts, "updated "+strings.Join(ap.Fields, ", "))
+				}
+				if ap.Comments > 0 {
+					parts = append(parts, fmt.Sprintf("added %d comment(s)", ap.Comments))
+				}
+				what := strings.Join(parts, "; ")
+				fmt.Printf("%7.2fs  %-4s %-8s <- %-8s %s  (%.1f ms after it was sent)\n",
+					time.Since(start).Seconds(), name, ap.Local, ap.Source, strings.TrimSpace(what), float64(time.Since(ap.Sent).Microseconds())/1000)
 			}
 		}
 		return agent.Open(ctx, opt)
@@ -192,8 +204,8 @@ func runDemo(ctx context.Context, headless bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Blue %s at %s\nRed  %s at %s\nPaired over pinned mutual TLS; verification code %s (both sides show it: %s).\n",
-		blue.ID().Short(), blue.URL(), red.ID().Short(), red.URL(), info.VerificationCode, pairing.VerificationCode(blue.ID(), red.ID()))
+	fmt.Printf("Blue %s at %s\nRed  %s at %s\nPaired over pinned mutual TLS; both sides show the verification code %s.\n",
+		blue.ID().Short(), blue.URL(), red.ID().Short(), red.URL(), info.VerificationCode)
 	if !headless {
 		return runGUI([]NamedAgent{{Title: "Tandem — Blue", Agent: blue}, {Title: "Tandem — Red", Agent: red}})
 	}

@@ -50,8 +50,9 @@ type Options struct {
 	NoSync bool   // skip fsync (benchmark baselines only)
 	Logger *slog.Logger
 	Poll   time.Duration // how often engines look for changes without a notification
-	// OnApplied is called after each change applied from a partner (for measurements).
-	OnApplied func(connection, source string, created time.Time)
+	// OnApplied is called after each change applied from a partner (the headless demo prints
+	// them; the benchmark times them).
+	OnApplied func(connection string, applied engine.Applied)
 }
 
 // Agent is one Tandem agent on one data directory.
@@ -294,9 +295,9 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 		Sender:     sender{c.client},
 		Logger:     a.log.With("partner", rec.PartnerName),
 		Poll:       poll,
-		OnApplied: func(source string, created time.Time) {
+		OnApplied: func(ap engine.Applied) {
 			if a.opt.OnApplied != nil {
-				a.opt.OnApplied(rec.ID, source, created)
+				a.opt.OnApplied(rec.ID, ap)
 			}
 		},
 	})

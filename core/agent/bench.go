@@ -84,11 +84,11 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	var latencies []time.Duration
 	appliedCount := 0
 	applied := make(chan struct{}, 1)
-	onApplied := func(_, source string, _ time.Time) {
+	onApplied := func(_ string, ap engine.Applied) {
 		mu.Lock()
-		if t, ok := created[source]; ok {
+		if t, ok := created[ap.Source]; ok {
 			latencies = append(latencies, time.Since(t))
-			delete(created, source)
+			delete(created, ap.Source)
 		}
 		appliedCount++
 		mu.Unlock()

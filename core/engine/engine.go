@@ -77,9 +77,8 @@ type Options struct {
 	Logger     *slog.Logger
 	BatchSize  int           // events per batch; default 256
 	Poll       time.Duration // how often to look for changes without a notification; default 2s
-	// OnApplied, if set, is called after each applied change with the partner's key and the
-	// time the partner created the event (for latency measurement).
-	OnApplied func(source string, created time.Time)
+	// OnApplied, if set, is called after each change applied from the partner.
+	OnApplied func(Applied)
 }
 
 // Engine is one connection's sync loop. Serve runs it.
@@ -93,6 +92,16 @@ type Engine struct {
 	errMu         sync.Mutex
 	lastErr       string
 	lastSync      time.Time
+}
+
+// Applied describes one change applied from the partner: keys and field names, never values.
+type Applied struct {
+	Source   string    // the partner's item key
+	Local    string    // the local item key
+	Created  bool      // the local item was created
+	Fields   []string  // the fields written
+	Comments int       // comments added
+	Sent     time.Time // when the partner created the event (for latency)
 }
 
 // Stats are counters for the app.

@@ -65,6 +65,7 @@ type plan struct {
 	write    int        // index into writes, -1 when nothing is written
 	partner  []string   // partner ids of the write's NewComments
 	newLink  bool       // the twin link is new: the sender learns our key from a receipt
+	created  bool       // the write created the local item
 }
 
 func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
@@ -116,6 +117,7 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 				continue
 			}
 			p.twin.Local = res.Key
+			p.created = writes[p.write].Key == ""
 			if p.twin.Comments == nil && len(res.CommentIDs) > 0 {
 				p.twin.Comments = map[string]string{}
 			}
@@ -190,7 +192,11 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 	}
 	if e.opt.OnApplied != nil {
 		for _, p := range applied {
-			e.opt.OnApplied(p.change.Source, p.ev.Created)
+			info := Applied{Source: p.change.Source, Local: p.twin.Local, Sent: p.ev.Created, Created: p.created}
+			if p.write >= 0 {
+				info.Fields, info.Comments = writes[p.write].Fields, len(writes[p.write].NewComments)
+			}
+			e.opt.OnApplied(info)
 		}
 	}
 	return nil
