@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/tandemsync/tandem/assets"
 	"github.com/tandemsync/tandem/ui"
@@ -41,10 +42,23 @@ func runGUI(agents []NamedAgent) error {
 	})
 	a := app.NewWithID(appID)
 	a.SetIcon(assets.Icon())
+	var windows []fyne.Window
 	for _, na := range agents {
 		w := ui.NewWindow(a, na.Agent, ui.Options{Title: na.Title})
 		w.SetIcon(assets.Icon())
 		w.Show()
+		windows = append(windows, w)
+	}
+	// One agent: closing its window keeps the agent syncing in the system tray, as an
+	// operator expects of a background service; Quit in the tray menu ends it. (The demo's two
+	// windows close as usual, so it ends with them.)
+	if desk, ok := a.(desktop.App); ok && len(windows) == 1 {
+		w := windows[0]
+		desk.SetSystemTrayIcon(assets.Icon())
+		desk.SetSystemTrayMenu(fyne.NewMenu("Tandem",
+			fyne.NewMenuItem("Show Tandem", func() { w.Show(); w.RequestFocus() }),
+		)) // Fyne adds Quit
+		w.SetCloseIntercept(w.Hide)
 	}
 
 	// Ctrl-C or SIGTERM closes the app as closing its windows would.
