@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tandemsync/tandem/core/identity"
+	"github.com/tandemsync/tandem/core/trackers/httpx"
 )
 
 // requestTimeout is a backstop for callers whose ctx has no deadline.
@@ -213,27 +214,7 @@ func statusError(resp *http.Response, data []byte) *StatusError {
 		se.Message = msg
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		se.After = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		se.After = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return se
-}
-
-// parseRetryAfter reads delay-seconds or an HTTP date; zero if absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tandemsync/tandem/core/identity"
+	"github.com/tandemsync/tandem/core/trackers/httpx"
 )
 
 func TestSendBatch(t *testing.T) {
@@ -414,8 +415,8 @@ func TestStatusErrorClassification(t *testing.T) {
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+		if got := httpx.ParseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("httpx.ParseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

@@ -224,7 +224,7 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, body []byt
 	e := &Error{Tracker: c.cfg.Tracker, Method: method, Path: u.Path, StatusCode: resp.StatusCode,
 		Message: bodyMessage(data)}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		e.retryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		e.Hint = c.cfg.AuthHint

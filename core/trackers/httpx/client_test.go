@@ -181,8 +181,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 	}
 	for _, tc := range tests {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q): got %v, want %v", tc.in, got, tc.want)
+		if got := ParseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("ParseRetryAfter(%q): got %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

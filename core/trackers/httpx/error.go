@@ -82,8 +82,9 @@ func IsStatus(err error, code int) bool {
 	return errors.As(err, &e) && e.StatusCode == code
 }
 
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
-func parseRetryAfter(h string, now time.Time) time.Duration {
+// ParseRetryAfter reads a Retry-After header: delay seconds or an HTTP date; zero if absent,
+// unreadable or past.
+func ParseRetryAfter(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0
