@@ -72,7 +72,6 @@ type Agent struct {
 	serving  bool
 	sync     engine.Tracker  // the tracker the connections sync: the embedded one or e.g. RT
 	settings TrackerSettings // what sync was built from
-	rules    *ruleSource     // the rules for sync's kind
 }
 
 // conn is one connection's runtime: its record, queues and engine.
@@ -81,6 +80,7 @@ type conn struct {
 	out    *queue.Queue
 	in     *queue.Queue
 	eng    *engine.Engine
+	rules  *ruleSource
 	client *transport.Client
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -130,7 +130,7 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 			a.close()
 		}
 	}()
-	if err := a.st.EnsureBuckets(string(connBucket), string(agentBucket)); err != nil {
+	if err := a.st.EnsureBuckets(string(connBucket), string(agentBucket), string(rulesBucket)); err != nil {
 		return nil, err
 	}
 	if a.id, err = a.loadIdentity(ctx); err != nil {
@@ -142,16 +142,12 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if a.settings, err = a.loadTrackerSettings(); err != nil {
 		return nil, err
 	}
-	a.rules = newRuleSource(a.settings.Kind)
 	if a.sync, err = a.buildTracker(ctx, a.settings, ""); err != nil {
 		a.log.Error("tracker unavailable; events wait until Settings are fixed", "tracker", a.settings.Describe(), "err", err)
 		a.sync = unavailableTracker{fmt.Errorf("%s is unavailable: %w", a.settings.Describe(), err)}
 	}
 	if a.invites, err = pairing.OpenStore(a.st); err != nil {
 		return nil, fmt.Errorf("open invitations: %w", err)
-	}
-	if _, _, err := a.rules.programs(); err != nil {
-		return nil, fmt.Errorf("default rules: %w", err)
 	}
 	if opt.Listen != "" {
 		if a.ln, err = net.Listen("tcp", opt.Listen); err != nil {
@@ -258,6 +254,14 @@ func (a *Agent) addConn(rec connection) (*conn, error) {
 	if c.in, err = queue.Open(a.st, "in/"+rec.ID); err != nil {
 		return nil, fmt.Errorf("open inbox: %w", err)
 	}
+	a.mu.Lock()
+	kind := a.settings.Kind
+	a.mu.Unlock()
+	rs, err := a.loadRules(rec.ID, kind)
+	if err != nil {
+		return nil, err
+	}
+	c.rules = newRuleSource(rs)
 	c.client = transport.NewClient(a.id, rec.Partner, rec.PartnerURL, rec.ID)
 	if c.eng, err = a.newEngine(c); err != nil {
 		return nil, err
@@ -275,7 +279,7 @@ func (a *Agent) addConn(rec connection) (*conn, error) {
 // newEngine builds a connection's engine on the current tracker and rules.
 func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 	a.mu.Lock()
-	tr, src, rec, settings := a.sync, a.rules, c.rec, a.settings
+	tr, src, rec, settings := a.sync, c.rules, c.rec, a.settings
 	a.mu.Unlock()
 	poll := a.opt.Poll
 	if _, notifies := tr.(engine.ChangeNotifier); !notifies {

@@ -161,7 +161,6 @@ func (a *Agent) SaveTrackerSettings(ctx context.Context, s TrackerSettings, cred
 func (a *Agent) useTracker(tr engine.Tracker, s TrackerSettings, reset bool) error {
 	a.mu.Lock()
 	a.sync, a.settings = tr, s
-	a.rules = newRuleSource(s.Kind)
 	conns := make([]*conn, 0, len(a.conns))
 	for _, c := range a.conns {
 		conns = append(conns, c)
@@ -173,6 +172,14 @@ func (a *Agent) useTracker(tr engine.Tracker, s TrackerSettings, reset bool) err
 			if err := engine.ResetCursor(a.st, c.rec.ID); err != nil {
 				return err
 			}
+		}
+		// Rules still on the old tracker's defaults follow the tracker; edited rules stay.
+		if cur := c.rules.sources(); cur.Kind != "" && cur.Kind != s.Kind {
+			rs := defaultRules(s.Kind)
+			if err := a.saveRules(c.rec.ID, rs); err != nil {
+				return err
+			}
+			c.rules.replace(newRuleSource(rs))
 		}
 		eng, err := a.newEngine(c)
 		if err != nil {
@@ -202,17 +209,30 @@ func (u unavailableTracker) Apply(context.Context, []engine.Write) ([]engine.Wri
 	return nil, u.err
 }
 
-// ruleSource holds the rule programs for a tracker kind, compiling them again if a run that
-// overran its deadline retired them.
+// ruleSource holds a connection's rule programs, compiling them again if a run that overran
+// its deadline retired them.
 type ruleSource struct {
+	kind          string // the tracker kind whose defaults these are, "" once edited
 	outSrc, inSrc string
 	mu            sync.Mutex
 	out, in       *rules.Program
 }
 
-func newRuleSource(kind string) *ruleSource {
-	out, in := rules.Defaults(kind)
-	return &ruleSource{outSrc: out, inSrc: in}
+func newRuleSource(rs RuleSources) *ruleSource {
+	return &ruleSource{kind: rs.Kind, outSrc: rs.Outgoing, inSrc: rs.Incoming}
+}
+
+func (r *ruleSource) sources() RuleSources {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return RuleSources{Outgoing: r.outSrc, Incoming: r.inSrc, Kind: r.kind}
+}
+
+// replace swaps in other's sources and programs, so engines holding r see them at once.
+func (r *ruleSource) replace(other *ruleSource) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.kind, r.outSrc, r.inSrc, r.out, r.in = other.kind, other.outSrc, other.inSrc, other.out, other.in
 }
 
 func (r *ruleSource) programs() (out, in *rules.Program, err error) {
