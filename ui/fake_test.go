@@ -28,10 +28,21 @@ type fakeAgent struct {
 	invites  int
 
 	itemsRead chan int // when not nil, gets how many items each Items call returned
+
+	settings agent.TrackerSettings
+	check    agent.TrackerCheck // what TestTracker answers
+	gate     chan struct{}      // when not nil, TestTracker waits for it to close
+	tested   []trackerCall
+	saved    []trackerCall
+
+	queues  map[string][]agent.QueueEntry // by "connID/direction"
+	retried []queueCall
+	skipped []queueCall
 }
 
 func newFakeAgent() *fakeAgent {
-	return &fakeAgent{fail: map[string]error{}, comments: map[string][]item.Comment{}}
+	return &fakeAgent{fail: map[string]error{}, comments: map[string][]item.Comment{}, queues: map[string][]agent.QueueEntry{},
+		settings: agent.TrackerSettings{Kind: agent.TrackerEmbedded}}
 }
 
 var errAgentDown = errors.New("agent is not running")
@@ -179,4 +190,91 @@ func (f *fakeAgent) Accept(ctx context.Context, code string) (agent.ConnectionIn
 	c := agent.ConnectionInfo{ID: "c-new", PartnerName: "Red", VerificationCode: "4821-7730", State: agent.StateActive}
 	f.connections = append(f.connections, c)
 	return c, nil
+}
+
+func (f *fakeAgent) TrackerSettings(ctx context.Context) (agent.TrackerSettings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["TrackerSettings"]; err != nil {
+		return agent.TrackerSettings{}, err
+	}
+	s := f.settings
+	s.Queues = slices.Clone(s.Queues)
+	return s, nil
+}
+
+// trackerCall is one TestTracker or SaveTrackerSettings call as the fake received it.
+type trackerCall struct {
+	settings   agent.TrackerSettings
+	credential string
+}
+
+func (f *fakeAgent) TestTracker(ctx context.Context, s agent.TrackerSettings, credential string) agent.TrackerCheck {
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tested = append(f.tested, trackerCall{s, credential})
+	return f.check
+}
+
+func (f *fakeAgent) SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, credential string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saved = append(f.saved, trackerCall{s, credential})
+	if err := f.fail["SaveTrackerSettings"]; err != nil {
+		return err
+	}
+	f.settings = s
+	return nil
+}
+
+func (f *fakeAgent) Queue(ctx context.Context, connID, direction string) ([]agent.QueueEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["Queue"]; err != nil {
+		return nil, err
+	}
+	if direction != "out" && direction != "in" {
+		return nil, fmt.Errorf("queue direction %q: want out or in", direction)
+	}
+	return slices.Clone(f.queues[connID+"/"+direction]), nil
+}
+
+// queueCall is one Retry or Skip call as the fake received it.
+type queueCall struct {
+	conn, direction string
+	seq             uint64
+}
+
+func (f *fakeAgent) Retry(ctx context.Context, connID, direction string, seq uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retried = append(f.retried, queueCall{connID, direction, seq})
+	if err := f.fail["Retry"]; err != nil {
+		return err
+	}
+	q := f.queues[connID+"/"+direction]
+	i := slices.IndexFunc(q, func(e agent.QueueEntry) bool { return e.Seq == seq })
+	if i < 0 {
+		return fmt.Errorf("no event %d", seq)
+	}
+	q[i].State, q[i].NextRetry = "pending", time.Time{}
+	return nil
+}
+
+func (f *fakeAgent) Skip(ctx context.Context, connID, direction string, seq uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.skipped = append(f.skipped, queueCall{connID, direction, seq})
+	if err := f.fail["Skip"]; err != nil {
+		return err
+	}
+	key := connID + "/" + direction
+	f.queues[key] = slices.DeleteFunc(f.queues[key], func(e agent.QueueEntry) bool { return e.Seq == seq })
+	return nil
 }

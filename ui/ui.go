@@ -36,6 +36,18 @@ type Agent interface {
 	// Invite returns a new invitation code to give the partner.
 	Invite(ctx context.Context) (code string, err error)
 	Accept(ctx context.Context, code string) (agent.ConnectionInfo, error)
+
+	// TrackerSettings, TestTracker and SaveTrackerSettings read, check and change which tracker
+	// the agent syncs. An empty credential means the one already in the keychain.
+	TrackerSettings(ctx context.Context) (agent.TrackerSettings, error)
+	TestTracker(ctx context.Context, s agent.TrackerSettings, credential string) agent.TrackerCheck
+	SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, credential string) error
+
+	// Queue lists a connection's waiting events; direction is "out" or "in". Retry makes a
+	// failed event ready now; Skip drops an event for good.
+	Queue(ctx context.Context, connID, direction string) ([]agent.QueueEntry, error)
+	Retry(ctx context.Context, connID, direction string, seq uint64) error
+	Skip(ctx context.Context, connID, direction string, seq uint64) error
 }
 
 // Options configure the app.
@@ -86,6 +98,11 @@ type UI struct {
 	overview    overviewScreen
 	connections connectionsScreen
 	tracker     trackerScreen
+	settings    settingsScreen
+	queue       queueScreen
+	// queueView is which queue the refresh loop reads, set on the Fyne goroutine and read by
+	// the loop.
+	queueView queueView
 
 	kick    chan struct{}  // asks the refresh loop for an early round
 	pending sync.WaitGroup // agent calls in flight, so tests can wait for them
@@ -151,6 +168,7 @@ type snapshot struct {
 	overview    agent.Overview
 	connections []agent.ConnectionInfo
 	items       []item.Item
+	queue       queueSnapshot
 	err         error
 }
 
@@ -166,6 +184,8 @@ func (u *UI) refresh(ctx context.Context) {
 		s.err = fmt.Errorf("read connections: %w", err)
 	} else if s.items, err = u.agent.Items(ctx); err != nil {
 		s.err = fmt.Errorf("read items: %w", err)
+	} else if s.queue, err = u.readQueue(ctx, s.connections); err != nil {
+		s.err = fmt.Errorf("read queue: %w", err)
 	}
 	if ctx.Err() != nil && s.err != nil {
 		return // the window is closing: nothing to show
@@ -186,6 +206,7 @@ func (u *UI) apply(s snapshot) {
 	u.overview.show(s.overview)
 	u.connections.show(s.connections)
 	u.tracker.show(s.items)
+	u.queue.show(s.connections, s.queue)
 }
 
 // call runs fn against the agent on its own goroutine and then done on the Fyne goroutine.
@@ -237,10 +258,10 @@ func (u *UI) build() {
 		screenOverview:    u.overview.build(),
 		screenConnections: u.connections.build(u),
 		screenRules:       comingSoon("Rules", "Visual and script rules, with test runs and versions, are coming next."),
-		screenQueue:       comingSoon("Queue", "The outgoing, incoming and failed events, with retry and skip, are coming next."),
+		screenQueue:       u.queue.build(u),
 		screenHistory:     comingSoon("History", "The sync history and the audit log of configuration changes are coming next."),
 		screenTracker:     u.tracker.build(u),
-		screenSettings:    comingSoon("Settings", "Tracker credentials, retention, debug capture and the rule allow-list are coming next."),
+		screenSettings:    u.settings.build(u),
 	}
 
 	u.nav = map[string]*widget.Button{}
@@ -272,6 +293,13 @@ func (u *UI) show(name string) {
 		return
 	}
 	u.current = name
+	u.queueView.setVisible(name == screenQueue)
+	switch name {
+	case screenQueue:
+		u.refreshSoon() // show the queue now, not at the next tick
+	case screenSettings:
+		u.settings.shown()
+	}
 	u.body.Objects = []fyne.CanvasObject{scr}
 	u.body.Refresh()
 	for n, b := range u.nav {

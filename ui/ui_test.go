@@ -26,6 +26,7 @@ func newTestUI(t *testing.T, f *fakeAgent) (*UI, fyne.Window) {
 	t.Helper()
 	test.NewTempApp(t)
 	u := New(f, Options{Title: "Tandem — Test"})
+	t.Cleanup(u.pending.Wait) // the settings load started by New ends before the app does
 	w := test.NewTempWindow(t, u.Content())
 	w.Resize(fyne.NewSize(1000, 680))
 	return u, w
@@ -80,10 +81,10 @@ func TestNavigationSwitchesScreens(t *testing.T) {
 	}{
 		{screenConnections, "Invite a partner"},
 		{screenRules, "Visual and script rules"},
-		{screenQueue, "outgoing, incoming and failed events"},
+		{screenQueue, "Retry all failed"},
 		{screenHistory, "audit log"},
 		{screenTracker, "New item"},
-		{screenSettings, "Tracker credentials"},
+		{screenSettings, "Test connection"},
 		{screenOverview, "Agent ID"},
 	}
 	for _, tc := range tests {
