@@ -26,8 +26,9 @@ const (
 
 // settingsScreen chooses the tracker the agent syncs and how to reach it.
 type settingsScreen struct {
-	u      *UI
-	loaded bool // the agent's settings are in the form
+	u       *UI
+	loaded  bool // the agent's settings are in the form
+	loading bool // a load is in flight
 
 	kind       *widget.RadioGroup
 	rtBox      *fyne.Container // everything that only RT needs
@@ -102,7 +103,8 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 
 	s.showKind()
 	s.showAuth()
-	s.load()
+	s.testButton.Disable() // until the agent's settings are in the form
+	s.saveButton.Disable()
 
 	return container.NewVScroll(container.NewVBox(
 		heading("Settings"),
@@ -117,19 +119,30 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 	))
 }
 
-// load asks the agent for its settings and shows them; the Settings screen retries on show
-// if this failed.
+// load asks the agent for its settings and shows them. Test and Save wait for it, so a save
+// never replaces the agent's settings with a form it did not fill; opening the screen again
+// retries a load that failed.
 func (s *settingsScreen) load() {
+	if s.loading {
+		return
+	}
+	s.loading = true
+	s.progress.Show()
+	s.progress.Start()
 	var ts agent.TrackerSettings
 	s.u.call("read tracker settings", func(ctx context.Context) (err error) {
 		ts, err = s.u.agent.TrackerSettings(ctx)
 		return err
 	}, func(err error) {
+		s.loading = false
+		s.progress.Stop()
+		s.progress.Hide()
 		if err != nil || s.loaded {
 			return
 		}
 		s.loaded = true
 		s.fill(ts)
+		s.idle()
 	})
 }
 
@@ -334,7 +347,8 @@ func (s *settingsScreen) save() {
 	})
 }
 
-// shown is called when the screen opens: a load that failed earlier is tried again.
+// shown is called when the screen opens: the first time it loads the agent's settings, and
+// later it retries a load that failed.
 func (s *settingsScreen) shown() {
 	if !s.loaded {
 		s.load()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -19,14 +20,20 @@ func typeInto(e *widget.Entry, text string) {
 	test.Type(e, text)
 }
 
+// openSettings shows the Settings screen once it has loaded the agent's settings.
+func openSettings(t *testing.T, f *fakeAgent) (*UI, fyne.Window, *settingsScreen) {
+	t.Helper()
+	u, w := newTestUI(t, f)
+	test.Tap(u.nav[screenSettings])
+	u.pending.Wait()
+	return u, w, &u.settings
+}
+
 func TestSettingsShowsAgentSettings(t *testing.T) {
 	f := newFakeAgent()
 	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General", "Support"},
 		User: "root", Poll: 30 * time.Second, RequestsPerMinute: 120}
-	u, w := newTestUI(t, f)
-	u.pending.Wait()
-	test.Tap(u.nav[screenSettings])
-	s := &u.settings
+	_, w, s := openSettings(t, f)
 
 	got := map[string]string{
 		"kind": s.kind.Selected, "url": s.url.Text, "queues": s.queues.Text, "auth": s.auth.Selected,
@@ -49,10 +56,7 @@ func TestSettingsTestAndSaveUseTheFormsValues(t *testing.T) {
 	f := newFakeAgent()
 	f.check = agent.TrackerCheck{OK: true, Summary: "RT 5.0.3 reachable, signed in as root, queues found: General",
 		Reachable: true, AuthOK: true, User: "root", Version: "5.0.3", QueuesFound: []string{"General"}}
-	u, w := newTestUI(t, f)
-	u.pending.Wait()
-	test.Tap(u.nav[screenSettings])
-	s := &u.settings
+	u, w, s := openSettings(t, f)
 
 	s.kind.SetSelected(choiceRT)
 	typeInto(s.url, " https://rt.example.com/rt ")
@@ -110,10 +114,7 @@ func TestSettingsShowsWhatIsWrong(t *testing.T) {
 	f.check = agent.TrackerCheck{Reachable: true, AuthOK: true, User: "root", Version: "5.0.3",
 		Summary:     "queue Support does not exist or root cannot see it",
 		QueuesFound: []string{"General"}, QueuesMissing: []string{"Support"}}
-	u, w := newTestUI(t, f)
-	u.pending.Wait()
-	test.Tap(u.nav[screenSettings])
-	s := &u.settings
+	u, w, s := openSettings(t, f)
 	s.kind.SetSelected(choiceRT)
 	typeInto(s.url, "https://rt.example.com")
 	typeInto(s.queues, "General, Support")
@@ -132,10 +133,8 @@ func TestSettingsShowsWhatIsWrong(t *testing.T) {
 func TestSettingsSaveErrorKeepsTheForm(t *testing.T) {
 	f := newFakeAgent()
 	f.failing("SaveTrackerSettings", errors.New("keep the RT credential in the keychain: keychain is locked"))
-	u, w := newTestUI(t, f)
+	u, w, s := openSettings(t, f)
 	u.win = w
-	u.pending.Wait()
-	s := &u.settings
 	s.kind.SetSelected(choiceRT)
 	s.auth.SetSelected(authPassword)
 	typeInto(s.url, "https://rt.example.com")
@@ -180,9 +179,7 @@ func TestSettingsRefusesBadNumbersWithoutCallingTheAgent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.field, func(t *testing.T) {
 			f := newFakeAgent()
-			u, _ := newTestUI(t, f)
-			u.pending.Wait()
-			s := &u.settings
+			u, _, s := openSettings(t, f)
 			s.kind.SetSelected(choiceRT)
 			typeInto(s.url, "https://rt.example.com")
 			typeInto(s.queues, "General")
@@ -203,10 +200,7 @@ func TestSettingsRefusesBadNumbersWithoutCallingTheAgent(t *testing.T) {
 func TestSettingsEmbeddedHidesRTFields(t *testing.T) {
 	f := newFakeAgent()
 	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General"}}
-	u, w := newTestUI(t, f)
-	u.pending.Wait()
-	test.Tap(u.nav[screenSettings])
-	s := &u.settings
+	u, w, s := openSettings(t, f)
 	if !s.rtBox.Visible() {
 		t.Fatalf("RT fields hidden while RT is the agent's tracker")
 	}
@@ -229,16 +223,19 @@ func TestSettingsLoadRetriedWhenShown(t *testing.T) {
 	f := newFakeAgent()
 	f.failing("TrackerSettings", errAgentDown)
 	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General"}}
-	u, _ := newTestUI(t, f)
-	u.pending.Wait()
+	u, _, s := openSettings(t, f)
 	if !strings.Contains(u.status.Text, "read tracker settings: agent is not running") {
 		t.Errorf("status line = %q, want the load error", u.status.Text)
 	}
+	if !s.saveButton.Disabled() || !s.testButton.Disabled() {
+		t.Errorf("Save and Test enabled without the agent's settings: a save would replace them with defaults")
+	}
 	f.failing("TrackerSettings", nil)
+	test.Tap(u.nav[screenOverview])
 	test.Tap(u.nav[screenSettings])
 	u.pending.Wait()
-	if u.settings.kind.Selected != choiceRT || u.settings.url.Text != "https://rt.example.com" {
-		t.Errorf("after opening Settings the form shows %q at %q, want the agent's RT settings",
-			u.settings.kind.Selected, u.settings.url.Text)
+	if s.kind.Selected != choiceRT || s.url.Text != "https://rt.example.com" || s.saveButton.Disabled() {
+		t.Errorf("after opening Settings again the form shows %q at %q (save disabled %v), want the agent's RT settings",
+			s.kind.Selected, s.url.Text, s.saveButton.Disabled())
 	}
 }

@@ -294,12 +294,6 @@ func (u *UI) show(name string) {
 	}
 	u.current = name
 	u.queueView.setVisible(name == screenQueue)
-	switch name {
-	case screenQueue:
-		u.refreshSoon() // show the queue now, not at the next tick
-	case screenSettings:
-		u.settings.shown()
-	}
 	u.body.Objects = []fyne.CanvasObject{scr}
 	u.body.Refresh()
 	for n, b := range u.nav {
@@ -311,6 +305,12 @@ func (u *UI) show(name string) {
 			b.Importance = imp
 			b.Refresh()
 		}
+	}
+	switch name {
+	case screenQueue:
+		u.refreshSoon() // show the queue now, not at the next tick
+	case screenSettings:
+		u.settings.shown()
 	}
 }
 

@@ -89,6 +89,7 @@ func TestNavigationSwitchesScreens(t *testing.T) {
 	}
 	for _, tc := range tests {
 		test.Tap(u.nav[tc.tap])
+		u.pending.Wait() // Settings loads the agent's settings when first shown
 		if u.current != tc.tap {
 			t.Errorf("after tapping %s: current screen = %q", tc.tap, u.current)
 		}
