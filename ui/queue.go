@@ -109,7 +109,7 @@ type queueScreen struct {
 }
 
 // queueColumns are the widths of the row's columns; the last, the error, takes the rest.
-var queueColumns = columns{56, 96, 96, 72, 72, 88}
+var queueColumns = columns{56, 96, 96, 72, 88, 96}
 
 func (s *queueScreen) build(u *UI) fyne.CanvasObject {
 	s.u = u
