@@ -83,10 +83,13 @@ type Options struct {
 
 // Engine is one connection's sync loop. Serve runs it.
 type Engine struct {
-	opt  Options
-	log  *slog.Logger
-	mu   sync.Mutex // serializes detect and apply, so a change Tandem applied is never seen half-done
-	root []byte     // this connection's bucket name
+	opt Options
+	log *slog.Logger
+	mu  sync.Mutex // serializes detect and apply, so a change Tandem applied is never seen half-done
+	// appliedSince holds the local keys applied since the detect loop began its current read
+	// of the tracker (guarded by mu).
+	appliedSince map[string]bool
+	root         []byte // this connection's bucket name
 
 	sent, applied atomic.Uint64
 	errMu         sync.Mutex

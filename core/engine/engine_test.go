@@ -228,3 +228,66 @@ func TestPartnerOutageEventsWaitThenFlow(t *testing.T) {
 	ab.mu.Unlock()
 	waitFor(t, "events flow after the outage", func() bool { n, _ := b.tracker.Count(ctx); return n == 5 })
 }
+
+// gatedTracker holds back reads of the change feed until open is closed, to line up an
+// apply before the detection of a local edit.
+type gatedTracker struct {
+	*local.Tracker
+	open chan struct{}
+}
+
+func (g gatedTracker) Changes(ctx context.Context, cursor string, limit int) ([]item.Item, string, error) {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil, cursor, ctx.Err()
+	}
+	return g.Tracker.Changes(ctx, cursor, limit)
+}
+
+func TestLocalEditNotYetSentSurvivesAnApply(t *testing.T) {
+	ab, ba := &direct{}, &direct{}
+	a := newSide(t, "A", ab, plainRules{})
+	b := newSide(t, "B", ba, plainRules{})
+	ab.to, ba.to = b.eng, a.eng
+	ctx := context.Background()
+	run := func(s *side) func() {
+		c, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.eng.Serve(c) }()
+		return func() { cancel(); <-done }
+	}
+	stopA, stopB := run(a), run(b)
+	defer func() { stopA() }()
+	it, _ := a.tracker.Create(ctx, item.Item{Title: "t", Priority: "low"})
+	waitFor(t, "twin linked", func() bool { r, _ := a.eng.Twin(it.Key); return r == "B-1" })
+	stopB()
+
+	// B's engine comes back with its change feed held back: B's own edit is not detected yet
+	// when A's title change is applied.
+	bi := get(t, b, "B-1")
+	bi.Priority = "high"
+	b.tracker.Update(ctx, bi)
+	gate := make(chan struct{})
+	out, _ := queue.Open(b.st, "out/c")
+	in, _ := queue.Open(b.st, "in/c")
+	eng, err := engine.New(engine.Options{Connection: "c", Store: b.st, Tracker: gatedTracker{b.tracker, gate}, Rules: plainRules{}, Outbox: out, Inbox: in, Sender: ba,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab.mu.Lock()
+	ab.to = eng
+	ab.mu.Unlock()
+	b.eng = eng
+	stopB = run(b)
+	defer func() { stopB() }()
+	it.Title = "t2"
+	a.tracker.Update(ctx, it)
+	waitFor(t, "A's title applied in B", func() bool { return get(t, b, "B-1").Title == "t2" })
+	close(gate)
+	waitFor(t, "B's earlier priority edit reaches A", func() bool { return get(t, a, it.Key).Priority == "high" })
+	if got := get(t, b, "B-1"); got.Priority != "high" || got.Title != "t2" {
+		t.Errorf("B after both edits: %+v", got)
+	}
+}

@@ -59,13 +59,14 @@ type plan struct {
 	receipt  *Receipt
 	change   Change
 	twin     twin
-	current  item.Item  // the local item before the change (zero for a new one)
-	incoming item.Item  // what the incoming rule made of the replica
-	previous *item.Item // what it made of the replica as it was before the sender's change
-	write    int        // index into writes, -1 when nothing is written
-	partner  []string   // partner ids of the write's NewComments
-	newLink  bool       // the twin link is new: the sender learns our key from a receipt
-	created  bool       // the write created the local item
+	current  item.Item    // the local item before the change (zero for a new one)
+	incoming item.Item    // what the incoming rule made of the replica
+	previous *item.Item   // what it made of the replica as it was before the sender's change
+	write    int          // index into writes, -1 when nothing is written
+	partner  []string     // partner ids of the write's NewComments
+	newLink  bool         // the twin link is new: the sender learns our key from a receipt
+	created  bool         // the write created the local item
+	followUp *queue.Event // local edits the partner has not seen, sent after the apply
 }
 
 func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
@@ -110,6 +111,14 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 		if p.err != nil || p.receipt != nil || p.skip {
 			continue
 		}
+		// What this side would have sent before the write: if it differs from what was last
+		// sent, the item has local edits the partner has not seen yet.
+		var unsent *item.Replica
+		if p.twin.SentHash != "" && p.twin.Sent != nil && p.current.Key != "" {
+			if r, skip, err := e.outgoingRule(ctx, withoutComments(p.current, p.twin.partnerComments())); err == nil && !skip && r.Hash() != p.twin.SentHash {
+				unsent = &r
+			}
+		}
 		if p.write >= 0 {
 			res := results[p.write]
 			if res.Err != nil {
@@ -117,6 +126,9 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 				continue
 			}
 			p.twin.Local = res.Key
+			if e.appliedSince != nil {
+				e.appliedSince[res.Key] = true
+			}
 			p.created = writes[p.write].Key == ""
 			if p.twin.Comments == nil && len(res.CommentIDs) > 0 {
 				p.twin.Comments = map[string]string{}
@@ -131,8 +143,22 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 		p.newLink = p.twin.Remote != p.change.Source
 		p.twin.Remote = p.change.Source
 		merged := withoutComments(p.current, p.twin.partnerComments())
-		if r, skip, err := e.outgoingRule(ctx, merged); err == nil && !skip {
+		r, skip, err := e.outgoingRule(ctx, merged)
+		if err != nil || skip {
+			continue
+		}
+		if unsent == nil {
 			p.twin.SentHash, p.twin.Sent = r.Hash(), stripComments(r)
+			continue
+		}
+		// The partner now knows its own change but not our local edits: record that, and send
+		// the edits with this batch rather than letting the new state absorb them.
+		known := *stripComments(r)
+		copyReplicaFields(&known, *p.twin.Sent, replicaChanged(*p.twin.Sent, *unsent))
+		p.twin.SentHash, p.twin.Sent = "", &known
+		if out, ok := e.outgoingFrom(merged, p.twin, r); ok {
+			p.followUp = &out.ev
+			p.twin = out.twin
 		}
 	}
 	now := time.Now()
@@ -160,6 +186,9 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 			case !p.skip:
 				if err := e.putTwin(tx, p.twin); err != nil {
 					return err
+				}
+				if p.followUp != nil {
+					receipts = append(receipts, *p.followUp)
 				}
 				if p.newLink {
 					payload, _ := json.Marshal(Receipt{Source: p.twin.Local, Target: p.change.Source})

@@ -60,9 +60,14 @@ type pending struct {
 }
 
 // detectOnce handles one batch of local changes; more reports that another batch is waiting.
+//
+// The tracker is read without holding the engine's lock, so a slow or hung tracker never holds
+// up applying; an item the engine applied meanwhile is left out of this batch, since the read
+// may predate the write, and the write itself shows up as a later change.
 func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.appliedSince = map[string]bool{}
+	e.mu.Unlock()
 	var cursor string
 	err = e.opt.Store.DB().View(func(tx *bolt.Tx) error {
 		cursor = string(e.bucket(tx).Bucket(metaBucket).Get(cursorKey))
@@ -78,6 +83,16 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 	if len(items) == 0 && next == cursor {
 		return false, nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fresh := items[:0:0]
+	for _, it := range items {
+		if !e.appliedSince[it.Key] {
+			fresh = append(fresh, it)
+		}
+	}
+	more = len(items) >= e.opt.BatchSize
+	items = fresh
 	twins := make([]twin, len(items))
 	err = e.opt.Store.DB().View(func(tx *bolt.Tx) error {
 		for i, it := range items {
@@ -100,7 +115,7 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 	if err := e.enqueue(out, &next); err != nil {
 		return false, err
 	}
-	return len(items) >= e.opt.BatchSize, nil
+	return more, nil
 }
 
 // outgoing runs the rule and the diff for one local item; ok is false when nothing is to be sent.
