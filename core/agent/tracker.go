@@ -27,12 +27,13 @@ const (
 // TrackerSettings say which tracker the agent syncs and how to reach it. The credential is
 // not here: it lives in the OS keychain.
 type TrackerSettings struct {
-	Kind              string        `json:"kind"`             // TrackerEmbedded or TrackerRT
-	URL               string        `json:"url,omitempty"`    // RT's web address
-	Queues            []string      `json:"queues,omitempty"` // RT queues to sync
-	User              string        `json:"user,omitempty"`   // basic-auth user; empty: the credential is a token
-	Poll              time.Duration `json:"poll,omitempty"`   // how often to ask RT for changes; default 10s
-	RequestsPerMinute int           `json:"rpm,omitempty"`    // request budget; 0 is unlimited
+	Kind              string        `json:"kind"`              // TrackerEmbedded or TrackerRT
+	URL               string        `json:"url,omitempty"`     // RT's web address
+	Queues            []string      `json:"queues,omitempty"`  // RT queues to sync
+	User              string        `json:"user,omitempty"`    // basic-auth user; empty: the credential is a token
+	Poll              time.Duration `json:"poll,omitempty"`    // how often to ask RT for changes; default 10s
+	RequestsPerMinute int           `json:"rpm,omitempty"`     // request budget; 0 is unlimited
+	Timeout           time.Duration `json:"timeout,omitempty"` // bound on one request; default 30s
 }
 
 // Describe names the tracker for people, e.g. "Request Tracker at https://rt.example.com (General)".
@@ -93,7 +94,7 @@ func (a *Agent) buildTracker(ctx context.Context, s TrackerSettings, credential 
 		}
 		credential = c
 	}
-	cfg := rt.Config{URL: s.URL, Queues: s.Queues, RequestsPerMinute: s.RequestsPerMinute, Logger: a.log}
+	cfg := rt.Config{URL: s.URL, Queues: s.Queues, RequestsPerMinute: s.RequestsPerMinute, Timeout: s.Timeout, Logger: a.log}
 	if s.User != "" {
 		cfg.User, cfg.Password = s.User, credential
 	} else {

@@ -67,6 +67,7 @@ type plan struct {
 	newLink  bool         // the twin link is new: the sender learns our key from a receipt
 	created  bool         // the write created the local item
 	followUp *queue.Event // local edits the partner has not seen, sent after the apply
+	partial  bool         // the write failed after creating the item: keep the twin link
 }
 
 func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
@@ -123,6 +124,13 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 			res := results[p.write]
 			if res.Err != nil {
 				p.err = res.Err
+				if writes[p.write].Key == "" && res.Key != "" {
+					// The item was created before the failure: link it, so the retry
+					// updates it instead of creating a second one.
+					p.twin.Local, p.twin.Remote = res.Key, p.change.Source
+					p.linkComments(res.CommentIDs)
+					p.partial = true
+				}
 				continue
 			}
 			p.twin.Local = res.Key
@@ -130,14 +138,7 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 				e.appliedSince[res.Key] = true
 			}
 			p.created = writes[p.write].Key == ""
-			if p.twin.Comments == nil && len(res.CommentIDs) > 0 {
-				p.twin.Comments = map[string]string{}
-			}
-			for j, id := range res.CommentIDs {
-				if j < len(p.partner) {
-					p.twin.Comments[p.partner[j]] = id
-				}
-			}
+			p.linkComments(res.CommentIDs)
 			e.mergeInto(p, writes[p.write], res)
 		}
 		p.newLink = p.twin.Remote != p.change.Source
@@ -168,6 +169,11 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 		var receipts []queue.Event
 		for _, p := range plans {
 			if p.err != nil {
+				if p.partial {
+					if err := e.putTwin(tx, p.twin); err != nil {
+						return err
+					}
+				}
 				if _, err := e.opt.Inbox.Fail(tx, p.ev.Seq, p.err, now); err != nil {
 					return err
 				}
@@ -229,6 +235,18 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 		}
 	}
 	return nil
+}
+
+// linkComments records the local ids of the partner comments the write added, in order.
+func (p *plan) linkComments(ids []string) {
+	if p.twin.Comments == nil && len(ids) > 0 {
+		p.twin.Comments = map[string]string{}
+	}
+	for j, id := range ids {
+		if j < len(p.partner) {
+			p.twin.Comments[p.partner[j]] = id
+		}
+	}
 }
 
 // plan decodes one event and works out, without writing, what applying it means.
@@ -299,7 +317,7 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 // sender's change moved it (the rule gives a different value for the replica before and after
 // the change) and it differs from the local value, so a field changed only locally is kept.
 func (e *Engine) buildWrite(p *plan) (Write, bool) {
-	w := Write{Key: p.current.Key, Item: p.incoming}
+	w := Write{Key: p.current.Key, Item: p.incoming, Retry: p.ev.Attempts > 0}
 	isNew := p.current.Key == ""
 	for _, f := range itemFields(p.incoming, p.current) {
 		switch {

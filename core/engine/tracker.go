@@ -40,11 +40,15 @@ type Write struct {
 	Fields []string  // names of the changed fields: title, description, status, priority,
 	// labels, assignee, reporter, and "custom.NAME" for a custom field
 	NewComments []item.Comment // comments to add, in order; Author is kept where the tracker can
+	// Retry is set when an earlier attempt at this write failed, possibly after the tracker
+	// acted on it (a request whose answer was lost). A tracker without transactions should
+	// look for what that attempt made (e.g. a ticket it created) before creating again.
+	Retry bool
 }
 
 // WriteResult is the outcome of one Write.
 type WriteResult struct {
-	Key        string   // the local key (new for a create)
+	Key        string   // the local key (new for a create); set even with Err when a create got that far
 	CommentIDs []string // the local ids of NewComments, in order
 	Err        error    // nil on success
 }

@@ -336,3 +336,32 @@ func BenchmarkAPIEconomy(b *testing.B) {
 	b.ReportMetric(float64(change)/float64(changes), "req/change")
 	b.ReportMetric(float64(idle)/float64(polls), "req/idle-poll")
 }
+
+// A create retried after its answer was lost adopts the ticket the first attempt made.
+func TestLiveRetriedCreateAdoptsTicket(t *testing.T) {
+	tr, s := live(t)
+	ctx := context.Background()
+	subject := fmt.Sprintf("lost answer %d", time.Now().UnixNano())
+	var first struct {
+		ID string `json:"id"`
+	}
+	direct(t, s, "root", "password", http.MethodPost, "/ticket", map[string]any{"Queue": "General", "Subject": subject, "Content": "made by the first attempt"}, &first)
+
+	res, err := tr.Apply(ctx, []engine.Write{{Item: item.Item{Title: subject, Status: "open"}, Retry: true}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("retried create: %v / %v", err, res[0].Err)
+	}
+	if res[0].Key != first.ID {
+		t.Errorf("retried create: got ticket %s, want the first attempt's %s", res[0].Key, first.ID)
+	}
+	// Not a retry, or a retry of something never created: a new ticket.
+	for _, w := range []engine.Write{{Item: item.Item{Title: subject}}, {Item: item.Item{Title: subject + " other"}, Retry: true}} {
+		res, err := tr.Apply(ctx, []engine.Write{w})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("create %q: %v / %v", w.Item.Title, err, res[0].Err)
+		}
+		if res[0].Key == first.ID {
+			t.Errorf("create %q (retry %v) reused ticket %s", w.Item.Title, w.Retry, first.ID)
+		}
+	}
+}

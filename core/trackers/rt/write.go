@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
@@ -45,12 +46,22 @@ func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult 
 	var res engine.WriteResult
 	var id int64
 	if w.Key == "" {
-		created, err := t.create(ctx, w.Item)
-		if err != nil {
-			res.Err = fmt.Errorf("create ticket: %w", err)
-			return res
+		var err error
+		found := false
+		if w.Retry {
+			// The earlier attempt may have created the ticket and lost the answer (a timeout
+			// while RT was busy or stopped): adopt that ticket rather than make a second.
+			if id, found, err = t.findCreated(ctx, w.Item.Title); err != nil {
+				res.Err = fmt.Errorf("look for the ticket an earlier attempt created: %w", err)
+				return res
+			}
 		}
-		id = created
+		if !found {
+			if id, err = t.create(ctx, w.Item); err != nil {
+				res.Err = fmt.Errorf("create ticket: %w", err)
+				return res
+			}
+		}
 	} else {
 		var err error
 		if id, err = parseKey(w.Key); err != nil {
@@ -118,6 +129,36 @@ func (t *Tracker) create(ctx context.Context, it item.Item) (int64, error) {
 		return 0, fmt.Errorf("%s answered the new ticket's id as %q", t.name, out.ID)
 	}
 	return id, nil
+}
+
+// adoptWindow is how far back findCreated looks for a ticket an earlier attempt created.
+const adoptWindow = 24 * time.Hour
+
+// findCreated looks, in the first queue, for the newest ticket with this subject that the
+// account Tandem signs in as created within adoptWindow.
+func (t *Tracker) findCreated(ctx context.Context, subject string) (int64, bool, error) {
+	since := time.Now().Add(-adoptWindow).UTC().Format("2006-01-02 15:04:05")
+	query := fmt.Sprintf("Queue = %s AND Subject = %s AND Creator = %s AND Created > %s",
+		quote(t.cfg.Queues[0]), quote(subject), quote(t.account(ctx)), quote(since))
+	q := url.Values{"query": {query}, "orderby": {"id"}, "order": {"DESC"}, "per_page": {"1"}, "fields": {"Subject"}}
+	var p page[struct {
+		ID      json.Number `json:"id"`
+		Subject string      `json:"Subject"`
+	}]
+	if _, err := t.hc.FetchJSON(ctx, t.endpoint("/tickets", q), &p); err != nil {
+		return 0, false, err
+	}
+	for _, row := range p.Items {
+		if row.Subject != subject { // TicketSQL's = ignores case
+			continue
+		}
+		id, err := strconv.ParseInt(row.ID.String(), 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s answered a ticket id %q", t.name, row.ID)
+		}
+		return id, true, nil
+	}
+	return 0, false, nil
 }
 
 // update writes the named fields of w to ticket id.
