@@ -189,6 +189,43 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 		return len(tickets["Add SSO (SAML) to the portal"]) == 1 && len(tickets["Order spare VPN tokens"]) >= 1, fmt.Sprintf("%v", keysOf(tickets))
 	})
 
+	// RT is shut down outright (connections refused, not left hanging): the partner's edit
+	// fails with a message that names RT, waits, and flows once RT is back on its database.
+	srv.Halt()
+	restarted := false
+	defer func() {
+		if !restarted {
+			srv.Restart(context.Background())
+		}
+	}()
+	sso, _ = findItem(t, dev, "Add SSO (SAML) to the portal")
+	sso.Priority = "low"
+	if _, err := dev.UpdateItem(ctx, sso); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the edit fails while rt is down, saying why", func() (bool, string) {
+		c, _ := helpdesk.Connections(ctx)
+		if len(c) != 1 {
+			return false, "no connection"
+		}
+		in, _ := helpdesk.Queue(ctx, c[0].ID, "in")
+		for _, e := range in {
+			if e.State == "failed" && strings.Contains(e.LastError, "RT") {
+				t.Logf("while rt is down the queue says: %s", e.LastError)
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", in)
+	})
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	eventually(t, 90*time.Second, "the edit reaches rt after its restart", func() (bool, string) {
+		ts := rtTickets(t, srv)["Add SSO (SAML) to the portal"]
+		return len(ts) == 1 && ts[0].Priority == "low", fmt.Sprintf("%+v", ts)
+	})
+
 	// Nothing was duplicated on either side, and nothing is still moving.
 	eventually(t, 30*time.Second, "queues drained", func() (bool, string) {
 		h, _ := helpdesk.Overview(ctx)

@@ -34,8 +34,9 @@ type Server struct {
 	Password string
 	Dir      string // the temporary directory holding the database, config and log
 
+	port int
 	cmd  *exec.Cmd
-	done chan struct{}
+	done chan struct{} // closed when cmd has exited
 	env  []string
 }
 
@@ -111,7 +112,7 @@ func Start(ctx context.Context) (*Server, error) {
 		User:     "root",
 		Password: "password",
 		Dir:      dir,
-		done:     make(chan struct{}),
+		port:     port,
 	}
 	if err := s.writeConfig(port); err != nil {
 		os.RemoveAll(dir)
@@ -127,30 +128,40 @@ func Start(ctx context.Context) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initialize rt database: %w: %s", err, tail(out))
 	}
-	logf, err := os.Create(filepath.Join(dir, "rt-server.log"))
-	if err != nil {
+	if err := s.launch(ctx); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("create rt log: %w", err)
+		return nil, err
 	}
-	s.cmd = exec.Command(server, "--port", fmt.Sprint(port))
+	return s, nil
+}
+
+// launch starts rt-server on s's port and database and waits until REST 2 answers.
+func (s *Server) launch(ctx context.Context) error {
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "rt-server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("create rt log: %w", err)
+	}
+	s.cmd = exec.Command(envOr("RT_SERVER", defaultServer), "--port", fmt.Sprint(s.port))
 	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = sysProcAttr()
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start rt-server: %w", err)
+		return fmt.Errorf("start rt-server: %w", err)
 	}
-	go func() { // owned by s: ends when the server process does, which Stop ensures
-		s.cmd.Wait()
+	done := make(chan struct{})
+	s.done = done
+	cmd := s.cmd
+	go func() { // owned by s: ends when the server process does, which Stop and Halt ensure
+		cmd.Wait()
 		logf.Close()
-		close(s.done)
+		close(done)
 	}()
 	if err := s.waitReady(ctx, 60*time.Second); err != nil {
-		s.Stop()
-		return nil, err
+		s.Halt()
+		return err
 	}
-	return s, nil
+	return nil
 }
 
 func (s *Server) writeConfig(port int) error {
@@ -224,15 +235,26 @@ func (s *Server) Log() string {
 
 // Stop ends the server and its workers and removes its directory.
 func (s *Server) Stop() error {
-	if s.cmd != nil && s.cmd.Process != nil {
-		killGroup(s.cmd.Process.Pid)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-		}
-	}
+	s.Halt()
 	return os.RemoveAll(s.Dir)
 }
+
+// Halt ends the server and its workers but keeps its database, as an operator stopping RT
+// for maintenance would; Restart starts it again on the same port. For tests of outages
+// where connections are refused rather than left hanging (see Pause).
+func (s *Server) Halt() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	killGroup(s.cmd.Process.Pid)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// Restart starts a halted server again with the same database and port.
+func (s *Server) Restart(ctx context.Context) error { return s.launch(ctx) }
 
 // Pause stops the server's processes (SIGSTOP), so requests hang as on a dead server;
 // Resume continues them. For tests of outages.
