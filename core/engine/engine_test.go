@@ -61,7 +61,8 @@ func (d *direct) Send(ctx context.Context, evs []queue.Event) (uint64, error) {
 	return d.to.Receive(ctx, evs)
 }
 
-func newSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules) *side {
+// newSide makes one side; wrap, when given, stands between the engine and the tracker.
+func newSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules, wrap ...func(*local.Tracker) engine.Tracker) *side {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
@@ -80,7 +81,11 @@ func newSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{Connection: "c", Store: st, Tracker: tr, Rules: rules, Outbox: out, Inbox: in, Sender: send,
+	var et engine.Tracker = tr
+	for _, w := range wrap {
+		et = w(tr)
+	}
+	eng, err := engine.New(engine.Options{Connection: "c", Store: st, Tracker: et, Rules: rules, Outbox: out, Inbox: in, Sender: send,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +93,12 @@ func newSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules
 	return &side{st: st, tracker: tr, eng: eng, out: out}
 }
 
-func pairSides(t *testing.T, rules engine.Rules) (a, b *side, ab, ba *direct) {
+// pairSides makes two sides that deliver straight to each other and serves them until the
+// test ends; wrapB, when given, stands between B's engine and its tracker.
+func pairSides(t *testing.T, rules engine.Rules, wrapB ...func(*local.Tracker) engine.Tracker) (a, b *side, ab, ba *direct) {
 	ab, ba = &direct{}, &direct{}
 	a = newSide(t, "A", ab, rules)
-	b = newSide(t, "B", ba, plainRules{})
+	b = newSide(t, "B", ba, plainRules{}, wrapB...)
 	ab.to, ba.to = b.eng, a.eng
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -289,5 +296,78 @@ func TestLocalEditNotYetSentSurvivesAnApply(t *testing.T) {
 	waitFor(t, "B's earlier priority edit reaches A", func() bool { return get(t, a, it.Key).Priority == "high" })
 	if got := get(t, b, "B-1"); got.Priority != "high" || got.Title != "t2" {
 		t.Errorf("B after both edits: %+v", got)
+	}
+}
+
+// lostAnswerTracker loses the answer to one create before the tracker acts on it, and on the
+// retry looks for what that attempt made the way the RT connector does: the newest item with
+// the same title that is not linked already.
+type lostAnswerTracker struct {
+	*local.Tracker
+	mu     sync.Mutex
+	lose   string // the title of the create to lose; "" once lost
+	linked []string
+}
+
+func (l *lostAnswerTracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.WriteResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	results := make([]engine.WriteResult, len(writes))
+	for i, w := range writes {
+		if w.Key == "" && l.lose != "" && w.Item.Title == l.lose {
+			l.lose = ""
+			results[i].Err = fmt.Errorf("tracker timed out")
+			continue
+		}
+		if w.Key == "" && w.Retry {
+			n, _ := l.Count(ctx)
+			items, _ := l.List(ctx, 0, n)
+			for j := len(items) - 1; j >= 0; j-- {
+				if items[j].Title != w.Item.Title {
+					continue
+				}
+				if w.Linked != nil && w.Linked(items[j].Key) {
+					l.linked = append(l.linked, items[j].Key)
+					continue
+				}
+				w.Key = items[j].Key // adopt
+				break
+			}
+		}
+		res, err := l.Tracker.Apply(ctx, []engine.Write{w})
+		if err != nil {
+			return nil, err
+		}
+		results[i] = res[0]
+	}
+	return results, nil
+}
+
+func TestRetriedCreateNeverAdoptsALinkedItem(t *testing.T) {
+	var lossy *lostAnswerTracker
+	a, b, _, _ := pairSides(t, plainRules{}, func(tr *local.Tracker) engine.Tracker {
+		lossy = &lostAnswerTracker{Tracker: tr}
+		return lossy
+	})
+	ctx := context.Background()
+
+	first, _ := a.tracker.Create(ctx, item.Item{Title: "Printer jammed"})
+	waitFor(t, "the first item linked", func() bool { r, _ := a.eng.Twin(first.Key); return r == "B-1" })
+	lossy.mu.Lock()
+	lossy.lose = "Printer jammed"
+	lossy.mu.Unlock()
+	second, _ := a.tracker.Create(ctx, item.Item{Title: "Printer jammed", Description: "the other one, on floor 2"})
+	waitFor(t, "the second item linked after the retry", func() bool { r, _ := a.eng.Twin(second.Key); return r != "" })
+
+	if r, _ := a.eng.Twin(second.Key); r == "B-1" {
+		t.Fatalf("the retried create adopted B-1, already the twin of %s", first.Key)
+	}
+	if n, _ := b.tracker.Count(ctx); n != 2 {
+		t.Errorf("B has %d items, want 2", n)
+	}
+	lossy.mu.Lock()
+	defer lossy.mu.Unlock()
+	if len(lossy.linked) != 1 || lossy.linked[0] != "B-1" {
+		t.Errorf("items the retry found linked: %v, want [B-1]", lossy.linked)
 	}
 }

@@ -318,6 +318,12 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 // the change) and it differs from the local value, so a field changed only locally is kept.
 func (e *Engine) buildWrite(p *plan) (Write, bool) {
 	w := Write{Key: p.current.Key, Item: p.incoming, Retry: p.ev.Attempts > 0}
+	if w.Retry {
+		if w.Key == "" {
+			w.Linked = e.linked
+		}
+		w.Known = p.twin.partnerComments()
+	}
 	isNew := p.current.Key == ""
 	for _, f := range itemFields(p.incoming, p.current) {
 		switch {
@@ -340,6 +346,16 @@ func (e *Engine) buildWrite(p *plan) (Write, bool) {
 		return Write{}, false
 	}
 	return w, true
+}
+
+// linked reports whether a local item already has a twin record in this connection.
+func (e *Engine) linked(local string) bool {
+	found := true // when the store cannot answer, adopting nothing is the safe side
+	e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		found = e.bucket(tx).Bucket(twinsBucket).Get([]byte(local)) != nil
+		return nil
+	})
+	return found
 }
 
 // mergeInto updates p.current to the state the write produced.

@@ -44,6 +44,13 @@ type Write struct {
 	// acted on it (a request whose answer was lost). A tracker without transactions should
 	// look for what that attempt made (e.g. a ticket it created) before creating again.
 	Retry bool
+	// Linked, set with Retry on a create, reports whether a local key is already linked to
+	// another of the partner's items in this connection: an item found that way was not made
+	// by the earlier attempt and must not be adopted.
+	Linked func(key string) bool
+	// Known, set with Retry, holds the local ids of comments already linked to the partner's
+	// comments: a tracker looking for comments the earlier attempt posted must not take them.
+	Known map[string]bool
 }
 
 // WriteResult is the outcome of one Write.

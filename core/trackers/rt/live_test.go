@@ -365,3 +365,83 @@ func TestLiveRetriedCreateAdoptsTicket(t *testing.T) {
 		}
 	}
 }
+
+// A retried create never adopts a ticket already linked to another partner item, even one
+// with the same subject: it takes the newest unlinked one, or makes a new ticket.
+func TestLiveRetriedCreateSkipsLinkedTickets(t *testing.T) {
+	tr, s := live(t)
+	ctx := context.Background()
+	subject := fmt.Sprintf("printer on floor 2 is jammed %d", time.Now().UnixNano())
+	var older, newer struct {
+		ID string `json:"id"`
+	}
+	direct(t, s, "root", "password", http.MethodPost, "/ticket", map[string]any{"Queue": "General", "Subject": subject}, &older)
+	direct(t, s, "root", "password", http.MethodPost, "/ticket", map[string]any{"Queue": "General", "Subject": subject}, &newer)
+
+	linkedNewer := func(key string) bool { return key == newer.ID }
+	res, err := tr.Apply(ctx, []engine.Write{{Item: item.Item{Title: subject}, Retry: true, Linked: linkedNewer}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("retried create: %v / %v", err, res[0].Err)
+	}
+	if res[0].Key != older.ID {
+		t.Errorf("retried create with ticket %s linked: got %s, want the unlinked %s", newer.ID, res[0].Key, older.ID)
+	}
+
+	linkedBoth := func(key string) bool { return key == newer.ID || key == older.ID }
+	res, err = tr.Apply(ctx, []engine.Write{{Item: item.Item{Title: subject}, Retry: true, Linked: linkedBoth}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("retried create: %v / %v", err, res[0].Err)
+	}
+	if res[0].Key == older.ID || res[0].Key == newer.ID || res[0].Key == "" {
+		t.Errorf("retried create with every candidate linked: got %q, want a new ticket", res[0].Key)
+	}
+}
+
+// A retried write finds the comments its earlier attempt posted and links them instead of
+// posting them twice, but never takes a comment already linked to another partner comment.
+func TestLiveRetriedCommentsAreNotPostedTwice(t *testing.T) {
+	tr, s := live(t)
+	ctx := context.Background()
+	var tk struct {
+		ID string `json:"id"`
+	}
+	direct(t, s, "root", "password", http.MethodPost, "/ticket", map[string]any{"Queue": "General", "Subject": fmt.Sprintf("retried comments %d", time.Now().UnixNano())}, &tk)
+	ann := item.User{Name: "Ann Partner", Email: "ann@partner.example"}
+	post := func(body string) {
+		direct(t, s, "root", "password", http.MethodPost, "/ticket/"+tk.ID+"/correspond", map[string]any{"Content": withMarker(ann, body), "ContentType": "text/plain"}, nil)
+	}
+	post("+1") // synced earlier, linked to the partner's first "+1"
+	post("+1") // posted by the attempt whose answer was lost
+	before, err := tr.Get(ctx, tk.ID)
+	if err != nil || len(before.Comments) != 2 {
+		t.Fatalf("ticket before the retry: %+v, %v", before.Comments, err)
+	}
+	earlier, lost := before.Comments[0].ID, before.Comments[1].ID
+
+	w := engine.Write{Key: tk.ID, Retry: true, Known: map[string]bool{earlier: true},
+		NewComments: []item.Comment{{ID: "p2", Author: ann, Body: "+1"}, {ID: "p3", Author: ann, Body: "Any news?"}}}
+	res, err := tr.Apply(ctx, []engine.Write{w})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("retried write: %v / %v", err, res[0].Err)
+	}
+	after, err := tr.Get(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Comments) != 3 {
+		t.Fatalf("comments after the retry: got %d (%+v), want 3: the lost attempt's +1 is reused, only the new one posted", len(after.Comments), after.Comments)
+	}
+	if len(res[0].CommentIDs) != 2 || res[0].CommentIDs[0] != lost || res[0].CommentIDs[1] != after.Comments[2].ID {
+		t.Errorf("comment ids: got %v, want [%s %s]", res[0].CommentIDs, lost, after.Comments[2].ID)
+	}
+
+	// Every candidate linked already: a retried "+1" is a new comment.
+	w = engine.Write{Key: tk.ID, Retry: true, Known: map[string]bool{earlier: true, lost: true},
+		NewComments: []item.Comment{{ID: "p4", Author: ann, Body: "+1"}}}
+	if res, err = tr.Apply(ctx, []engine.Write{w}); err != nil || res[0].Err != nil {
+		t.Fatalf("second retried write: %v / %v", err, res[0].Err)
+	}
+	if after, _ = tr.Get(ctx, tk.ID); len(after.Comments) != 4 {
+		t.Errorf("comments after a retry whose candidates are all linked: got %d, want 4", len(after.Comments))
+	}
+}

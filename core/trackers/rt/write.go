@@ -45,13 +45,13 @@ func (t *Tracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.Wr
 func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult {
 	var res engine.WriteResult
 	var id int64
+	found := false // an earlier attempt's ticket was adopted
 	if w.Key == "" {
 		var err error
-		found := false
 		if w.Retry {
 			// The earlier attempt may have created the ticket and lost the answer (a timeout
 			// while RT was busy or stopped): adopt that ticket rather than make a second.
-			if id, found, err = t.findCreated(ctx, w.Item.Title); err != nil {
+			if id, found, err = t.findCreated(ctx, w.Item.Title, w.Linked); err != nil {
 				res.Err = fmt.Errorf("look for the ticket an earlier attempt created: %w", err)
 				return res
 			}
@@ -75,20 +75,69 @@ func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult 
 		}
 	}
 	res.Key = strconv.FormatInt(id, 10)
-	posted := 0
-	for _, c := range w.NewComments {
+	// A retry may follow an attempt that posted some comments and lost the answer: those are
+	// found on the ticket and linked, not posted twice.
+	var already map[int]string
+	if w.Retry && len(w.NewComments) > 0 && (w.Key != "" || found) {
+		var err error
+		if already, err = t.postedBefore(ctx, id, w.NewComments, w.Known); err != nil {
+			res.Err = fmt.Errorf("ticket %d: look for the comments an earlier attempt added: %w", id, err)
+			return res
+		}
+	}
+	var posted []item.Comment
+	for i, c := range w.NewComments {
+		if _, ok := already[i]; ok {
+			continue
+		}
 		if err := t.comment(ctx, id, c); err != nil {
 			res.Err = fmt.Errorf("add comment to ticket %d: %w", id, err)
 			break
 		}
-		posted++
+		posted = append(posted, c)
 	}
-	ids, err := t.markOwn(ctx, id, w.NewComments[:posted])
+	ids, err := t.markOwn(ctx, id, posted)
 	if err != nil && res.Err == nil {
 		res.Err = fmt.Errorf("ticket %d: find the comments just added: %w", id, err)
 	}
-	res.CommentIDs = ids
+	// The ids of NewComments in order, as far as each is known to be on the ticket.
+	for i := range w.NewComments {
+		if txn, ok := already[i]; ok {
+			res.CommentIDs = append(res.CommentIDs, txn)
+			continue
+		}
+		if len(ids) == 0 {
+			break
+		}
+		res.CommentIDs, ids = append(res.CommentIDs, ids[0]), ids[1:]
+	}
 	return res
+}
+
+// postedBefore finds, on ticket id, comments an earlier attempt at this write posted: for
+// each of added, a comment of the same kind, author and text that is not in known (linked to
+// another partner comment) and not taken by an earlier one of added. It answers their ids by
+// index into added.
+func (t *Tracker) postedBefore(ctx context.Context, id int64, added []item.Comment, known map[string]bool) (map[int]string, error) {
+	it, err := t.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	found := map[int]string{}
+	taken := map[string]bool{}
+	for i, c := range added {
+		want := strings.TrimSpace(withMarker(c.Author, c.Body))
+		for _, x := range it.Comments {
+			if known[x.ID] || taken[x.ID] || x.Internal != c.Internal {
+				continue
+			}
+			if strings.TrimSpace(withMarker(x.Author, x.Body)) == want {
+				found[i], taken[x.ID] = x.ID, true
+				break
+			}
+		}
+	}
+	return found, nil
 }
 
 // create posts a new ticket in the first queue with all core fields and returns its id.
@@ -135,12 +184,13 @@ func (t *Tracker) create(ctx context.Context, it item.Item) (int64, error) {
 const adoptWindow = 24 * time.Hour
 
 // findCreated looks, in the first queue, for the newest ticket with this subject that the
-// account Tandem signs in as created within adoptWindow.
-func (t *Tracker) findCreated(ctx context.Context, subject string) (int64, bool, error) {
+// account Tandem signs in as created within adoptWindow and that is not linked already (a
+// ticket another partner item with the same subject was synced to).
+func (t *Tracker) findCreated(ctx context.Context, subject string, linked func(string) bool) (int64, bool, error) {
 	since := time.Now().Add(-adoptWindow).UTC().Format("2006-01-02 15:04:05")
 	query := fmt.Sprintf("Queue = %s AND Subject = %s AND Creator = %s AND Created > %s",
 		quote(t.cfg.Queues[0]), quote(subject), quote(t.account(ctx)), quote(since))
-	q := url.Values{"query": {query}, "orderby": {"id"}, "order": {"DESC"}, "per_page": {"1"}, "fields": {"Subject"}}
+	q := url.Values{"query": {query}, "orderby": {"id"}, "order": {"DESC"}, "per_page": {"20"}, "fields": {"Subject"}}
 	var p page[struct {
 		ID      json.Number `json:"id"`
 		Subject string      `json:"Subject"`
@@ -155,6 +205,9 @@ func (t *Tracker) findCreated(ctx context.Context, subject string) (int64, bool,
 		id, err := strconv.ParseInt(row.ID.String(), 10, 64)
 		if err != nil {
 			return 0, false, fmt.Errorf("%s answered a ticket id %q", t.name, row.ID)
+		}
+		if linked != nil && linked(strconv.FormatInt(id, 10)) {
+			continue
 		}
 		return id, true, nil
 	}
