@@ -370,8 +370,7 @@ func (s *trackerScreen) showComments(cs []item.Comment) {
 		return
 	}
 	for _, c := range cs {
-		who := widget.NewLabelWithStyle(commentByline(c), fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
-		who.Importance = widget.LowImportance
+		who := widget.NewLabelWithStyle(commentByline(c), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		body := widget.NewLabel(c.Body)
 		body.Wrapping = fyne.TextWrapWord
 		s.comments.Add(container.NewVBox(who, body))
@@ -416,6 +415,9 @@ func itemHeader(it item.Item) string {
 	h := it.Key
 	if !it.Created.IsZero() {
 		h += " · created " + it.Created.Local().Format("2006-01-02 15:04")
+		if who := userText(it.Reporter); who != "" {
+			h += " by " + who
+		}
 	}
 	if !it.Updated.IsZero() {
 		h += " · updated " + it.Updated.Local().Format("2006-01-02 15:04")

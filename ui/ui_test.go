@@ -177,7 +177,7 @@ func TestTrackerCreatesItem(t *testing.T) {
 
 func TestTrackerEditsItem(t *testing.T) {
 	f := newFakeAgent()
-	f.add(item.Item{Title: "Old", Status: "open", Custom: map[string]string{"customer": "ACME"}})
+	f.add(item.Item{Title: "Old", Status: "open", Custom: map[string]string{"customer": "ACME"}, Reporter: item.User{ID: "ann", Name: "Ann Reporter"}})
 	f.add(item.Item{Title: "Other", Status: "open"})
 	u, w := newTestUI(t, f)
 	u.refresh(context.Background())
@@ -187,6 +187,9 @@ func TestTrackerEditsItem(t *testing.T) {
 	s.list.Select(s.index("T-1"))
 	if s.selected != "T-1" || s.title.Text != "Old" {
 		t.Fatalf("selecting T-1 loaded %q titled %q", s.selected, s.title.Text)
+	}
+	if !strings.Contains(s.header.Text, "by Ann Reporter") {
+		t.Errorf("item header %q does not name the reporter", s.header.Text)
 	}
 	s.title.SetText("")
 	test.Type(s.title, "New title")

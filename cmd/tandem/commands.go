@@ -146,6 +146,13 @@ func demoKeys(ctx context.Context) agent.Keys {
 	return kc
 }
 
+// demoOperators are the people the demo's two windows stand for, so comments and new items
+// show who wrote them on either side.
+var demoOperators = map[string]item.User{
+	"Blue": {ID: "bea", Name: "Bea Blue", Email: "bea@blue.example"},
+	"Red":  {ID: "rob", Name: "Rob Red", Email: "rob@red.example"},
+}
+
 func runDemo(ctx context.Context, headless bool) error {
 	if !headless && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		fmt.Println("No display found: running the headless demo instead.")
@@ -160,7 +167,8 @@ func runDemo(ctx context.Context, headless bool) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	start := time.Now()
 	open := func(name, prefix string) (*agent.Agent, error) {
-		opt := agent.Options{Dir: root + "/" + name, Name: name, Listen: "127.0.0.1:0", Prefix: prefix, Keys: keys, Logger: log, Poll: time.Second}
+		opt := agent.Options{Dir: root + "/" + name, Name: name, Listen: "127.0.0.1:0", Prefix: prefix, Keys: keys, Logger: log, Poll: time.Second,
+			Operator: demoOperators[name]}
 		if headless {
 			opt.OnApplied = func(_ string, ap engine.Applied) {
 				var parts []string

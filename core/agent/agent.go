@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os/user"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/identity"
+	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/pairing"
 	"github.com/tandemsync/tandem/core/queue"
 	"github.com/tandemsync/tandem/core/rules"
@@ -50,6 +53,10 @@ type Options struct {
 	NoSync bool   // skip fsync (benchmark baselines only)
 	Logger *slog.Logger
 	Poll   time.Duration // how often engines look for changes without a notification
+	// Operator is who edits the embedded tracker through this agent when the caller names
+	// no one (the app's Tracker screen): the reporter of new items and the author of
+	// comments. Default: the signed-in OS user.
+	Operator item.User
 	// OnApplied is called after each change applied from a partner (the headless demo prints
 	// them; the benchmark times them).
 	OnApplied func(connection string, applied engine.Applied)
@@ -113,6 +120,9 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	opt.Dir = dir
 	if opt.Name == "" {
 		opt.Name = filepath.Base(dir)
+	}
+	if opt.Operator.IsZero() {
+		opt.Operator = osUser()
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -453,4 +463,18 @@ func (a *Agent) RemoveKey(ctx context.Context) error {
 		return nil
 	}
 	return d.Delete(ctx, a.keyAccount())
+}
+
+// osUser is the signed-in OS user: the full name from the account's GECOS field where there
+// is one, else the login name.
+func osUser() item.User {
+	u, err := user.Current()
+	if err != nil {
+		return item.User{}
+	}
+	name, _, _ := strings.Cut(u.Name, ",")
+	if name = strings.TrimSpace(name); name == "" {
+		name = u.Username
+	}
+	return item.User{ID: u.Username, Name: name}
 }

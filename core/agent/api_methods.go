@@ -88,8 +88,12 @@ func (a *Agent) Items(ctx context.Context) ([]item.Item, error) {
 	return a.local.List(ctx, 0, 10000)
 }
 
-// CreateItem creates an item in the embedded tracker.
+// CreateItem creates an item in the embedded tracker; with no reporter named, the operator
+// is the reporter.
 func (a *Agent) CreateItem(ctx context.Context, it item.Item) (item.Item, error) {
+	if it.Reporter.IsZero() {
+		it.Reporter = a.opt.Operator
+	}
 	return a.local.Create(ctx, it)
 }
 
@@ -98,8 +102,12 @@ func (a *Agent) UpdateItem(ctx context.Context, it item.Item) (item.Item, error)
 	return a.local.Update(ctx, it)
 }
 
-// AddComment adds a comment to an item in the embedded tracker.
+// AddComment adds a comment to an item in the embedded tracker; with no author named, the
+// operator is the author.
 func (a *Agent) AddComment(ctx context.Context, key string, c item.Comment) (item.Comment, error) {
+	if c.Author.IsZero() {
+		c.Author = a.opt.Operator
+	}
 	return a.local.AddComment(ctx, key, c)
 }
 
