@@ -32,6 +32,7 @@ type settingsScreen struct {
 
 	kind       *widget.RadioGroup
 	rtBox      *fyne.Container // everything that only RT needs
+	rtForm     *widget.Form
 	url        *widget.Entry
 	queues     *widget.Entry
 	auth       *widget.RadioGroup
@@ -73,7 +74,7 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 	s.rpm = widget.NewEntry()
 	s.rpm.SetPlaceHolder("0 (unlimited)")
 
-	rtForm := widget.NewForm(
+	s.rtForm = widget.NewForm(
 		widget.NewFormItem("URL", s.url),
 		widget.NewFormItem("Queues", s.queues),
 		widget.NewFormItem("Sign in with", s.auth),
@@ -86,7 +87,7 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 	keychain := widget.NewLabelWithStyle("The credential is kept in the OS keychain, never in Tandem's data directory or logs.",
 		fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
 	keychain.Wrapping = fyne.TextWrapWord
-	s.rtBox = container.NewVBox(rtForm, keychain)
+	s.rtBox = container.NewVBox(s.rtForm, keychain)
 
 	s.testButton = widget.NewButtonWithIcon("Test connection", theme.SearchIcon(), s.test)
 	s.saveButton = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), s.save)
@@ -202,6 +203,9 @@ func (s *settingsScreen) showAuth() {
 		s.user.SetPlaceHolder("not needed with a token")
 		s.credential.SetPlaceHolder("RT authentication token")
 		s.credHint.SetText("Leave empty to keep the token already in the keychain.")
+	}
+	if s.rtForm != nil {
+		s.rtForm.Refresh() // the form greys a label only as its field is when it refreshes
 	}
 }
 

@@ -2,13 +2,16 @@ package ui
 
 import (
 	"errors"
+	"image/color"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandemsync/tandem/core/agent"
@@ -237,5 +240,37 @@ func TestSettingsLoadRetriedWhenShown(t *testing.T) {
 	if s.kind.Selected != choiceRT || s.url.Text != "https://rt.example.com" || s.saveButton.Disabled() {
 		t.Errorf("after opening Settings again the form shows %q at %q (save disabled %v), want the agent's RT settings",
 			s.kind.Selected, s.url.Text, s.saveButton.Disabled())
+	}
+}
+
+// The "User name" label is greyed exactly while its field is unused (token sign-in).
+func TestSettingsUserNameLabelFollowsSignIn(t *testing.T) {
+	f := newFakeAgent()
+	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General"}}
+	_, w, s := openSettings(t, f)
+	label := func() *canvas.Text {
+		var found *canvas.Text
+		visit(w, func(o fyne.CanvasObject) bool {
+			if x, ok := o.(*canvas.Text); ok && x.Text == "User name" {
+				found = x
+			}
+			return found == nil
+		})
+		if found == nil {
+			t.Fatal("no User name label in the window")
+		}
+		return found
+	}
+	th := fyne.CurrentApp().Settings().Theme()
+	v := fyne.CurrentApp().Settings().ThemeVariant()
+	grey, normal := th.Color(theme.ColorNameDisabled, v), th.Color(theme.ColorNameForeground, v)
+	for _, step := range []struct {
+		auth string
+		want color.Color
+	}{{authToken, grey}, {authPassword, normal}, {authToken, grey}} {
+		s.auth.SetSelected(step.auth)
+		if got := label().Color; got != step.want {
+			t.Errorf("signing in with %q: User name label colour %v, want %v", step.auth, got, step.want)
+		}
 	}
 }

@@ -32,17 +32,20 @@ func newTestUI(t *testing.T, f *fakeAgent) (*UI, fyne.Window) {
 	return u, w
 }
 
-// shown returns every text visible in w, one per line.
-func shown(w fyne.Window) string {
-	var out []string
+// visit calls fn for every visible object in w, overlays first, descending into containers
+// and widgets' renderers; fn returns false to stop.
+func visit(w fyne.Window, fn func(fyne.CanvasObject) bool) {
+	stop := false
 	var walk func(o fyne.CanvasObject)
 	walk = func(o fyne.CanvasObject) {
-		if o == nil || !o.Visible() {
+		if stop || o == nil || !o.Visible() {
+			return
+		}
+		if !fn(o) {
+			stop = true
 			return
 		}
 		switch x := o.(type) {
-		case *canvas.Text:
-			out = append(out, x.Text)
 		case *fyne.Container:
 			for _, c := range x.Objects {
 				walk(c)
@@ -53,10 +56,21 @@ func shown(w fyne.Window) string {
 			}
 		}
 	}
-	walk(w.Canvas().Content())
 	for _, o := range w.Canvas().Overlays().List() {
 		walk(o)
 	}
+	walk(w.Canvas().Content())
+}
+
+// shown returns every text visible in w, one per line.
+func shown(w fyne.Window) string {
+	var out []string
+	visit(w, func(o fyne.CanvasObject) bool {
+		if x, ok := o.(*canvas.Text); ok {
+			out = append(out, x.Text)
+		}
+		return true
+	})
 	return strings.Join(out, "\n")
 }
 
