@@ -255,10 +255,13 @@ func (p *Program) Outgoing(ctx context.Context, it item.Item, env Env) (item.Rep
 		return item.Replica{}, Outcome{}, fmt.Errorf("rule %s: Outgoing: %w", p.name, ErrNoEntry)
 	}
 	src := it.Clone()
-	var r item.Replica
+	r := item.Replica{Custom: map[string]string{}} // a rule may set replica.Custom["x"] at once
 	o, err := p.run(ctx, "Outgoing", env, func(c *Context) error { return p.out(src, &r, c) })
 	if err != nil || o.Skip {
 		return item.Replica{}, o, err
+	}
+	if len(r.Custom) == 0 {
+		r.Custom = nil
 	}
 	return r, o, nil
 }
@@ -271,12 +274,18 @@ func (p *Program) Incoming(ctx context.Context, r item.Replica, current item.Ite
 	}
 	rep := cloneReplica(r)
 	it := current.Clone()
+	if it.Custom == nil {
+		it.Custom = map[string]string{} // a rule may set item.Custom["Queue"] at once
+	}
 	o, err := p.run(ctx, "Incoming", env, func(c *Context) error { return p.inc(rep, &it, c) })
 	if err != nil {
 		return item.Item{}, o, err
 	}
 	if o.Skip {
 		return current.Clone(), o, nil
+	}
+	if len(it.Custom) == 0 {
+		it.Custom = nil
 	}
 	return it, o, nil
 }

@@ -603,3 +603,41 @@ func TestDefaultOutgoingKeepsInternalNotesHome(t *testing.T) {
 		t.Errorf("default outgoing comments: got %+v, want only the public one", r.Comments)
 	}
 }
+
+// A rule can set a custom field straight away, on a new item (no custom fields yet) and on a
+// replica, e.g. to route tickets to an RT queue by label.
+func TestRuleSetsCustomFieldsOnEmptyItems(t *testing.T) {
+	const src = `package rule
+
+import "tandem"
+
+func Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {
+	replica.Title = item.Title
+	replica.Custom["team"] = "platform"
+	return nil
+}
+
+func Incoming(replica tandem.Replica, item *tandem.Item, ctx *tandem.Context) error {
+	item.Title = replica.Title
+	if ctx.HasLabel(replica.Labels, "billing") {
+		item.Custom["Queue"] = "Billing"
+	}
+	return nil
+}
+`
+	p := mustCompile(t, "routing.go", src)
+	got, _, err := p.Incoming(context.Background(), item.Replica{Title: "Invoice wrong", Labels: []string{"billing"}}, item.Item{}, Env{})
+	if err != nil {
+		t.Fatalf("incoming on a new item: %v", err)
+	}
+	if got.Custom["Queue"] != "Billing" {
+		t.Errorf("incoming custom fields: got %v, want Queue Billing", got.Custom)
+	}
+	if got, _, _ = p.Incoming(context.Background(), item.Replica{Title: "Printer"}, item.Item{}, Env{}); got.Custom != nil {
+		t.Errorf("a rule that sets no custom field leaves %v, want none", got.Custom)
+	}
+	r, _, err := p.Outgoing(context.Background(), item.Item{Title: "x"}, Env{})
+	if err != nil || r.Custom["team"] != "platform" {
+		t.Errorf("outgoing custom fields: got %v, %v", r.Custom, err)
+	}
+}

@@ -445,3 +445,47 @@ func TestLiveRetriedCommentsAreNotPostedTwice(t *testing.T) {
 		t.Errorf("comments after a retry whose candidates are all linked: got %d, want 4", len(after.Comments))
 	}
 }
+
+// A rule chooses the queue through the custom field Queue: new tickets are created there,
+// an update moves them, the queue is read back, and a queue Tandem does not sync is refused
+// with a permanent error instead of sending the ticket out of sight.
+func TestLiveQueueIsReadAndWritten(t *testing.T) {
+	_, s := live(t)
+	ctx := context.Background()
+	support := fmt.Sprintf("Support %d", time.Now().UnixNano())
+	direct(t, s, "root", "password", http.MethodPost, "/queue", map[string]any{"Name": support}, nil)
+	tr, _ := live(t, func(c *Config) { c.Queues = []string{"General", support} })
+
+	res, err := tr.Apply(ctx, []engine.Write{{Item: item.Item{Title: "Needs second line", Custom: map[string]string{QueueField: strings.ToLower(support)}}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("create in %s: %v / %v", support, err, res[0].Err)
+	}
+	got, err := tr.Get(ctx, res[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Custom[QueueField] != support {
+		t.Errorf("new ticket's queue: got %q, want %q", got.Custom[QueueField], support)
+	}
+
+	got.Custom[QueueField] = "General"
+	res2, err := tr.Apply(ctx, []engine.Write{{Key: got.Key, Item: got, Fields: []string{engine.CustomPrefix + QueueField}}})
+	if err != nil || res2[0].Err != nil {
+		t.Fatalf("move to General: %v / %v", err, res2[0].Err)
+	}
+	if got, _ = tr.Get(ctx, got.Key); got.Custom[QueueField] != "General" {
+		t.Errorf("queue after the move: got %q, want General", got.Custom[QueueField])
+	}
+
+	got.Custom[QueueField] = "Nowhere"
+	res3, err := tr.Apply(ctx, []engine.Write{{Key: got.Key, Item: got, Fields: []string{engine.CustomPrefix + QueueField}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isPermanent(res3[0].Err) || !strings.Contains(res3[0].Err.Error(), "not one of the synced queues") {
+		t.Errorf("move to a queue not synced: got %v, want a permanent error naming the synced queues", res3[0].Err)
+	}
+	if got, _ = tr.Get(ctx, got.Key); got.Custom[QueueField] != "General" {
+		t.Errorf("queue after a refused move: got %q, want General", got.Custom[QueueField])
+	}
+}

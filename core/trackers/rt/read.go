@@ -323,6 +323,9 @@ func ticketItem(r ticketRow) (item.Item, error) {
 	if it.Updated, err = parseTime(r.LastUpdated); err != nil {
 		return it, err
 	}
+	if r.Queue.Name != "" {
+		it.Custom = map[string]string{QueueField: r.Queue.Name}
+	}
 	// REST 2 sends "" when a ticket has no custom fields, else a list.
 	if len(r.CustomFields) > 0 && r.CustomFields[0] == '[' {
 		var cfs []rtCustomField

@@ -20,7 +20,7 @@ type Config struct {
 	// URL is RT's web address, e.g. https://rt.example.com or https://example.com/rt.
 	URL string
 	// Queues are the names of the queues whose tickets are synced; new tickets go to the
-	// first unless the write names another in the custom field "Queue".
+	// first unless the write names another in the custom field "Queue" (QueueField).
 	Queues []string
 	// Token is an RT authentication token (Settings > Auth Tokens in RT); preferred.
 	Token string

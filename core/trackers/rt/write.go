@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -47,17 +48,21 @@ func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult 
 	var id int64
 	found := false // an earlier attempt's ticket was adopted
 	if w.Key == "" {
-		var err error
+		queue, err := t.queueFor(w.Item)
+		if err != nil {
+			res.Err = err
+			return res
+		}
 		if w.Retry {
 			// The earlier attempt may have created the ticket and lost the answer (a timeout
 			// while RT was busy or stopped): adopt that ticket rather than make a second.
-			if id, found, err = t.findCreated(ctx, w.Item.Title, w.Linked); err != nil {
+			if id, found, err = t.findCreated(ctx, queue, w.Item.Title, w.Linked); err != nil {
 				res.Err = fmt.Errorf("look for the ticket an earlier attempt created: %w", err)
 				return res
 			}
 		}
 		if !found {
-			if id, err = t.create(ctx, w.Item); err != nil {
+			if id, err = t.create(ctx, queue, w.Item); err != nil {
 				res.Err = fmt.Errorf("create ticket: %w", err)
 				return res
 			}
@@ -140,10 +145,37 @@ func (t *Tracker) postedBefore(ctx context.Context, id int64, added []item.Comme
 	return found, nil
 }
 
-// create posts a new ticket in the first queue with all core fields and returns its id.
-func (t *Tracker) create(ctx context.Context, it item.Item) (int64, error) {
+// QueueField is the custom field under which a ticket's queue is read and written: a rule
+// that sets item.Custom["Queue"] creates the ticket in that queue, or moves it there. It must
+// be one of the synced queues; without it new tickets go to the first.
+const QueueField = "Queue"
+
+// queueFor is the synced queue it names in QueueField, or the first synced queue.
+func (t *Tracker) queueFor(it item.Item) (string, error) {
+	q := strings.TrimSpace(it.Custom[QueueField])
+	if q == "" {
+		return t.cfg.Queues[0], nil
+	}
+	for _, c := range t.cfg.Queues {
+		if strings.EqualFold(c, q) {
+			return c, nil
+		}
+	}
+	return "", permanent(fmt.Errorf("queue %q is not one of the synced queues (%s): Tandem would lose sight of the ticket there; add it in Settings or change the rule",
+		q, strings.Join(t.cfg.Queues, ", ")))
+}
+
+// customFields is it's custom fields as RT takes them, without the queue.
+func customFields(it item.Item) map[string]string {
+	cfs := maps.Clone(it.Custom)
+	delete(cfs, QueueField)
+	return cfs
+}
+
+// create posts a new ticket in queue with all core fields and returns its id.
+func (t *Tracker) create(ctx context.Context, queue string, it item.Item) (int64, error) {
 	body := map[string]any{
-		"Queue":       t.cfg.Queues[0],
+		"Queue":       queue,
 		"Subject":     it.Title,
 		"Content":     it.Description,
 		"ContentType": "text/plain",
@@ -164,8 +196,8 @@ func (t *Tracker) create(ctx context.Context, it item.Item) (int64, error) {
 	if it.Reporter.Email != "" {
 		body["Requestor"] = it.Reporter.Email
 	}
-	if len(it.Custom) > 0 {
-		body["CustomFields"] = it.Custom
+	if cfs := customFields(it); len(cfs) > 0 {
+		body["CustomFields"] = cfs
 	}
 	var out struct {
 		ID json.Number `json:"id"`
@@ -183,13 +215,13 @@ func (t *Tracker) create(ctx context.Context, it item.Item) (int64, error) {
 // adoptWindow is how far back findCreated looks for a ticket an earlier attempt created.
 const adoptWindow = 24 * time.Hour
 
-// findCreated looks, in the first queue, for the newest ticket with this subject that the
+// findCreated looks, in queue, for the newest ticket with this subject that the
 // account Tandem signs in as created within adoptWindow and that is not linked already (a
 // ticket another partner item with the same subject was synced to).
-func (t *Tracker) findCreated(ctx context.Context, subject string, linked func(string) bool) (int64, bool, error) {
+func (t *Tracker) findCreated(ctx context.Context, queue, subject string, linked func(string) bool) (int64, bool, error) {
 	since := time.Now().Add(-adoptWindow).UTC().Format("2006-01-02 15:04:05")
 	query := fmt.Sprintf("Queue = %s AND Subject = %s AND Creator = %s AND Created > %s",
-		quote(t.cfg.Queues[0]), quote(subject), quote(t.account(ctx)), quote(since))
+		quote(queue), quote(subject), quote(t.account(ctx)), quote(since))
 	q := url.Values{"query": {query}, "orderby": {"id"}, "order": {"DESC"}, "per_page": {"20"}, "fields": {"Subject"}}
 	var p page[struct {
 		ID      json.Number `json:"id"`
@@ -240,6 +272,12 @@ func (t *Tracker) update(ctx context.Context, id int64, w engine.Write) error {
 			t.log.Warn("rt cannot change a ticket's first message; description change not written", "ticket", id)
 		case engine.FieldLabels:
 			t.log.Debug("rt has no labels; labels not written", "ticket", id)
+		case engine.CustomPrefix + QueueField:
+			q, err := t.queueFor(w.Item)
+			if err != nil {
+				return err
+			}
+			body["Queue"] = q
 		default:
 			if name, ok := strings.CutPrefix(f, engine.CustomPrefix); ok {
 				cfs[name] = w.Item.Custom[name]
