@@ -162,8 +162,11 @@ func (s *queueScreen) build(u *UI) fyne.CanvasObject {
 			}
 			state := cells[3].(*widget.Label)
 			imp := widget.MediumImportance
-			if e.State != "pending" {
+			switch e.State {
+			case agent.QueueFailed:
 				imp = widget.DangerImportance
+			case agent.QueueBlocked:
+				imp = widget.WarningImportance
 			}
 			if state.Importance != imp {
 				state.Importance = imp
@@ -321,6 +324,9 @@ func (s *queueScreen) showState() {
 	summary := ""
 	if s.fresh && len(s.entries) > 0 {
 		summary = fmt.Sprintf("%d waiting, %d failed", len(s.entries), len(failed))
+		if n := s.blocked(); n > 0 {
+			summary += fmt.Sprintf(", %d blocked behind them", n)
+		}
 	}
 	if s.summary.Text != summary {
 		s.summary.SetText(summary)
@@ -332,10 +338,20 @@ func (s *queueScreen) showState() {
 	}
 }
 
+func (s *queueScreen) blocked() int {
+	n := 0
+	for _, e := range s.entries {
+		if e.State == agent.QueueBlocked {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *queueScreen) failed() []uint64 {
 	var seqs []uint64
 	for _, e := range s.entries {
-		if e.State == "failed" {
+		if e.State == agent.QueueFailed {
 			seqs = append(seqs, e.Seq)
 		}
 	}
@@ -356,7 +372,7 @@ func (s *queueScreen) showSelected() {
 	}
 	e := s.entries[i]
 	s.detail.SetText(queueDetail(e))
-	if e.State == "failed" {
+	if e.State == agent.QueueFailed {
 		s.retryButton.Enable()
 	} else {
 		s.retryButton.Disable() // a pending event is already due
@@ -457,7 +473,7 @@ func (s *queueScreen) retryAll() {
 // queueRow is a row's cell texts, in queueColumns order plus the error.
 func queueRow(e agent.QueueEntry) []string {
 	next := "–"
-	if !e.NextRetry.IsZero() && e.State == "failed" {
+	if !e.NextRetry.IsZero() && e.State == agent.QueueFailed {
 		next = e.NextRetry.Local().Format("15:04:05")
 	}
 	return []string{
@@ -489,8 +505,11 @@ func queueDetail(e agent.QueueEntry) string {
 		fmt.Fprintf(&b, " · queued %s", e.Created.Local().Format("2006-01-02 15:04:05"))
 	}
 	fmt.Fprintf(&b, " · %d attempts", e.Attempts)
-	if !e.NextRetry.IsZero() && e.State == "failed" {
+	if !e.NextRetry.IsZero() && e.State == agent.QueueFailed {
 		fmt.Fprintf(&b, " · next retry %s", e.NextRetry.Local().Format("2006-01-02 15:04:05"))
+	}
+	if e.State == agent.QueueBlocked {
+		fmt.Fprintf(&b, "\nWaits behind event %d of the same item, which failed: retry or skip that one first.", e.BlockedBy)
 	}
 	if e.LastError != "" {
 		b.WriteString("\nLast error: " + e.LastError)

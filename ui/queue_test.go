@@ -241,3 +241,18 @@ func TestQueueSingleConnectionNeedsNoSelect(t *testing.T) {
 	}
 	wantShown(t, w, "Red (c1)", "T-3")
 }
+
+func TestQueueShowsBlockedEvents(t *testing.T) {
+	f := queueAgent()
+	f.queues["c1/out"] = append(f.queues["c1/out"][:1], agent.QueueEntry{Connection: "c1", Direction: "out", Seq: 8, EventID: "ev-8",
+		ItemKey: "T-3", Kind: "update", State: agent.QueueBlocked, BlockedBy: 7})
+	_, w, s := openQueue(t, f)
+	wantShown(t, w, "blocked", "2 waiting, 1 failed, 1 blocked behind them")
+	s.list.Select(s.index(8))
+	if !strings.Contains(s.detail.Text, "Waits behind event 7 of the same item") {
+		t.Errorf("detail of a blocked event: %q, want it to name event 7", s.detail.Text)
+	}
+	if !s.retryButton.Disabled() || s.skipButton.Disabled() {
+		t.Errorf("on a blocked event: Retry disabled %v, Skip disabled %v; want true, false", s.retryButton.Disabled(), s.skipButton.Disabled())
+	}
+}

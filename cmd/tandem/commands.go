@@ -126,7 +126,11 @@ func runQueue(ctx context.Context, af agentFlags, args []string) error {
 				if !e.NextRetry.IsZero() {
 					next = e.NextRetry.Format(time.TimeOnly)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, dir, e.Seq, e.ItemKey, e.Kind, e.State, e.Attempts, next, e.LastError)
+				state := e.State
+				if e.State == agent.QueueBlocked {
+					state = fmt.Sprintf("blocked by %d", e.BlockedBy)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, dir, e.Seq, e.ItemKey, e.Kind, state, e.Attempts, next, e.LastError)
 			}
 		}
 	}

@@ -42,6 +42,13 @@ type ConnectionInfo struct {
 	LastSync         time.Time
 }
 
+// Queue entry states.
+const (
+	QueuePending = "pending" // due now or soon
+	QueueFailed  = "failed"  // failed; retried at NextRetry, or by the operator
+	QueueBlocked = "blocked" // waits behind a failed event of the same item
+)
+
 // QueueEntry is one event as the Queue screen shows it.
 type QueueEntry struct {
 	Connection string
@@ -50,7 +57,8 @@ type QueueEntry struct {
 	EventID    string
 	ItemKey    string
 	Kind       string
-	State      string // "pending", "failed", "blocked"
+	State      string // QueuePending, QueueFailed or QueueBlocked
+	BlockedBy  uint64 // for QueueBlocked: the seq of the failed event of the same item it waits for
 	Attempts   int
 	LastError  string
 	NextRetry  time.Time

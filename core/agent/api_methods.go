@@ -127,16 +127,31 @@ func (a *Agent) Queue(ctx context.Context, connID, direction string) ([]QueueEnt
 	if err != nil {
 		return nil, err
 	}
+	return queueEntries(c.rec.ID, direction, evs), nil
+}
+
+// queueEntries describes evs, in queue order, for the Queue screen: an event after a failed
+// event of the same item is blocked behind it, since the queue keeps each item's order.
+func queueEntries(connID, direction string, evs []queue.Event) []QueueEntry {
 	out := make([]QueueEntry, len(evs))
+	failedFirst := map[string]uint64{} // item key -> the seq of its earliest failed event
 	for i, ev := range evs {
-		state := "pending"
-		if ev.Failed {
-			state = "failed"
+		e := QueueEntry{Connection: connID, Direction: direction, Seq: ev.Seq, EventID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind,
+			State: QueuePending, Attempts: ev.Attempts, LastError: ev.LastError, NextRetry: ev.NextRetry, Created: ev.Created}
+		blocker, behind := failedFirst[ev.ItemKey]
+		switch {
+		case ev.Failed:
+			e.State = QueueFailed
+			if !behind && ev.ItemKey != "" {
+				failedFirst[ev.ItemKey] = ev.Seq
+			}
+		case behind:
+			// The queue keeps an item's events in order: this one waits for the failed one.
+			e.State, e.BlockedBy = QueueBlocked, blocker
 		}
-		out[i] = QueueEntry{Connection: c.rec.ID, Direction: direction, Seq: ev.Seq, EventID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind,
-			State: state, Attempts: ev.Attempts, LastError: ev.LastError, NextRetry: ev.NextRetry, Created: ev.Created}
+		out[i] = e
 	}
-	return out, nil
+	return out
 }
 
 // Retry makes a failed event ready now.
