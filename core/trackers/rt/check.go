@@ -101,18 +101,39 @@ func quoteList(qs []string) string {
 // account returns the name of the account the credential signs in as: the basic-auth user,
 // or the owner of the token (RT tokens read "1-<user id>-<secret>").
 func (t *Tracker) account(ctx context.Context) string {
+	if name, ok := t.knownAccount(ctx); ok {
+		return name
+	}
+	if parts := strings.SplitN(t.cfg.Token, "-", 3); len(parts) == 3 {
+		return "user #" + parts[1]
+	}
+	return "the token's owner"
+}
+
+// knownAccount is the name of the account Tandem signs in as, asking RT once for a token's
+// owner; ok is false while RT cannot say.
+func (t *Tracker) knownAccount(ctx context.Context) (string, bool) {
 	if t.cfg.Token == "" {
-		return t.cfg.User
+		return t.cfg.User, true
+	}
+	t.mu.Lock()
+	me := t.me
+	t.mu.Unlock()
+	if me != "" {
+		return me, true
 	}
 	parts := strings.SplitN(t.cfg.Token, "-", 3)
 	if len(parts) != 3 {
-		return "the token's owner"
+		return "", false
 	}
 	var u struct {
 		Name string `json:"Name"`
 	}
 	if err := t.hc.GetJSON(ctx, t.endpoint("/user/"+url.PathEscape(parts[1]), nil), &u); err != nil || u.Name == "" {
-		return "user #" + parts[1]
+		return "", false
 	}
-	return u.Name
+	t.mu.Lock()
+	t.me = u.Name
+	t.mu.Unlock()
+	return u.Name, true
 }

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tandemsync/tandem/core/engine"
+	"github.com/tandemsync/tandem/core/item"
 )
 
 // cannedRT serves RT REST 2 answers as recorded from RT 5.0.3: five tickets in pages of two.
@@ -153,4 +157,61 @@ func TestCursorAndMarker(t *testing.T) {
 		}
 	}
 	_ = time.Second
+}
+
+// writeRT answers a write to ticket 7 and then lists the ticket's transactions, newest first,
+// as RT 5 does; others acted on the ticket right after Tandem when busy is set.
+type writeRT struct{ busy bool }
+
+func (c *writeRT) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	switch {
+	case r.Method == http.MethodPut && r.URL.Path == "/REST/2.0/ticket/7":
+		fmt.Fprint(w, `["Status changed from 'new' to 'open'"]`)
+	case r.Method == http.MethodPost && r.URL.Path == "/REST/2.0/ticket/7/correspond":
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `["Correspondence added"]`)
+	case r.URL.Path == "/REST/2.0/transactions":
+		txn := func(id int, typ, who string) string {
+			return fmt.Sprintf(`{"id":"%d","type":"transaction","Type":"%s","Creator":{"id":"%s","Name":"%s"}}`, id, typ, who, who)
+		}
+		// RT's scrips add transactions of their own after a reply, as RT_System.
+		items := []string{txn(104, "Status", "RT_System"), txn(103, "EmailRecord", "RT_System"),
+			txn(102, "Correspond", "tandem"), txn(101, "Status", "tandem"), txn(90, "Create", "ann")}
+		if c.busy { // Ann answered the ticket between Tandem's write and its read
+			items = append([]string{txn(106, "EmailRecord", "RT_System"), txn(105, "Correspond", "ann")}, items...)
+		}
+		fmt.Fprintf(w, `{"per_page":20,"pages":1,"total":%d,"count":%d,"page":1,"items":[%s]}`, len(items), len(items), strings.Join(items, ","))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// Tandem's own comment is told from a person's posted at the same moment, and a ticket that
+// someone else touched after Tandem's write carries no echo mark, so their change is read.
+func TestWriteTellsOwnTransactionsFromOthers(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		srv := httptest.NewServer(&writeRT{busy: busy})
+		tr, err := New(Config{URL: srv.URL, Queues: []string{"General"}, User: "tandem", Password: "pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.hc = tr.hc.WithoutWaiting()
+		res, err := tr.Apply(context.Background(), []engine.Write{{Key: "7", Item: item.Item{Status: "open"}, Fields: []string{engine.FieldStatus},
+			NewComments: []item.Comment{{ID: "p1", Author: item.User{Name: "Dana Dev"}, Body: "On it."}}}})
+		srv.Close()
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("busy %v: write: %v / %v", busy, err, res[0].Err)
+		}
+		if want := []string{"102"}; !slices.Equal(res[0].CommentIDs, want) {
+			t.Errorf("busy %v: comment ids %v, want %v (Tandem's own, not Ann's)", busy, res[0].CommentIDs, want)
+		}
+		mark, marked := tr.own[7]
+		switch {
+		case !busy && (!marked || mark != 104):
+			t.Errorf("quiet ticket: echo mark %d (set %v), want 104, the newest", mark, marked)
+		case busy && marked:
+			t.Errorf("ticket Ann touched after Tandem's write: echo mark %d set; her reply would be skipped as Tandem's echo", mark)
+		}
+	}
 }

@@ -50,6 +50,8 @@ type Tracker struct {
 	// own maps a ticket id to the newest transaction id seen right after Tandem wrote to it:
 	// while the ticket has no newer transaction, the change is Tandem's own echo.
 	own map[int64]int64
+	// me is the name of the account Tandem signs in as, once known (see account).
+	me string
 }
 
 // New checks cfg and returns a tracker for it. It makes no request: see TestConnection.

@@ -329,17 +329,25 @@ func (t *Tracker) comment(ctx context.Context, id int64, c item.Comment) error {
 	return t.hc.DoJSON(ctx, http.MethodPost, t.endpoint(fmt.Sprintf("/ticket/%d/%s", id, kind), nil), body, nil)
 }
 
-// markOwn reads the newest transactions of ticket id just after Tandem wrote to it: the
-// newest becomes the echo mark (see Changes), and the newest comments by this account, one
-// per added comment, are their ids, oldest first. RT's comment endpoints do not answer the
-// transaction id, hence this one read.
+// rtSystem is the account RT's own scrips act as.
+const rtSystem = "RT_System"
+
+// markOwn reads the newest transactions of ticket id just after Tandem wrote to it. The
+// newest becomes the echo mark (see Changes) when Tandem's account made it; when someone else
+// already acted on the ticket there is no mark, so the next poll reads the ticket in full and
+// their change is not taken for Tandem's echo. The newest comments by Tandem's account, one
+// per added comment, are their ids, oldest first: RT's comment endpoints do not answer the
+// transaction id, hence this one read. (A person acting in the milliseconds between two of
+// Tandem's requests for one write can still be hidden behind the mark; the engine's own diff
+// then still keeps Tandem's echo from the partner.)
 func (t *Tracker) markOwn(ctx context.Context, id int64, added []item.Comment) ([]string, error) {
 	q := url.Values{
-		"query":    {fmt.Sprintf("ObjectType = 'RT::Ticket' AND ObjectId = %d", id)},
-		"fields":   {"Type"},
-		"orderby":  {"id"},
-		"order":    {"DESC"},
-		"per_page": {strconv.Itoa(min(100, 20+4*len(added)))},
+		"query":           {fmt.Sprintf("ObjectType = 'RT::Ticket' AND ObjectId = %d", id)},
+		"fields":          {"Type,Creator"},
+		"fields[Creator]": {"Name"},
+		"orderby":         {"id"},
+		"order":           {"DESC"},
+		"per_page":        {strconv.Itoa(min(100, 20+4*len(added)))},
 	}
 	var p page[txnRow]
 	if err := t.hc.GetJSON(ctx, t.endpoint("/transactions", q), &p); err != nil {
@@ -352,11 +360,26 @@ func (t *Tracker) markOwn(ctx context.Context, id int64, added []item.Comment) (
 	if err != nil {
 		return nil, fmt.Errorf("transaction id %q is not a number", p.Items[0].ID)
 	}
+	me, known := t.knownAccount(ctx)
+	ours := func(x txnRow) bool { return !known || strings.EqualFold(x.Creator.Name, me) }
+	// RT's scrips answer a write with transactions of their own (EmailRecord, the status a
+	// reply reopens), made by RT_System: the newest one made by a person decides.
+	latest := p.Items[0]
+	for _, x := range p.Items {
+		if x.Creator.Name != rtSystem {
+			latest = x
+			break
+		}
+	}
 	t.mu.Lock()
 	if len(t.own) > 10000 { // a bound; a forgotten mark only costs a full read
 		clear(t.own)
 	}
-	t.own[id] = mark
+	if known && ours(latest) {
+		t.own[id] = mark
+	} else {
+		delete(t.own, id)
+	}
 	t.mu.Unlock()
 	var ids []string
 	want := len(added)
@@ -365,14 +388,15 @@ func (t *Tracker) markOwn(ctx context.Context, id int64, added []item.Comment) (
 			break
 		}
 		internal := added[want-1-len(ids)].Internal
-		if x.Type == "Comment" && internal || x.Type == "Correspond" && !internal {
+		if ours(x) && (x.Type == "Comment" && internal || x.Type == "Correspond" && !internal) {
 			ids = append(ids, x.ID)
 		}
 	}
-	slices.Reverse(ids)
 	if len(ids) < want {
-		return ids, fmt.Errorf("found %d of the %d comments just added", len(ids), want)
+		// Which is which is not certain: link none. The retry finds them (postedBefore).
+		return nil, fmt.Errorf("found %d of the %d comments just added", len(ids), want)
 	}
+	slices.Reverse(ids)
 	return ids, nil
 }
 
