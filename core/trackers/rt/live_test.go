@@ -312,29 +312,52 @@ func BenchmarkAPIEconomy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var change, idle, changes, polls int64
+	var change, write, echo, idle, n int64
+	count := func(total *int64, f func()) {
+		before := tr.Requests()
+		f()
+		*total += tr.Requests() - before
+	}
 	for i := 0; i < b.N; i++ {
+		n++
 		var out struct{ ID string }
 		direct(b, s, "root", "password", http.MethodPost, "/ticket", map[string]any{"Queue": "General", "Subject": "bench", "Content": "x"}, &out)
 		time.Sleep(1100 * time.Millisecond) // RT reports a second once it is over
-		before := tr.Requests()
-		got, next, err := tr.Changes(ctx, cur, 100)
-		if err != nil || len(got) != 1 {
-			b.Fatalf("Changes: %d items, %v; want 1", len(got), err)
-		}
-		change += tr.Requests() - before
-		changes++
-		cur = next
-		before = tr.Requests()
-		if got, next, err = tr.Changes(ctx, cur, 100); err != nil || len(got) != 0 {
-			b.Fatalf("idle Changes: %d items, %v", len(got), err)
-		}
-		idle += tr.Requests() - before
-		polls++
-		cur = next
+		count(&change, func() {
+			got, next, err := tr.Changes(ctx, cur, 100)
+			if err != nil || len(got) != 1 {
+				b.Fatalf("Changes: %d items, %v; want 1", len(got), err)
+			}
+			cur = next
+		})
+		// The partner answers: a status change and a reply, as one write.
+		count(&write, func() {
+			res, err := tr.Apply(ctx, []engine.Write{{Key: out.ID, Item: item.Item{Status: "stalled"}, Fields: []string{engine.FieldStatus},
+				NewComments: []item.Comment{{ID: fmt.Sprint("p", i), Author: item.User{Name: "Dana Dev"}, Body: "On it."}}}})
+			if err != nil || res[0].Err != nil {
+				b.Fatalf("Apply: %v / %v", err, res[0].Err)
+			}
+		})
+		time.Sleep(1100 * time.Millisecond)
+		count(&echo, func() {
+			got, next, err := tr.Changes(ctx, cur, 100)
+			if err != nil || len(got) != 0 {
+				b.Fatalf("poll after Tandem's write: %d items, %v; want its echo skipped", len(got), err)
+			}
+			cur = next
+		})
+		count(&idle, func() {
+			got, next, err := tr.Changes(ctx, cur, 100)
+			if err != nil || len(got) != 0 {
+				b.Fatalf("idle Changes: %d items, %v", len(got), err)
+			}
+			cur = next
+		})
 	}
-	b.ReportMetric(float64(change)/float64(changes), "req/change")
-	b.ReportMetric(float64(idle)/float64(polls), "req/idle-poll")
+	b.ReportMetric(float64(change)/float64(n), "req/change")
+	b.ReportMetric(float64(write)/float64(n), "req/write")
+	b.ReportMetric(float64(echo)/float64(n), "req/echo-poll")
+	b.ReportMetric(float64(idle)/float64(n), "req/idle-poll")
 }
 
 // A create retried after its answer was lost adopts the ticket the first attempt made.
