@@ -167,19 +167,9 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 		c, _ := helpdesk.Connections(ctx)
 		return len(c) == 1 && c[0].Inbox > 0, fmt.Sprintf("%+v", c)
 	})
-	eventually(t, 60*time.Second, "the create timed out and failed, to be retried", func() (bool, string) {
-		c, _ := helpdesk.Connections(ctx)
-		if len(c) != 1 {
-			return false, "no connection"
-		}
-		in, _ := helpdesk.Queue(ctx, c[0].ID, "in")
-		for _, e := range in {
-			if e.Kind == "create" && e.State == "failed" {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%+v", in)
-	})
+	eventually(t, 60*time.Second, "the create timed out and failed, to be retried", inboxHas(helpdesk, func(e QueueEntry) bool {
+		return e.Kind == "create" && e.State == QueueFailed
+	}))
 	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
 	}
@@ -203,20 +193,13 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 	if _, err := dev.UpdateItem(ctx, sso); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the edit fails while rt is down, saying why", func() (bool, string) {
-		c, _ := helpdesk.Connections(ctx)
-		if len(c) != 1 {
-			return false, "no connection"
+	eventually(t, 60*time.Second, "the edit fails while rt is down, saying why", inboxHas(helpdesk, func(e QueueEntry) bool {
+		if e.State == QueueFailed && strings.Contains(e.LastError, "RT") {
+			t.Logf("while rt is down the queue says: %s", e.LastError)
+			return true
 		}
-		in, _ := helpdesk.Queue(ctx, c[0].ID, "in")
-		for _, e := range in {
-			if e.State == "failed" && strings.Contains(e.LastError, "RT") {
-				t.Logf("while rt is down the queue says: %s", e.LastError)
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%+v", in)
-	})
+		return false
+	}))
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +230,24 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 	d, _ := dev.Overview(ctx)
 	if d.Twins != 3 {
 		t.Errorf("dev twins: got %d, want 3", d.Twins)
+	}
+}
+
+// inboxHas is a condition for eventually: a's only connection has an inbox event that match accepts.
+func inboxHas(a *running, match func(QueueEntry) bool) func() (bool, string) {
+	return func() (bool, string) {
+		ctx := context.Background()
+		c, _ := a.Connections(ctx)
+		if len(c) != 1 {
+			return false, fmt.Sprintf("%d connections, want 1", len(c))
+		}
+		in, _ := a.Queue(ctx, c[0].ID, "in")
+		for _, e := range in {
+			if match(e) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", in)
 	}
 }
 
