@@ -72,6 +72,33 @@ func (af agentFlags) options() agent.Options {
 	return agent.Options{Dir: af.dir, Listen: af.listen, URL: af.url, Name: af.name, Logger: slog.Default()}
 }
 
+// parseFlags reads fs's flags wherever they stand among args, so "tandem accept CODE
+// --data-dir D" works as well as the other way round, and returns the other arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
+}
+
+// withNoArgs parses a command that takes only flags, refusing stray words, then runs it.
+func withNoArgs(fs *flag.FlagSet, args []string, run func() error) error {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%s takes no argument %q; run tandem help", fs.Name(), rest[0])
+	}
+	return run()
+}
+
 func run(args []string) error {
 	cmd := ""
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -82,54 +109,36 @@ func run(args []string) error {
 	var af agentFlags
 	switch cmd {
 	case "":
-		fs := newFlags("tandem", &af)
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return runApp(ctx, af)
+		return withNoArgs(newFlags("tandem", &af), args, func() error { return runApp(ctx, af) })
 	case "serve":
-		fs := newFlags("serve", &af)
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return runServe(ctx, af)
+		return withNoArgs(newFlags("serve", &af), args, func() error { return runServe(ctx, af) })
 	case "demo":
 		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 		headless := fs.Bool("headless", false, "run without windows and print each sync")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return runDemo(ctx, *headless)
+		return withNoArgs(fs, args, func() error { return runDemo(ctx, *headless) })
 	case "invite":
-		fs := newFlags("invite", &af)
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return runInvite(ctx, af)
+		return withNoArgs(newFlags("invite", &af), args, func() error { return runInvite(ctx, af) })
 	case "accept":
-		fs := newFlags("accept", &af)
-		if err := fs.Parse(args); err != nil {
+		rest, err := parseFlags(newFlags("accept", &af), args)
+		if err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
+		if len(rest) != 1 {
 			return errors.New("accept takes one invitation code: tandem accept tandem1-...")
 		}
-		return runAccept(ctx, af, fs.Arg(0))
+		return runAccept(ctx, af, rest[0])
 	case "queue":
-		fs := newFlags("queue", &af)
-		if err := fs.Parse(args); err != nil {
+		rest, err := parseFlags(newFlags("queue", &af), args)
+		if err != nil {
 			return err
 		}
-		return runQueue(ctx, af, fs.Args())
+		return runQueue(ctx, af, rest)
 	case "bench":
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		n := fs.Int("n", 10000, "changes for the throughput run")
 		rate := fs.Int("rate", 200, "changes per second for the latency run")
 		secs := fs.Int("seconds", 5, "length of the latency run")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		return runBench(ctx, *n, *rate, *secs)
+		return withNoArgs(fs, args, func() error { return runBench(ctx, *n, *rate, *secs) })
 	case "version":
 		fmt.Println("tandem", agent.Version, "protocol", agent.ProtocolVersion)
 		return nil
