@@ -46,8 +46,9 @@ var (
 // Env is what the host gives a run.
 type Env struct {
 	Connection string           // name of the connection, shown to the rule by ctx.Connection()
-	Vault      TokenVault       // for ctx.Token; nil makes Token fail the run
+	Vault      TokenVault       // for ctx.Token and ctx.Detokenize; nil makes them fail the run
 	Now        func() time.Time // for ctx.Now; nil means time.Now
+	FirstSync  bool             // for ctx.FirstSync: the item's first sync
 }
 
 // Outcome is what a run reports besides its result.
@@ -55,6 +56,12 @@ type Outcome struct {
 	Skip       bool     // the rule asked not to sync this item
 	SkipReason string   // why, in the rule's words
 	Logs       []string // lines from ctx.Log, in order
+	// Conflicts are the incoming rule's conflict policies by field name (ctx.Conflict); a
+	// field not named follows ConflictPartner.
+	Conflicts map[string]string
+	// IgnoreCommentEdits and IgnoreCommentDeletions: the incoming rule chose that edits or
+	// deletions of synced comments do not follow (ctx.FollowCommentEdits(false), ...).
+	IgnoreCommentEdits, IgnoreCommentDeletions bool
 }
 
 type (
@@ -320,7 +327,7 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 	}()
 	select {
 	case err := <-done:
-		o := Outcome{Skip: rc.skip, SkipReason: rc.reason, Logs: rc.logs}
+		o := rc.outcome()
 		if err == nil {
 			err = rc.err
 		}
