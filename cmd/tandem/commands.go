@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -88,7 +89,7 @@ func runAccept(ctx context.Context, af agentFlags, code string) error {
 	return nil
 }
 
-func runQueue(ctx context.Context, af agentFlags, args []string) error {
+func runQueue(ctx context.Context, af agentFlags, qf queueFlags, args []string) error {
 	opt := af.options()
 	opt.Listen = "" // the queue command only reads and edits the queues
 	a, err := agent.Open(ctx, opt)
@@ -109,32 +110,65 @@ func runQueue(ctx context.Context, af agentFlags, args []string) error {
 		}
 		return a.Skip(ctx, args[1], args[2], seq)
 	}
-	conns, err := a.Connections(ctx)
+	page, err := a.QueuePage(ctx, qf.query(), 0, qf.limit)
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CONNECTION\tDIR\tSEQ\tITEM\tKIND\tSTATE\tATTEMPTS\tNEXT RETRY\tERROR")
-	for _, c := range conns {
-		for _, dir := range []string{"out", "in"} {
-			entries, err := a.Queue(ctx, c.ID, dir)
-			if err != nil {
-				return err
-			}
-			for _, e := range entries {
-				next := ""
-				if !e.NextRetry.IsZero() {
-					next = e.NextRetry.Format(time.TimeOnly)
-				}
-				state := e.State
-				if e.State == agent.QueueBlocked {
-					state = fmt.Sprintf("blocked by %d", e.BlockedBy)
-				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, dir, e.Seq, e.ItemKey, e.Kind, state, e.Attempts, next, e.LastError)
-			}
-		}
+	if page.Total == 0 {
+		fmt.Println("Nothing waiting: every change has been delivered and applied.")
+		return nil
 	}
-	return w.Flush()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CONNECTION\tDIR\tSEQ\tLOCAL\tREMOTE\tKIND\tSTATE\tATTEMPTS\tAGE\tERROR")
+	now := time.Now()
+	for _, e := range page.Entries {
+		state := e.State
+		switch {
+		case e.State == agent.QueueBlocked:
+			state = fmt.Sprintf("blocked by %d", e.BlockedBy)
+		case e.State == agent.QueueRetrying && !e.NextRetry.IsZero():
+			state = "retry at " + e.NextRetry.Local().Format(time.TimeOnly)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Connection, e.Direction, e.Seq, dash(e.Local), dash(e.Remote),
+			e.Kind, state, e.Attempts, now.Sub(e.Created).Round(time.Second), e.LastError)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if page.Total > len(page.Entries) {
+		fmt.Printf("%d of %d events shown; narrow with --state, --item or --connection, or raise --limit.\n", len(page.Entries), page.Total)
+	}
+	return nil
+}
+
+// queueFlags filter `tandem queue`'s listing.
+type queueFlags struct {
+	conn, dir, state, item, order string
+	limit                         int
+}
+
+func (qf *queueFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&qf.conn, "connection", "", "only this connection")
+	fs.StringVar(&qf.dir, "direction", "", "only out or in")
+	fs.StringVar(&qf.state, "state", "", "only pending, blocked, retrying or failed (comma-separated)")
+	fs.StringVar(&qf.item, "item", "", "only items whose key starts with this")
+	fs.StringVar(&qf.order, "order", agent.QueueOldest, "oldest, newest, item or item-desc")
+	fs.IntVar(&qf.limit, "limit", 100, "at most this many events")
+}
+
+func (qf queueFlags) query() agent.QueueQuery {
+	q := agent.QueueQuery{Connection: qf.conn, Direction: qf.dir, Item: qf.item, Order: qf.order}
+	if qf.state != "" {
+		q.States = strings.Split(qf.state, ",")
+	}
+	return q
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // demoKeys is the OS keychain when one answers; otherwise the demo says so and keeps its

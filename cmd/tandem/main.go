@@ -24,6 +24,7 @@ Usage:
   tandem invite [flags]          print an invitation code for a partner
   tandem accept [flags] CODE     redeem a partner's invitation code
   tandem queue [flags] [retry|skip CONN DIR SEQ]   show or act on the queues
+                 (--connection, --direction, --state, --item, --order, --limit)
   tandem bench                   measure end-to-end throughput and latency
   tandem version                 print the version
 
@@ -128,11 +129,14 @@ func run(args []string) error {
 		}
 		return runAccept(ctx, af, rest[0])
 	case "queue":
-		rest, err := parseFlags(newFlags("queue", &af), args)
+		fs := newFlags("queue", &af)
+		var qf queueFlags
+		qf.register(fs)
+		rest, err := parseFlags(fs, args)
 		if err != nil {
 			return err
 		}
-		return runQueue(ctx, af, rest)
+		return runQueue(ctx, af, qf, rest)
 	case "bench":
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		n := fs.Int("n", 10000, "changes for the throughput run")

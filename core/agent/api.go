@@ -35,18 +35,22 @@ type ConnectionInfo struct {
 	State            ConnectionState
 	Created          time.Time
 	Twins            int
-	Outbox           int // events waiting to be delivered
-	Inbox            int // events waiting to be applied
-	Failed           int
-	LastError        string // the latest delivery or apply error, "" when healthy
+	Outbox           int       // events waiting to be delivered
+	Inbox            int       // events waiting to be applied
+	Failed           int       // events failed permanently, waiting for the operator (both directions)
+	Retrying         int       // events failed with a transient error, retried by themselves
+	Blocked          int       // events waiting behind a failed event of the same item
+	Oldest           time.Time // when the oldest waiting event was queued; zero when none waits
+	LastError        string    // the latest delivery or apply error, "" when healthy
 	LastSync         time.Time
 }
 
-// Queue entry states.
+// Queue entry states, as core/queue names them.
 const (
-	QueuePending = "pending" // due now or soon
-	QueueFailed  = "failed"  // failed; retried at NextRetry, or by the operator
-	QueueBlocked = "blocked" // waits behind a failed event of the same item
+	QueuePending  = "pending"  // due now or soon
+	QueueBlocked  = "blocked"  // waits behind a failed event of the same item
+	QueueRetrying = "retrying" // failed with a transient error; tried again at NextRetry
+	QueueFailed   = "failed"   // failed permanently; waits for the operator to retry or skip
 )
 
 // QueueEntry is one event as the Queue screen shows it.
@@ -55,9 +59,11 @@ type QueueEntry struct {
 	Direction  string // "out" or "in"
 	Seq        uint64
 	EventID    string
-	ItemKey    string
+	ItemKey    string // the key the queue orders by: the local key outgoing, the partner's incoming
+	Local      string // the local item's key, "" while not known (an incoming create)
+	Remote     string // the partner's item key, "" while not known (an outgoing create)
 	Kind       string
-	State      string // QueuePending, QueueFailed or QueueBlocked
+	State      string // QueuePending, QueueBlocked, QueueRetrying or QueueFailed
 	BlockedBy  uint64 // for QueueBlocked: the seq of the failed event of the same item it waits for
 	Attempts   int
 	LastError  string

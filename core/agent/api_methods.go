@@ -26,7 +26,7 @@ func (a *Agent) Overview(ctx context.Context) (Overview, error) {
 		o.Connections++
 		o.Twins += info.Twins
 		o.Queued += info.Outbox + info.Inbox
-		o.Failed += info.Failed
+		o.Failed += info.Failed + info.Retrying
 		st := c.eng.Stats()
 		o.Sent += st.Sent
 		o.Applied += st.Applied
@@ -64,12 +64,23 @@ func (a *Agent) info(c *conn) ConnectionInfo {
 	if n, err := c.eng.Twins(); err == nil {
 		info.Twins = n
 	}
-	if s, err := c.out.Stats(); err == nil {
-		info.Outbox, info.Failed = s.Pending, s.Failed
-	}
-	if s, err := c.in.Stats(); err == nil {
-		info.Inbox = s.Pending
-		info.Failed += s.Failed
+	for _, q := range []*queue.Queue{c.out, c.in} {
+		n, err := q.Counts()
+		if err != nil {
+			continue
+		}
+		waiting := n.Total()
+		if q == c.out {
+			info.Outbox = waiting
+		} else {
+			info.Inbox = waiting
+		}
+		info.Failed += n.Failed
+		info.Retrying += n.Retrying
+		info.Blocked += n.Blocked
+		if !n.Oldest.IsZero() && (info.Oldest.IsZero() || n.Oldest.Before(info.Oldest)) {
+			info.Oldest = n.Oldest
+		}
 	}
 	return info
 }
@@ -116,62 +127,6 @@ func (a *Agent) Statuses() []string { return a.local.Statuses() }
 
 // Priorities is the embedded tracker's priority vocabulary.
 func (a *Agent) Priorities() []string { return a.local.Priorities() }
-
-// Queue lists a connection's queued events; direction is "out" or "in".
-func (a *Agent) Queue(ctx context.Context, connID, direction string) ([]QueueEntry, error) {
-	c, q, err := a.queueOf(connID, direction)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := q.List(0, 10000)
-	if err != nil {
-		return nil, err
-	}
-	return queueEntries(c.rec.ID, direction, evs), nil
-}
-
-// queueEntries describes evs, in queue order, for the Queue screen: an event after a failed
-// event of the same item is blocked behind it, since the queue keeps each item's order.
-func queueEntries(connID, direction string, evs []queue.Event) []QueueEntry {
-	out := make([]QueueEntry, len(evs))
-	failedFirst := map[string]uint64{} // item key -> the seq of its earliest failed event
-	for i, ev := range evs {
-		e := QueueEntry{Connection: connID, Direction: direction, Seq: ev.Seq, EventID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind,
-			State: QueuePending, Attempts: ev.Attempts, LastError: ev.LastError, NextRetry: ev.NextRetry, Created: ev.Created}
-		blocker, behind := failedFirst[ev.ItemKey]
-		switch {
-		case ev.Failed:
-			e.State = QueueFailed
-			if !behind && ev.ItemKey != "" {
-				failedFirst[ev.ItemKey] = ev.Seq
-			}
-		case behind:
-			// The queue keeps an item's events in order: this one waits for the failed one.
-			e.State, e.BlockedBy = QueueBlocked, blocker
-		}
-		out[i] = e
-	}
-	return out
-}
-
-// Retry makes a failed event ready now.
-func (a *Agent) Retry(ctx context.Context, connID, direction string, seq uint64) error {
-	_, q, err := a.queueOf(connID, direction)
-	if err != nil {
-		return err
-	}
-	return q.Retry(seq)
-}
-
-// Skip drops an event, unblocking the later events of its item.
-func (a *Agent) Skip(ctx context.Context, connID, direction string, seq uint64) error {
-	_, q, err := a.queueOf(connID, direction)
-	if err != nil {
-		return err
-	}
-	_, err = q.Skip(seq)
-	return err
-}
 
 func (a *Agent) queueOf(connID, direction string) (*conn, *queue.Queue, error) {
 	c, err := a.conn(connID)

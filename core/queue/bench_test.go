@@ -75,3 +75,65 @@ func BenchmarkReady(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPage measures reading one screen of 50 rows from a queue of 100,000 events over
+// 10,000 items, 1% of them failed, beside the baseline of decoding the whole queue (what the
+// Queue screen did before pages and indexes).
+func BenchmarkPage(b *testing.B) {
+	st, q := newQueue(b, "out/bench")
+	const n, items = 100000, 10000
+	for start := 0; start < n; start += 10000 {
+		err := st.DB().Update(func(tx *bolt.Tx) error {
+			evs := make([]Event, 10000)
+			for i := range evs {
+				evs[i] = Event{ItemKey: fmt.Sprintf("ITEM-%d", (start+i)%items), Kind: "update", Payload: benchPayload}
+			}
+			stored, err := q.Append(tx, evs)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < len(stored); i += 100 {
+				if _, err := q.Fail(tx, stored[i].Seq, permanentErr{}, t0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		f      Filter
+		offset int
+	}{
+		{"first", Filter{}, 0},
+		{"failed", Filter{States: []State{StateFailed}}, 0},
+		{"item", Filter{Item: "ITEM-4711"}, 0},
+		{"by-item", Filter{Order: ItemAscending}, 0},
+		{"offset-90000", Filter{}, 90000},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				if _, err := q.Page(tc.f, tc.offset, 50); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("counts", func(b *testing.B) {
+		for range b.N {
+			if _, err := q.Counts(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline-whole-queue", func(b *testing.B) {
+		for range b.N {
+			if _, err := q.List(0, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -23,6 +23,8 @@ import (
 //	queues/<name>/seen     id                 -> U64(unix nanos first seen)
 //	queues/<name>/seenAt   U64(unix nanos)+id -> nil (the seen ids in age order, for pruning)
 //
+// plus the indexes described in index.go, kept in the same transactions as the events.
+//
 // The events bucket's own sequence (NextSequence) hands out Seq, so it survives restarts and
 // never goes back, even when the queue is emptied.
 var (
@@ -95,6 +97,7 @@ type Queue struct {
 	name      []byte
 	notify    chan struct{}
 	retention atomic.Int64 // seen-id retention, nanoseconds
+	onChange  atomic.Pointer[func()]
 	now       func() time.Time
 }
 
@@ -119,6 +122,9 @@ func Open(st *store.Store, name string) (*Queue, error) {
 				return err
 			}
 		}
+		if c := b.Bucket(countsBucket); c == nil || store.U64From(c.Get(versionKey)) != indexVersion {
+			return q.rebuild(tx, b)
+		}
 		return nil
 	})
 	if err != nil {
@@ -137,6 +143,23 @@ func (q *Queue) SetSeenRetention(d time.Duration) { q.retention.Store(int64(d)) 
 // AppendUnique that stored something, Retry, RetryAll or Skip: a consumer waiting for work
 // should call Ready again.
 func (q *Queue) Notify() <-chan struct{} { return q.notify }
+
+// OnChange sets fn (nil: none) to be called after every committed change of the queue: an
+// event added, changed or removed. The agent uses it to tell the app what changed; fn must
+// not block.
+func (q *Queue) OnChange(fn func()) {
+	if fn == nil {
+		q.onChange.Store(nil)
+		return
+	}
+	q.onChange.Store(&fn)
+}
+
+func (q *Queue) changed() {
+	if fn := q.onChange.Load(); fn != nil {
+		(*fn)()
+	}
+}
 
 func (q *Queue) signal() {
 	select {
@@ -165,27 +188,90 @@ func (q *Queue) events(tx *bolt.Tx) (*bolt.Bucket, error) { return q.bucket(tx, 
 const formatV1 = 1
 
 func decode(k, v []byte) (Event, error) {
+	e, payload, err := split(k, v)
+	if err == nil && len(payload) > 0 {
+		e.Payload = bytes.Clone(payload) // bbolt memory is only valid inside the transaction
+	}
+	return e, err
+}
+
+// decodeHead decodes an event without its payload, which indexes and pages never need.
+func decodeHead(k, v []byte) (Event, error) {
+	e, _, err := split(k, v)
+	return e, err
+}
+
+func split(k, v []byte) (Event, []byte, error) {
 	seq := store.U64From(k)
 	if len(v) == 0 || v[0] != formatV1 {
-		return Event{}, fmt.Errorf("decode event %d: unknown record format", seq)
+		return Event{}, nil, fmt.Errorf("decode event %d: unknown record format", seq)
 	}
 	n, w := binary.Uvarint(v[1:])
 	if w <= 0 || uint64(len(v)-1-w) < n {
-		return Event{}, fmt.Errorf("decode event %d: truncated record", seq)
+		return Event{}, nil, fmt.Errorf("decode event %d: truncated record", seq)
 	}
 	head, payload := v[1+w:1+w+int(n)], v[1+w+int(n):]
 	var e Event
 	if err := json.Unmarshal(head, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event %d: %w", seq, err)
+		return Event{}, nil, fmt.Errorf("decode event %d: %w", seq, err)
 	}
 	e.Seq = seq
-	if len(payload) > 0 {
-		e.Payload = bytes.Clone(payload) // bbolt memory is only valid inside the transaction
-	}
-	return e, nil
+	return e, payload, nil
 }
 
-func put(b *bolt.Bucket, e Event) error {
+// put stores e and indexes it, inside tx. Every write of an event goes through put and every
+// removal through remove, so the indexes always match the events.
+func (q *Queue) put(tx *bolt.Tx, e Event) error {
+	b, err := q.events(tx)
+	if err != nil {
+		return err
+	}
+	x, err := q.index(tx)
+	if err != nil {
+		return err
+	}
+	fresh := b.Get(store.U64(e.Seq)) == nil
+	if err := encode(b, e); err != nil {
+		return err
+	}
+	if fresh {
+		err = x.added(e)
+	} else {
+		err = x.changed(e)
+	}
+	if err != nil {
+		return fmt.Errorf("index event %d: %w", e.Seq, err)
+	}
+	tx.OnCommit(q.changed)
+	return nil
+}
+
+// remove deletes event seq and its index entries inside tx; an unknown seq is ignored.
+func (q *Queue) remove(tx *bolt.Tx, b *bolt.Bucket, seq uint64) error {
+	k := store.U64(seq)
+	v := b.Get(k)
+	if v == nil {
+		return nil
+	}
+	e, err := decodeHead(k, v)
+	if err != nil {
+		return err
+	}
+	if err := b.Delete(k); err != nil {
+		return err
+	}
+	x, err := q.index(tx)
+	if err != nil {
+		return err
+	}
+	if err := x.removed(e.ItemKey, seq); err != nil {
+		return fmt.Errorf("index event %d: %w", seq, err)
+	}
+	tx.OnCommit(q.changed)
+	return nil
+}
+
+func encode(b *bolt.Bucket, e Event) error {
 	payload := e.Payload
 	e.Payload = nil
 	head, err := json.Marshal(e)
@@ -232,7 +318,7 @@ func (q *Queue) Append(tx *bolt.Tx, evs []Event) ([]Event, error) {
 		if e.Created.IsZero() {
 			e.Created = now
 		}
-		if err := put(b, e); err != nil {
+		if err := q.put(tx, e); err != nil {
 			return nil, fmt.Errorf("append to queue %s: %w", q.name, err)
 		}
 		out[i] = e
@@ -379,7 +465,7 @@ func (q *Queue) Ack(tx *bolt.Tx, seqs ...uint64) error {
 		return err
 	}
 	for _, s := range seqs {
-		if err := b.Delete(store.U64(s)); err != nil {
+		if err := q.remove(tx, b, s); err != nil {
 			return fmt.Errorf("ack %d in queue %s: %w", s, q.name, err)
 		}
 	}
@@ -399,7 +485,7 @@ func (q *Queue) AckThrough(tx *bolt.Tx, seq uint64) error {
 		keys = append(keys, bytes.Clone(k))
 	}
 	for _, k := range keys { // deleting under a moving cursor can skip keys in bbolt
-		if err := b.Delete(k); err != nil {
+		if err := q.remove(tx, b, store.U64From(k)); err != nil {
 			return fmt.Errorf("ack through %d in queue %s: %w", seq, q.name, err)
 		}
 	}
@@ -443,7 +529,7 @@ func (q *Queue) Fail(tx *bolt.Tx, seq uint64, cause error, now time.Time) (Event
 		}
 		e.NextRetry = now.Add(wait)
 	}
-	if err := put(b, e); err != nil {
+	if err := q.put(tx, e); err != nil {
 		return Event{}, fmt.Errorf("queue %s: %w", q.name, err)
 	}
 	return e, nil
@@ -451,7 +537,7 @@ func (q *Queue) Fail(tx *bolt.Tx, seq uint64, cause error, now time.Time) (Event
 
 // change loads event seq in its own transaction, lets fn rewrite (put) or remove it, and
 // signals the consumer on commit.
-func (q *Queue) change(op string, seq uint64, fn func(b *bolt.Bucket, e *Event) error) (Event, error) {
+func (q *Queue) change(op string, seq uint64, fn func(tx *bolt.Tx, b *bolt.Bucket, e *Event) error) (Event, error) {
 	var e Event
 	err := q.st.DB().Update(func(tx *bolt.Tx) error {
 		b, err := q.events(tx)
@@ -467,7 +553,7 @@ func (q *Queue) change(op string, seq uint64, fn func(b *bolt.Bucket, e *Event) 
 			return err
 		}
 		tx.OnCommit(q.signal)
-		return fn(b, &e)
+		return fn(tx, b, &e)
 	})
 	if err != nil {
 		return Event{}, fmt.Errorf("%s in queue %s: %w", op, q.name, err)
@@ -484,12 +570,12 @@ func retryNow(e *Event) {
 // attempts and last error for the Queue screen. Retrying an event that has not failed does
 // nothing.
 func (q *Queue) Retry(seq uint64) error {
-	_, err := q.change("retry", seq, func(b *bolt.Bucket, e *Event) error {
+	_, err := q.change("retry", seq, func(tx *bolt.Tx, b *bolt.Bucket, e *Event) error {
 		if !e.Failed {
 			return nil
 		}
 		retryNow(e)
-		return put(b, *e)
+		return q.put(tx, *e)
 	})
 	return err
 }
@@ -502,20 +588,25 @@ func (q *Queue) RetryAll() (int, error) {
 		if err != nil {
 			return err
 		}
-		var failed []Event
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			e, err := decode(k, v)
+		x, err := q.index(tx)
+		if err != nil {
+			return err
+		}
+		var failed []uint64
+		for _, s := range []State{StateFailed, StateRetrying} {
+			c := x.states.Cursor()
+			for k, _ := c.Seek([]byte{byte(s)}); k != nil && k[0] == byte(s); k, _ = c.Next() {
+				failed = append(failed, store.U64From(k[1:]))
+			}
+		}
+		for _, seq := range failed {
+			k := store.U64(seq)
+			e, err := decode(k, b.Get(k))
 			if err != nil {
 				return err
 			}
-			if e.Failed {
-				failed = append(failed, e)
-			}
-		}
-		for _, e := range failed {
 			retryNow(&e)
-			if err := put(b, e); err != nil {
+			if err := q.put(tx, e); err != nil {
 				return err
 			}
 		}
@@ -533,8 +624,8 @@ func (q *Queue) RetryAll() (int, error) {
 
 // Skip removes event seq without processing it, unblocking its item, and returns it.
 func (q *Queue) Skip(seq uint64) (Event, error) {
-	return q.change("skip", seq, func(b *bolt.Bucket, e *Event) error {
-		return b.Delete(store.U64(e.Seq))
+	return q.change("skip", seq, func(tx *bolt.Tx, b *bolt.Bucket, e *Event) error {
+		return q.remove(tx, b, e.Seq)
 	})
 }
 
@@ -569,41 +660,13 @@ func (q *Queue) List(after uint64, limit int) ([]Event, error) {
 	return out, nil
 }
 
-// Stats counts the queue's events by state.
+// Stats counts the queue's events by state, from the index (it reads no event but the oldest).
 func (q *Queue) Stats() (Stats, error) {
-	var s Stats
-	err := q.st.DB().View(func(tx *bolt.Tx) error {
-		b, err := q.events(tx)
-		if err != nil {
-			return err
-		}
-		held := make(map[string]bool)
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			e, err := decode(k, v)
-			if err != nil {
-				return err
-			}
-			if s.Oldest.IsZero() {
-				s.Oldest = e.Created
-			}
-			switch {
-			case e.Failed:
-				s.Failed++
-				held[e.ItemKey] = true
-			case held[e.ItemKey]:
-				s.Pending++
-				s.Blocked++
-			default:
-				s.Pending++
-			}
-		}
-		return nil
-	})
+	c, err := q.Counts()
 	if err != nil {
-		return Stats{}, fmt.Errorf("stats of queue %s: %w", q.name, err)
+		return Stats{}, err
 	}
-	return s, nil
+	return Stats{Pending: c.Pending + c.Blocked, Failed: c.Failed + c.Retrying, Blocked: c.Blocked, Oldest: c.Oldest}, nil
 }
 
 // Drop removes the whole queue, its events and its seen ids (a revoked connection). The
