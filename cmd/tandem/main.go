@@ -25,6 +25,9 @@ Usage:
   tandem accept [flags] CODE     redeem a partner's invitation code
   tandem queue [flags] [retry|skip CONN DIR SEQ]   show or act on the queues
                  (--connection, --direction, --state, --item, --order, --limit)
+  tandem history [flags]         the sync history, or one item's timeline (--item KEY)
+                 (--text, --connection, --outcome, --since, --limit;
+                  history retention [DAYS] | delete | capture CONN on|off)
   tandem bench                   measure end-to-end throughput and latency
   tandem version                 print the version
 
@@ -137,6 +140,15 @@ func run(args []string) error {
 			return err
 		}
 		return runQueue(ctx, af, qf, rest)
+	case "history":
+		fs := newFlags("history", &af)
+		var hf historyFlags
+		hf.register(fs)
+		rest, err := parseFlags(fs, args)
+		if err != nil {
+			return err
+		}
+		return runHistory(ctx, af, hf, rest)
 	case "bench":
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		n := fs.Int("n", 10000, "changes for the throughput run")

@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tandemsync/tandem/core/engine"
+	"github.com/tandemsync/tandem/core/history"
 	"github.com/tandemsync/tandem/core/identity"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/pairing"
@@ -70,6 +71,9 @@ type Agent struct {
 	id       *identity.Identity
 	local    *local.Tracker // the embedded tracker, always there: the Tracker screen and the demo's sandbox
 	invites  *pairing.Store
+	hist     *history.Store
+	watch    watchers   // the app's subscriptions to changes
+	errs     errorSince // per connection, since when it is in error (health)
 	ln       net.Listener
 	url      string
 	newConns chan *conn
@@ -158,6 +162,9 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	}
 	if a.invites, err = pairing.OpenStore(a.st); err != nil {
 		return nil, fmt.Errorf("open invitations: %w", err)
+	}
+	if a.hist, err = history.Open(a.st, history.Options{Logger: a.log, OnChange: func() { a.changed(TopicHistory) }}); err != nil {
+		return nil, err
 	}
 	if opt.Listen != "" {
 		if a.ln, err = net.Listen("tcp", opt.Listen); err != nil {
@@ -249,9 +256,11 @@ func (a *Agent) saveConnection(c connection) error {
 	if err != nil {
 		return err
 	}
-	return a.st.DB().Update(func(tx *bolt.Tx) error {
+	err = a.st.DB().Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(connBucket).Put([]byte(c.ID), v)
 	})
+	a.changed(TopicConnections)
+	return err
 }
 
 // addConn builds a connection's runtime and, when the agent is serving, starts it.
@@ -264,6 +273,8 @@ func (a *Agent) addConn(rec connection) (*conn, error) {
 	if c.in, err = queue.Open(a.st, "in/"+rec.ID); err != nil {
 		return nil, fmt.Errorf("open inbox: %w", err)
 	}
+	c.out.OnChange(func() { a.changed(TopicQueues) })
+	c.in.OnChange(func() { a.changed(TopicQueues) })
 	a.mu.Lock()
 	kind := a.settings.Kind
 	a.mu.Unlock()
@@ -310,6 +321,7 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 		Logger:     a.log.With("partner", rec.PartnerName),
 		Poll:       poll,
 		OnApplied: func(ap engine.Applied) {
+			a.changed(TopicItems)
 			if a.opt.OnApplied != nil {
 				a.opt.OnApplied(rec.ID, ap)
 			}
@@ -358,11 +370,13 @@ func (a *Agent) Serve(ctx context.Context) error {
 			eng.Serve(cctx)
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.maintain(ctx)
-	}()
+	for _, loop := range []func(context.Context){a.maintain, a.monitor, func(ctx context.Context) { a.hist.Serve(ctx) }} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
+	}
 	a.mu.Lock()
 	a.serving = true
 	for _, c := range a.conns {
@@ -423,6 +437,9 @@ func (a *Agent) close() error {
 		c.client.Close()
 	}
 	a.mu.Unlock()
+	if a.hist != nil {
+		a.hist.Flush() // what the operator did without a running agent (tandem queue retry)
+	}
 	if a.st != nil {
 		return a.st.Close()
 	}

@@ -14,6 +14,9 @@ type Overview struct {
 	Connections int
 	Sent        uint64 // events delivered since the agent started
 	Applied     uint64 // events applied since the agent started
+	// HistoryIncomplete says, in words, when some outcomes could not be written to the history
+	// (a full disk); "" when the history is complete.
+	HistoryIncomplete string
 }
 
 // ConnectionState is active, paused or revoked.
@@ -42,7 +45,11 @@ type ConnectionInfo struct {
 	Blocked          int       // events waiting behind a failed event of the same item
 	Oldest           time.Time // when the oldest waiting event was queued; zero when none waits
 	LastError        string    // the latest delivery or apply error, "" when healthy
+	ErrorSince       time.Time // since when LastError has lasted; zero when there is none
 	LastSync         time.Time
+	Health           string    // HealthHealthy, HealthDegraded, HealthFailing or HealthPaused
+	HealthReason     string    // why, in words, when not plainly healthy
+	CaptureUntil     time.Time // debug capture of payloads is on until then; zero when off
 }
 
 // Queue entry states, as core/queue names them.

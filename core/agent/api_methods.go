@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/pairing"
@@ -21,6 +22,11 @@ func (a *Agent) Overview(ctx context.Context) (Overview, error) {
 		return o, err
 	}
 	o.Items = n
+	if gaps, err := a.hist.Incomplete(); err == nil && len(gaps) > 0 {
+		g := gaps[len(gaps)-1]
+		o.HistoryIncomplete = fmt.Sprintf("The history is incomplete: %s between %s and %s could not be written (%s). Syncing went on.",
+			plural(g.Lost, "outcome", "outcomes"), g.From.Local().Format("2006-01-02 15:04"), g.To.Local().Format("15:04"), g.Reason)
+	}
 	for _, c := range a.connList() {
 		info := a.info(c)
 		o.Connections++
@@ -82,6 +88,8 @@ func (a *Agent) info(c *conn) ConnectionInfo {
 			info.Oldest = n.Oldest
 		}
 	}
+	info.CaptureUntil = a.hist.CaptureUntil(rec.ID)
+	a.health(&info, time.Now())
 	return info
 }
 
@@ -105,11 +113,13 @@ func (a *Agent) CreateItem(ctx context.Context, it item.Item) (item.Item, error)
 	if it.Reporter.IsZero() {
 		it.Reporter = a.opt.Operator
 	}
+	defer a.changed(TopicItems)
 	return a.local.Create(ctx, it)
 }
 
 // UpdateItem changes an item in the embedded tracker.
 func (a *Agent) UpdateItem(ctx context.Context, it item.Item) (item.Item, error) {
+	defer a.changed(TopicItems)
 	return a.local.Update(ctx, it)
 }
 
@@ -119,6 +129,7 @@ func (a *Agent) AddComment(ctx context.Context, key string, c item.Comment) (ite
 	if c.Author.IsZero() {
 		c.Author = a.opt.Operator
 	}
+	defer a.changed(TopicItems)
 	return a.local.AddComment(ctx, key, c)
 }
 

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -274,9 +273,4 @@ func (a *Agent) segment(connID, direction string) (segment, error) {
 		return segment{}, err
 	}
 	return segment{c, direction, q}, nil
-}
-
-// recordOperator records in the history what the operator did to events.
-func (a *Agent) recordOperator(s segment, action string, evs []queue.Event) {
-	_ = errors.New // the history arrives in the next step
 }

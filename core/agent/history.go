@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tandemsync/tandem/core/history"
+	"github.com/tandemsync/tandem/core/queue"
+)
+
+// The sync history's types, as the app and the command line see them.
+type (
+	HistoryRecord  = history.Record
+	HistoryQuery   = history.Query
+	HistoryPage    = history.Page
+	HistoryOutcome = history.Outcome
+	HistoryGap     = history.Gap
+	HistoryTally   = history.Tally
+)
+
+// The history's retention limits, in days.
+const (
+	MinHistoryRetentionDays = history.MinRetentionDays
+	MaxHistoryRetentionDays = history.MaxRetentionDays
+)
+
+// History outcomes.
+const (
+	OutcomeSent    = history.Sent
+	OutcomeApplied = history.Applied
+	OutcomeFailed  = history.Failed
+	OutcomeRetried = history.Retried
+	OutcomeSkipped = history.Skipped
+)
+
+// History returns a page of the sync history, newest first.
+func (a *Agent) History(ctx context.Context, q HistoryQuery) (HistoryPage, error) {
+	return a.hist.Search(q)
+}
+
+// Timeline returns everything that happened to an item (by its key on either side), both
+// ways, oldest first.
+func (a *Agent) Timeline(ctx context.Context, key string) ([]HistoryRecord, error) {
+	return a.hist.Timeline(key)
+}
+
+// HistoryIncomplete lists the stretches of time whose history could not all be written (a
+// full disk); the sync itself went on.
+func (a *Agent) HistoryIncomplete(ctx context.Context) ([]HistoryGap, error) {
+	return a.hist.Incomplete()
+}
+
+// HistoryRetention is how many days the history keeps records.
+func (a *Agent) HistoryRetention(ctx context.Context) (int, error) { return a.hist.Retention() }
+
+// SetHistoryRetention changes how many days the history keeps (1 to 365) and enforces it now.
+func (a *Agent) SetHistoryRetention(ctx context.Context, days int) error {
+	return a.hist.SetRetention(days)
+}
+
+// DeleteHistory deletes the whole sync history and every captured payload now.
+func (a *Agent) DeleteHistory(ctx context.Context) error { return a.hist.DeleteAll() }
+
+// SetCapture turns a connection's debug capture of payloads on (for history.CaptureFor) or off
+// (deleting what it captured).
+func (a *Agent) SetCapture(ctx context.Context, connID string, on bool) error {
+	if _, err := a.conn(connID); err != nil {
+		return err
+	}
+	if err := a.hist.SetCapture(connID, on); err != nil {
+		return err
+	}
+	a.changed(TopicConnections)
+	return nil
+}
+
+// Captured returns the payload captured with a history record; nil when none was.
+func (a *Agent) Captured(ctx context.Context, r HistoryRecord) (json.RawMessage, error) {
+	return a.hist.Captured(r)
+}
+
+// Throughput returns outcome counts per step over the last span, oldest first, of one
+// connection or all ("").
+func (a *Agent) Throughput(ctx context.Context, connID string, span, step time.Duration) ([]HistoryTally, error) {
+	if span <= 0 || step <= 0 || span/step > 10000 {
+		return nil, fmt.Errorf("throughput over %v in steps of %v: not a range the app draws", span, step)
+	}
+	return a.hist.Tallies(connID, time.Now().Add(-span), step)
+}
+
+// recordOperator records in the history what the operator did to events.
+func (a *Agent) recordOperator(s segment, action string, evs []queue.Event) {
+	outcome := history.Retried
+	if action == BulkSkip {
+		outcome = history.Skipped
+	}
+	for _, e := range s.describe(entriesOf(evs)) {
+		a.hist.Record(history.Record{Connection: e.Connection, Direction: e.Direction, Local: e.Local, Remote: e.Remote,
+			EventID: e.EventID, Kind: e.Kind, Outcome: outcome, Attempt: e.Attempts, Error: e.LastError, Operator: true})
+	}
+}
+
+func entriesOf(evs []queue.Event) []queue.Entry {
+	out := make([]queue.Entry, len(evs))
+	for i, e := range evs {
+		out[i] = queue.Entry{Event: e}
+	}
+	return out
+}
