@@ -2,9 +2,11 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,9 +37,19 @@ type fakeAgent struct {
 	tested   []trackerCall
 	saved    []trackerCall
 
-	queues  map[string][]agent.QueueEntry // by "connID/direction"
-	retried []queueCall
-	skipped []queueCall
+	queues    map[string][]agent.QueueEntry // by "connID/direction"
+	retried   []queueCall
+	skipped   []queueCall
+	pageReads []pageRead
+	bulkGate  chan struct{} // when not nil, QueueBulk takes a token before each later chunk
+	watchers  []chan agent.Topic
+	itemSync  map[string][]agent.ItemSync
+
+	history   []agent.HistoryRecord // oldest first
+	twin      map[string]string     // local key -> partner key, for Timeline
+	captured  map[uint64]json.RawMessage
+	searches  []agent.HistoryQuery
+	retention int
 }
 
 func newFakeAgent() *fakeAgent {
@@ -233,16 +245,114 @@ func (f *fakeAgent) SaveTrackerSettings(ctx context.Context, s agent.TrackerSett
 	return nil
 }
 
-func (f *fakeAgent) Queue(ctx context.Context, connID, direction string) ([]agent.QueueEntry, error) {
+func (f *fakeAgent) Changes(ctx context.Context) <-chan agent.Topic {
+	ch := make(chan agent.Topic, 1)
+	ch <- agent.TopicAll
+	f.mu.Lock()
+	f.watchers = append(f.watchers, ch)
+	f.mu.Unlock()
+	return ch
+}
+
+// tell sends t to every Changes subscriber, as the agent does after a change.
+func (f *fakeAgent) tell(t agent.Topic) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.fail["Queue"]; err != nil {
-		return nil, err
+	for _, ch := range f.watchers {
+		select {
+		case ch <- t:
+		default:
+		}
 	}
-	if direction != "out" && direction != "in" {
-		return nil, fmt.Errorf("queue direction %q: want out or in", direction)
+}
+
+// queueEntries is every queued entry the query matches, in its order.
+func (f *fakeAgent) queueEntries(q agent.QueueQuery) []agent.QueueEntry {
+	var out []agent.QueueEntry
+	for _, c := range f.connections {
+		if q.Connection != "" && c.ID != q.Connection {
+			continue
+		}
+		for _, dir := range []string{"out", "in"} {
+			if q.Direction != "" && dir != q.Direction {
+				continue
+			}
+			for _, e := range f.queues[c.ID+"/"+dir] {
+				if len(q.States) > 0 && !slices.Contains(q.States, e.State) {
+					continue
+				}
+				if q.Item != "" && !strings.HasPrefix(e.ItemKey, q.Item) {
+					continue
+				}
+				out = append(out, e)
+			}
+		}
 	}
-	return slices.Clone(f.queues[connID+"/"+direction]), nil
+	switch q.Order {
+	case agent.QueueNewest:
+		slices.Reverse(out)
+	case agent.QueueByItem:
+		slices.SortStableFunc(out, func(a, b agent.QueueEntry) int { return strings.Compare(a.ItemKey, b.ItemKey) })
+	case agent.QueueByItemDesc:
+		slices.SortStableFunc(out, func(a, b agent.QueueEntry) int { return strings.Compare(b.ItemKey, a.ItemKey) })
+	}
+	return out
+}
+
+func (f *fakeAgent) QueuePage(ctx context.Context, q agent.QueueQuery, offset, limit int) (agent.QueuePage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pageReads = append(f.pageReads, pageRead{q, offset})
+	if err := f.fail["QueuePage"]; err != nil {
+		return agent.QueuePage{}, err
+	}
+	all := f.queueEntries(q)
+	p := agent.QueuePage{Total: len(all)}
+	if offset < len(all) {
+		p.Entries = slices.Clone(all[offset:min(offset+limit, len(all))])
+	}
+	return p, nil
+}
+
+// pageRead is one QueuePage call as the fake received it.
+type pageRead struct {
+	q      agent.QueueQuery
+	offset int
+}
+
+// QueueBulk works in chunks of 500 like the agent; with bulkGate set, it waits for a token
+// before each chunk after the first, so a test can cancel it midway.
+func (f *fakeAgent) QueueBulk(ctx context.Context, q agent.QueueQuery, action string, progress func(done, total int)) (int, error) {
+	f.mu.Lock()
+	if action == agent.BulkRetry && len(q.States) == 0 {
+		q.States = []string{agent.QueueFailed, agent.QueueRetrying}
+	}
+	todo := f.queueEntries(q)
+	gate := f.bulkGate
+	f.mu.Unlock()
+	progress(0, len(todo))
+	done := 0
+	for chunk := range slices.Chunk(todo, 500) {
+		if done > 0 && gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		for _, e := range chunk {
+			if action == agent.BulkRetry {
+				f.Retry(ctx, e.Connection, e.Direction, e.Seq)
+			} else {
+				f.Skip(ctx, e.Connection, e.Direction, e.Seq)
+			}
+		}
+		done += len(chunk)
+		progress(done, len(todo))
+	}
+	return done, nil
 }
 
 // queueCall is one Retry or Skip call as the fake received it.
@@ -263,7 +373,7 @@ func (f *fakeAgent) Retry(ctx context.Context, connID, direction string, seq uin
 	if i < 0 {
 		return fmt.Errorf("no event %d", seq)
 	}
-	q[i].State, q[i].NextRetry = "pending", time.Time{}
+	q[i].State, q[i].NextRetry = agent.QueueRetrying, time.Time{}
 	return nil
 }
 
@@ -275,6 +385,114 @@ func (f *fakeAgent) Skip(ctx context.Context, connID, direction string, seq uint
 		return err
 	}
 	key := connID + "/" + direction
-	f.queues[key] = slices.DeleteFunc(f.queues[key], func(e agent.QueueEntry) bool { return e.Seq == seq })
+	i := slices.IndexFunc(f.queues[key], func(e agent.QueueEntry) bool { return e.Seq == seq })
+	if i < 0 {
+		return fmt.Errorf("no event %d", seq)
+	}
+	f.queues[key] = slices.Delete(f.queues[key], i, i+1)
 	return nil
+}
+
+func (f *fakeAgent) ItemSync(ctx context.Context, keys []string) (map[string][]agent.ItemSync, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string][]agent.ItemSync{}
+	for _, k := range keys {
+		if s, ok := f.itemSync[k]; ok {
+			out[k] = s
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeAgent) History(ctx context.Context, q agent.HistoryQuery) (agent.HistoryPage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.searches = append(f.searches, q)
+	if err := f.fail["History"]; err != nil {
+		return agent.HistoryPage{}, err
+	}
+	var p agent.HistoryPage
+	for i := len(f.history) - 1; i >= 0; i-- {
+		r := f.history[i]
+		if q.Text != "" && !strings.Contains(strings.ToLower(r.Local+" "+r.Remote+" "+r.Error), strings.ToLower(q.Text)) {
+			continue
+		}
+		if len(q.Outcomes) > 0 && !slices.Contains(q.Outcomes, r.Outcome) {
+			continue
+		}
+		if q.Connection != "" && r.Connection != q.Connection {
+			continue
+		}
+		p.Records = append(p.Records, r)
+	}
+	return p, nil
+}
+
+func (f *fakeAgent) Timeline(ctx context.Context, key string) ([]agent.HistoryRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []agent.HistoryRecord
+	for _, r := range f.history {
+		if strings.EqualFold(r.Local, key) || strings.EqualFold(r.Remote, key) || (f.twin[key] != "" && strings.EqualFold(r.Remote, f.twin[key])) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeAgent) Captured(ctx context.Context, r agent.HistoryRecord) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.captured[r.ID], nil
+}
+
+func (f *fakeAgent) SetCapture(ctx context.Context, connID string, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.connections {
+		if f.connections[i].ID == connID {
+			f.connections[i].CaptureUntil = time.Time{}
+			if on {
+				f.connections[i].CaptureUntil = time.Now().Add(24 * time.Hour)
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fakeAgent) HistoryRetention(ctx context.Context) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.retention == 0 {
+		return 30, nil
+	}
+	return f.retention, nil
+}
+
+func (f *fakeAgent) SetHistoryRetention(ctx context.Context, days int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if days < 1 || days > 365 {
+		return fmt.Errorf("history retention must be a whole number of days from 1 to 365 (got %d)", days)
+	}
+	f.retention = days
+	return nil
+}
+
+func (f *fakeAgent) DeleteHistory(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.history = nil
+	return nil
+}
+
+func (f *fakeAgent) Throughput(ctx context.Context, connID string, span, step time.Duration) ([]agent.HistoryTally, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]agent.HistoryTally, int(span/step))
+	for i := range out {
+		out[i] = agent.HistoryTally{Applied: i % 7, Sent: i % 5, Failed: i % 11 / 10}
+	}
+	return out, nil
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -18,132 +18,148 @@ import (
 	"github.com/tandemsync/tandem/core/agent"
 )
 
-// Queue directions, as the agent names them, and as the operator reads them.
+// queueAgent is what the Queue screen needs from the agent.
+type queueAgent interface {
+	// QueuePage reads a page of a query and how many events it matches.
+	QueuePage(ctx context.Context, q agent.QueueQuery, offset, limit int) (agent.QueuePage, error)
+	// QueueBulk retries (the failed ones) or skips every event of a query, in chunks, until
+	// done or ctx ends, telling progress after each chunk.
+	QueueBulk(ctx context.Context, q agent.QueueQuery, action string, progress func(done, total int)) (int, error)
+	// Retry makes a failed event ready now; Skip drops an event for good. Both are recorded in
+	// the history.
+	Retry(ctx context.Context, connID, direction string, seq uint64) error
+	Skip(ctx context.Context, connID, direction string, seq uint64) error
+}
+
+// The Queue screen's tabs.
 const (
-	dirOut      = "out"
-	dirIn       = "in"
-	dirOutLabel = "Outgoing (to the partner)"
-	dirInLabel  = "Incoming (from the partner)"
+	tabOutgoing = "Outgoing"
+	tabIncoming = "Incoming"
+	tabFailed   = "Failed"
 )
+
+// Choices of the state filter.
+const (
+	stateAny      = "Every state"
+	stateFailedAll = "Failed or retrying"
+)
+
+// stateChoices are the state filter's choices on a tab.
+func stateChoices(tab string) []string {
+	if tab == tabFailed {
+		return []string{stateFailedAll, agent.QueueFailed, agent.QueueRetrying}
+	}
+	return []string{stateAny, agent.QueuePending, agent.QueueBlocked, agent.QueueRetrying, agent.QueueFailed}
+}
+
+const allConnections = "All connections"
 
 const queueEmptyText = "Nothing waiting: every change has been delivered and applied."
 
-// queueView is the queue the Queue screen shows, shared with the refresh loop: the screen sets
-// it on the Fyne goroutine, the loop reads it.
-type queueView struct {
-	mu        sync.Mutex
-	visible   bool
-	conn, dir string
-}
+// queueColumns are the widths of a row's columns; the last, the error, takes the rest.
+var queueColumns = columns{92, 36, 92, 92, 64, 132, 40, 60}
 
-func (v *queueView) setVisible(on bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.visible = on
-}
+// queueHeaders are the column titles; the sortable ones are buttons.
+var queueHeaders = []string{"Connection", "Dir", "Local", "Remote", "Kind", "State", "Tries", "Age", "Last error"}
 
-func (v *queueView) set(conn, dir string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.conn, v.dir = conn, dir
-}
-
-func (v *queueView) get() (visible bool, conn, dir string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.visible, v.conn, v.dir
-}
-
-// queueSnapshot is one read of a queue; read is false while the Queue screen is hidden.
-type queueSnapshot struct {
-	read      bool
-	conn, dir string
-	entries   []agent.QueueEntry
-}
-
-// readQueue reads the queue the Queue screen shows, only while it is visible; with no
-// connection chosen yet it reads the first connection's.
-func (u *UI) readQueue(ctx context.Context, conns []agent.ConnectionInfo) (queueSnapshot, error) {
-	visible, conn, dir := u.queueView.get()
-	if !visible || len(conns) == 0 {
-		return queueSnapshot{}, nil
-	}
-	if !slices.ContainsFunc(conns, func(c agent.ConnectionInfo) bool { return c.ID == conn }) {
-		conn = conns[0].ID
-	}
-	if dir == "" {
-		dir = dirOut
-	}
-	entries, err := u.agent.Queue(ctx, conn, dir)
-	if err != nil {
-		return queueSnapshot{}, err
-	}
-	return queueSnapshot{read: true, conn: conn, dir: dir, entries: entries}, nil
-}
-
-// queueScreen lists one connection's outgoing or incoming events and acts on them.
+// queueScreen lists a page at a time of the outgoing, incoming or failed events of one
+// connection or all, filtered and sorted, and acts on them one by one or in bulk.
 type queueScreen struct {
 	u       *UI
+	a       queueAgent
 	conns   []agent.ConnectionInfo
-	connID  string
-	dir     string
-	entries []agent.QueueEntry
-	fresh   bool // entries are those of connID and dir (not a previous choice's)
+	connID  string // "" for every connection
+	tab     string
+	state   string // a stateChoices entry
+	item    string
+	order   string
+	visible bool
+	dirty   bool // the queues changed while the screen was hidden
 
-	selected    uint64 // Seq of the selected row, when hasSelected
-	hasSelected bool
-	syncing     bool // the list selection is being moved by code, not by the operator
+	rows     *pager[agent.QueueEntry]
+	selected *agent.QueueEntry // the selected event, as last read
 
-	connSelect *widget.Select
-	connLabel  *widget.Label // the partner, when there is only one connection
-	direction  *widget.RadioGroup
-	summary    *widget.Label
-	list       *widget.List
-	empty      *widget.Label
-	detail     *widget.Label
+	tabs        *container.AppTabs
+	connSelect  *widget.Select
+	stateSelect *widget.Select
+	itemEntry   *widget.Entry
+	sortButtons map[string]*widget.Button
+	summary     *widget.Label
+	list        *widget.List
+	empty       *widget.Label
+	detail      *widget.Label
 
 	retryButton    *widget.Button
 	skipButton     *widget.Button
 	retryAllButton *widget.Button
+	skipAllButton  *widget.Button
+	progress       *widget.ProgressBar
+	cancelButton   *widget.Button
+	progressBox    *fyne.Container
+	cancelBulk     context.CancelFunc
 	skipDialog     *dialog.ConfirmDialog // the open "Skip?" question, for tests
 }
 
-// queueColumns are the widths of the row's columns; the last, the error, takes the rest.
-var queueColumns = columns{56, 96, 96, 72, 88, 96}
-
 func (s *queueScreen) build(u *UI) fyne.CanvasObject {
-	s.u = u
-	s.dir = dirOut
-	u.queueView.set("", dirOut)
+	s.u, s.a = u, u.agent
+	s.tab, s.state, s.order = tabOutgoing, stateAny, agent.QueueOldest
+	s.rows = newPager[agent.QueueEntry](u, "read the queue", s.rowsArrived)
 
-	s.connSelect = widget.NewSelect(nil, func(name string) {
+	s.tabs = container.NewAppTabs(
+		container.NewTabItem(tabOutgoing, widget.NewLabel("")),
+		container.NewTabItem(tabIncoming, widget.NewLabel("")),
+		container.NewTabItem(tabFailed, widget.NewLabel("")),
+	)
+	for _, ti := range s.tabs.Items {
+		ti.Content.Hide() // the tabs choose; the list below shows
+	}
+	s.tabs.OnSelected = func(ti *container.TabItem) {
+		if tab := strings.Fields(ti.Text)[0]; tab != s.tab {
+			s.tab = tab
+			choices := stateChoices(tab)
+			s.stateSelect.SetOptions(choices)
+			if !slices.Contains(choices, s.state) {
+				s.state = choices[0]
+				s.stateSelect.Selected = s.state
+				s.stateSelect.Refresh()
+			}
+			s.requery()
+		}
+	}
+	s.connSelect = widget.NewSelect([]string{allConnections}, func(name string) {
+		id := ""
 		for _, c := range s.conns {
-			if connectionChoice(c) == name && c.ID != s.connID {
-				s.choose(c.ID, s.dir)
+			if connectionChoice(c) == name {
+				id = c.ID
 			}
 		}
-	})
-	s.connSelect.PlaceHolder = "(choose a connection)"
-	s.connSelect.Hide()
-	s.connLabel = widget.NewLabel("No connections yet: pair with a partner in Connections.")
-	s.direction = widget.NewRadioGroup([]string{dirOutLabel, dirInLabel}, func(label string) {
-		dir := dirOut
-		if label == dirInLabel {
-			dir = dirIn
-		}
-		if dir != s.dir {
-			s.choose(s.connID, dir)
+		if id != s.connID {
+			s.connID = id
+			s.requery()
 		}
 	})
-	s.direction.Horizontal = true
-	s.direction.Required = true
-	s.direction.Selected = dirOutLabel
+	s.connSelect.SetSelected(allConnections)
+	s.stateSelect = widget.NewSelect(stateChoices(tabOutgoing), func(v string) {
+		if v != s.state {
+			s.state = v
+			s.requery()
+		}
+	})
+	s.stateSelect.SetSelected(stateAny)
+	s.itemEntry = widget.NewEntry()
+	s.itemEntry.SetPlaceHolder("Item key starts with…")
+	s.itemEntry.OnChanged = func(v string) {
+		if v = strings.TrimSpace(v); v != s.item {
+			s.item = v
+			s.requery()
+		}
+	}
 	s.summary = widget.NewLabel("")
 
 	s.list = widget.NewList(
-		func() int { return len(s.entries) },
+		func() int { return s.rows.total },
 		func() fyne.CanvasObject {
-			cells := make([]fyne.CanvasObject, len(queueColumns)+1)
+			cells := make([]fyne.CanvasObject, len(queueHeaders))
 			for i := range cells {
 				l := widget.NewLabel("")
 				l.Truncation = fyne.TextTruncateEllipsis
@@ -152,64 +168,75 @@ func (s *queueScreen) build(u *UI) fyne.CanvasObject {
 			return container.New(queueColumns, cells...)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if id < 0 || id >= len(s.entries) {
-				return
-			}
-			e := s.entries[id]
 			cells := o.(*fyne.Container).Objects
-			for i, text := range queueRow(e) {
+			e, ok := s.rows.row(id)
+			texts := make([]string, len(cells))
+			texts[2] = "…"
+			if ok {
+				texts = queueRow(e, s.connName(e.Connection), time.Now())
+			}
+			for i, text := range texts {
 				cells[i].(*widget.Label).SetText(text)
 			}
-			state := cells[3].(*widget.Label)
-			imp := widget.MediumImportance
-			switch e.State {
-			case agent.QueueFailed:
-				imp = widget.DangerImportance
-			case agent.QueueBlocked:
-				imp = widget.WarningImportance
-			}
-			if state.Importance != imp {
-				state.Importance = imp
-				state.Refresh()
-			}
+			setImportance(cells[5].(*widget.Label), stateImportance(e.State))
 		},
 	)
 	s.list.OnSelected = func(id widget.ListItemID) {
-		if s.syncing || id < 0 || id >= len(s.entries) {
-			return
+		if e, ok := s.rows.row(id); ok {
+			s.selected = &e
+		} else {
+			s.selected = nil
 		}
-		s.selected, s.hasSelected = s.entries[id].Seq, true
 		s.showSelected()
 	}
 	s.list.OnUnselected = func(widget.ListItemID) {
-		if s.syncing {
-			return
-		}
-		s.hasSelected = false
+		s.selected = nil
 		s.showSelected()
 	}
 	s.empty = widget.NewLabel("Loading…")
 
-	header := make([]fyne.CanvasObject, 0, len(queueColumns)+1)
-	for _, h := range []string{"Seq", "Item", "Kind", "State", "Attempts", "Next retry", "Last error"} {
+	s.sortButtons = map[string]*widget.Button{}
+	header := make([]fyne.CanvasObject, 0, len(queueHeaders))
+	for _, h := range queueHeaders {
+		if h == "Local" || h == "Age" {
+			b := widget.NewButton(h, func() { s.sortBy(h) })
+			b.Importance = widget.LowImportance
+			b.Alignment = widget.ButtonAlignLeading
+			s.sortButtons[h] = b
+			header = append(header, b)
+			continue
+		}
 		l := widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		l.Truncation = fyne.TextTruncateEllipsis
 		header = append(header, l)
 	}
+	s.showSort()
 
-	s.detail = widget.NewLabel("Select an event to see its details and full error.")
+	s.detail = widget.NewLabel("")
 	s.detail.Wrapping = fyne.TextWrapWord
 	s.detail.Selectable = true
 	s.retryButton = widget.NewButtonWithIcon("Retry now", theme.ViewRefreshIcon(), s.retry)
-	s.skipButton = widget.NewButtonWithIcon("Skip", theme.MediaSkipNextIcon(), s.skip)
+	s.skipButton = widget.NewButtonWithIcon("Skip…", theme.MediaSkipNextIcon(), s.skip)
 	s.skipButton.Importance = widget.DangerImportance
-	s.retryAllButton = widget.NewButtonWithIcon("Retry all failed", theme.ViewRefreshIcon(), s.retryAll)
+	s.retryAllButton = widget.NewButtonWithIcon("Retry all failed", theme.ViewRefreshIcon(), func() { s.bulk(agent.BulkRetry) })
+	s.skipAllButton = widget.NewButtonWithIcon("Skip all shown…", theme.MediaSkipNextIcon(), func() { s.bulk(agent.BulkSkip) })
+	s.progress = widget.NewProgressBar()
+	s.cancelButton = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		if s.cancelBulk != nil {
+			s.cancelBulk()
+		}
+	})
+	s.progressBox = container.NewBorder(nil, nil, nil, s.cancelButton, s.progress)
+	s.progressBox.Hide()
 	s.showSelected()
 
+	filters := container.NewHBox(widget.NewLabel("Connection"), s.connSelect, widget.NewLabel("State"), s.stateSelect)
 	top := container.NewVBox(
 		heading("Queue"),
-		container.NewHBox(widget.NewLabel("Connection:"), s.connSelect, s.connLabel),
-		container.NewBorder(nil, nil, s.direction, s.retryAllButton, s.summary),
+		s.tabs,
+		container.NewBorder(nil, nil, filters, nil, s.itemEntry),
+		container.NewBorder(nil, nil, nil, container.NewHBox(s.retryAllButton, s.skipAllButton), s.summary),
+		s.progressBox,
 		container.New(queueColumns, header...),
 		widget.NewSeparator(),
 	)
@@ -221,265 +248,468 @@ func (s *queueScreen) build(u *UI) fyne.CanvasObject {
 	return container.NewBorder(top, bottom, nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
 }
 
-// connectionChoice names a connection in the select.
-func connectionChoice(c agent.ConnectionInfo) string {
-	return fmt.Sprintf("%s (%s)", orDash(c.PartnerName), c.ID)
+func setImportance(l *widget.Label, imp widget.Importance) {
+	if l.Importance != imp {
+		l.Importance = imp
+		l.Refresh()
+	}
 }
 
-// choose switches the screen to another connection or direction; the loop reads it at once.
-func (s *queueScreen) choose(connID, dir string) {
-	s.connID, s.dir = connID, dir
-	s.entries, s.fresh, s.hasSelected = nil, false, false
-	s.u.queueView.set(connID, dir)
+func stateImportance(state string) widget.Importance {
+	switch state {
+	case agent.QueueFailed:
+		return widget.DangerImportance
+	case agent.QueueBlocked, agent.QueueRetrying:
+		return widget.WarningImportance
+	}
+	return widget.MediumImportance
+}
+
+// connectionChoice names a connection in selects, with its capture when on.
+func connectionChoice(c agent.ConnectionInfo) string {
+	s := fmt.Sprintf("%s (%s)", orDash(c.PartnerName), c.ID)
+	if !c.CaptureUntil.IsZero() {
+		s += " · capture on"
+	}
+	return s
+}
+
+func (s *queueScreen) connName(id string) string {
+	for _, c := range s.conns {
+		if c.ID == id {
+			return orDash(c.PartnerName)
+		}
+	}
+	return id
+}
+
+// query is what the screen's tab, connection and filters ask for.
+func (s *queueScreen) query() agent.QueueQuery {
+	q := agent.QueueQuery{Connection: s.connID, Item: s.item, Order: s.order}
+	switch s.tab {
+	case tabOutgoing:
+		q.Direction = dirOut
+	case tabIncoming:
+		q.Direction = dirIn
+	}
+	switch s.state {
+	case stateAny:
+	case stateFailedAll:
+		q.States = []string{agent.QueueFailed, agent.QueueRetrying}
+	default:
+		q.States = []string{s.state}
+	}
+	return q
+}
+
+// shown is called when the screen becomes visible: read it now if it changed meanwhile.
+func (s *queueScreen) shown() {
+	s.visible = true
+	if s.dirty || s.rows.fetch == nil {
+		s.dirty = false
+		if s.rows.fetch == nil {
+			s.requery()
+		} else {
+			s.rows.invalidate()
+			s.list.Refresh()
+		}
+	}
+}
+
+// changed is called when the agent says the queues changed: re-read what shows, or remember
+// to when the screen is shown again.
+func (s *queueScreen) changed() {
+	if s.u.current != screenQueue {
+		s.dirty = true
+		return
+	}
+	s.rows.invalidate()
+	s.list.Refresh()
+}
+
+// requery starts over with the current tab, connection and filters.
+func (s *queueScreen) requery() {
+	q := s.query()
+	s.selected = nil
 	s.list.UnselectAll()
+	s.rows.reset(func(ctx context.Context, offset, limit int) ([]agent.QueueEntry, int, error) {
+		p, err := s.a.QueuePage(ctx, q, offset, limit)
+		return p.Entries, p.Total, err
+	})
+	s.list.ScrollToTop()
 	s.list.Refresh()
 	s.showState()
 	s.showSelected()
-	s.u.refreshSoon()
 }
 
-// show applies the connections and, when it is of the chosen queue, a queue read.
-func (s *queueScreen) show(conns []agent.ConnectionInfo, snap queueSnapshot) {
-	if !slices.Equal(conns, s.conns) {
-		s.conns = conns
-		s.showConnections()
+// rowsArrived redraws after a page read answered.
+func (s *queueScreen) rowsArrived() {
+	s.list.Refresh()
+	s.showState()
+	if s.selected != nil {
+		s.refreshSelected()
 	}
-	if snap.read && snap.conn == s.connID && snap.dir == s.dir {
-		if !s.fresh || !slices.Equal(snap.entries, s.entries) {
-			s.entries, s.fresh = snap.entries, true
-			s.list.Refresh()
-			s.keepSelection()
+}
+
+// refreshSelected updates the selected event from the rows read again, if it is among them.
+func (s *queueScreen) refreshSelected() {
+	for _, rows := range s.rows.blocks {
+		for _, e := range rows {
+			if e.Connection == s.selected.Connection && e.Direction == s.selected.Direction && e.Seq == s.selected.Seq {
+				e := e
+				s.selected = &e
+				s.showSelected()
+				return
+			}
 		}
 	}
+}
+
+// showConnections takes the agent's connections.
+func (s *queueScreen) showConnections(conns []agent.ConnectionInfo) {
+	if slices.EqualFunc(conns, s.conns, func(a, b agent.ConnectionInfo) bool {
+		return a.ID == b.ID && a.PartnerName == b.PartnerName && a.CaptureUntil.IsZero() == b.CaptureUntil.IsZero() &&
+			a.Failed+a.Retrying == b.Failed+b.Retrying && a.Outbox == b.Outbox && a.Inbox == b.Inbox
+	}) {
+		return
+	}
+	s.conns = conns
+	names := []string{allConnections}
+	for _, c := range conns {
+		names = append(names, connectionChoice(c))
+	}
+	s.connSelect.SetOptions(names)
+	found := s.connID == ""
+	for _, c := range conns {
+		if c.ID == s.connID {
+			found = true
+			s.connSelect.Selected = connectionChoice(c)
+			s.connSelect.Refresh()
+		}
+	}
+	if !found { // the chosen connection is gone
+		s.connSelect.SetSelected(allConnections)
+	}
+	s.showTabCounts()
 	s.showState()
 }
 
-func (s *queueScreen) showConnections() {
-	names := make([]string, len(s.conns))
-	for i, c := range s.conns {
-		names[i] = connectionChoice(c)
-	}
-	s.connSelect.SetOptions(names)
-	if len(s.conns) > 0 && !slices.ContainsFunc(s.conns, func(c agent.ConnectionInfo) bool { return c.ID == s.connID }) {
-		s.choose(s.conns[0].ID, s.dir) // the first by default, and after the chosen one is gone
-	}
+// showTabCounts puts each tab's count of the chosen connection (or all) in its title.
+func (s *queueScreen) showTabCounts() {
+	var out, in, failed int
 	for _, c := range s.conns {
-		if c.ID == s.connID && s.connSelect.Selected != connectionChoice(c) {
-			s.connSelect.SetSelected(connectionChoice(c)) // choose ignores the same ID
+		if s.connID == "" || c.ID == s.connID {
+			out, in, failed = out+c.Outbox, in+c.Inbox, failed+c.Failed+c.Retrying
 		}
 	}
-	switch len(s.conns) {
-	case 0:
-		s.connSelect.Hide()
-		s.connLabel.SetText("No connections yet: pair with a partner in Connections.")
-		s.connLabel.Show()
-	case 1:
-		s.connSelect.Hide()
-		s.connLabel.SetText(connectionChoice(s.conns[0]))
-		s.connLabel.Show()
+	titles := []string{fmt.Sprintf("%s (%d)", tabOutgoing, out), fmt.Sprintf("%s (%d)", tabIncoming, in), fmt.Sprintf("%s (%d)", tabFailed, failed)}
+	changed := false
+	for i, ti := range s.tabs.Items {
+		if ti.Text != titles[i] {
+			ti.Text, changed = titles[i], true
+		}
+	}
+	if changed {
+		s.tabs.Refresh()
+	}
+}
+
+func (s *queueScreen) sortBy(column string) {
+	switch {
+	case column == "Age" && s.order == agent.QueueOldest:
+		s.order = agent.QueueNewest
+	case column == "Age":
+		s.order = agent.QueueOldest
+	case s.order == agent.QueueByItem:
+		s.order = agent.QueueByItemDesc
 	default:
-		s.connSelect.Show()
-		s.connLabel.Hide()
+		s.order = agent.QueueByItem
+	}
+	s.showSort()
+	s.requery()
+}
+
+// showSort marks the sorted column's header with the direction.
+func (s *queueScreen) showSort() {
+	labels := map[string]string{"Local": "Local", "Age": "Age"}
+	switch s.order {
+	case agent.QueueOldest:
+		labels["Age"] = "Age ▼"
+	case agent.QueueNewest:
+		labels["Age"] = "Age ▲"
+	case agent.QueueByItem:
+		labels["Local"] = "Local ▲"
+	case agent.QueueByItemDesc:
+		labels["Local"] = "Local ▼"
+	}
+	for name, b := range s.sortButtons {
+		if b.Text != labels[name] {
+			b.SetText(labels[name])
+		}
 	}
 }
 
-// keepSelection moves the list's selection to the selected event's new row, or clears it when
-// the event is gone (delivered, applied or skipped).
-func (s *queueScreen) keepSelection() {
-	s.syncing = true
-	defer func() { s.syncing = false }()
-	if !s.hasSelected {
-		return
-	}
-	i := s.index(s.selected)
-	if i < 0 {
-		s.hasSelected = false
-		s.list.UnselectAll()
-	} else {
-		s.list.Select(i)
-	}
-	s.showSelected()
-}
-
-func (s *queueScreen) index(seq uint64) int {
-	return slices.IndexFunc(s.entries, func(e agent.QueueEntry) bool { return e.Seq == seq })
-}
-
-// showState shows the empty state and the counts, and what Retry all can do.
+// showState shows the empty state, the counts and what the bulk buttons can do.
 func (s *queueScreen) showState() {
-	failed := s.failed()
+	filtered := s.item != "" || (s.state != stateAny && s.state != stateFailedAll)
 	switch {
 	case len(s.conns) == 0:
-		s.empty.SetText("No connections yet, so nothing to deliver.")
+		s.empty.SetText("No connections yet, so nothing to deliver. Pair with a partner in Connections.")
 		s.empty.Show()
-	case !s.fresh:
+	case !s.rows.known && s.rows.err == nil:
 		s.empty.SetText("Loading…")
 		s.empty.Show()
-	case len(s.entries) == 0:
+	case s.rows.err != nil && !s.rows.known:
+		s.empty.SetText("The queue could not be read: " + s.rows.err.Error())
+		s.empty.Show()
+	case s.rows.total == 0 && filtered:
+		s.empty.SetText(fmt.Sprintf("No event matches the filter%s. Clear the item key or choose another state.", quoteItem(s.item)))
+		s.empty.Show()
+	case s.rows.total == 0 && s.tab == tabFailed:
+		s.empty.SetText("No failed events: nothing waits for you.")
+		s.empty.Show()
+	case s.rows.total == 0:
 		s.empty.SetText(queueEmptyText)
 		s.empty.Show()
 	default:
 		s.empty.Hide()
 	}
 	summary := ""
-	if s.fresh && len(s.entries) > 0 {
-		summary = fmt.Sprintf("%d waiting, %d failed", len(s.entries), len(failed))
-		if n := s.blocked(); n > 0 {
-			summary += fmt.Sprintf(", %d blocked behind them", n)
+	if s.rows.known && s.rows.total > 0 {
+		summary = fmt.Sprintf("%s shown", countOf(s.rows.total, "event", "events"))
+		if filtered {
+			summary += " (filtered)"
 		}
 	}
 	if s.summary.Text != summary {
 		s.summary.SetText(summary)
 	}
-	if len(failed) > 0 {
-		s.retryAllButton.Enable()
-	} else {
-		s.retryAllButton.Disable()
-	}
+	busy := s.cancelBulk != nil
+	q := s.query()
+	canRetry := len(q.States) == 0 || slices.Contains(q.States, agent.QueueFailed) || slices.Contains(q.States, agent.QueueRetrying)
+	enable(s.retryAllButton, !busy && s.rows.total > 0 && canRetry && s.failedInScope() > 0)
+	enable(s.skipAllButton, !busy && s.rows.total > 0)
 }
 
-func (s *queueScreen) blocked() int {
+// failedInScope is how many failed events the chosen connection (or all) has.
+func (s *queueScreen) failedInScope() int {
 	n := 0
-	for _, e := range s.entries {
-		if e.State == agent.QueueBlocked {
-			n++
+	for _, c := range s.conns {
+		if s.connID == "" || c.ID == s.connID {
+			n += c.Failed + c.Retrying
 		}
 	}
 	return n
 }
 
-func (s *queueScreen) failed() []uint64 {
-	var seqs []uint64
-	for _, e := range s.entries {
-		if e.State == agent.QueueFailed {
-			seqs = append(seqs, e.Seq)
-		}
+func quoteItem(item string) string {
+	if item == "" {
+		return ""
 	}
-	return seqs
+	return fmt.Sprintf(" (item key starting with %q)", item)
+}
+
+func enable(b *widget.Button, on bool) {
+	if on && b.Disabled() {
+		b.Enable()
+	} else if !on && !b.Disabled() {
+		b.Disable()
+	}
+}
+
+// countOf writes n with thousands separators and the right noun.
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return thousands(n) + " " + many
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // showSelected fills the detail area and enables what applies to the selected event.
 func (s *queueScreen) showSelected() {
-	i := -1
-	if s.hasSelected {
-		i = s.index(s.selected)
-	}
-	if i < 0 {
+	if s.selected == nil {
 		s.detail.SetText("Select an event to see its details and full error.")
 		s.retryButton.Disable()
 		s.skipButton.Disable()
 		return
 	}
-	e := s.entries[i]
-	s.detail.SetText(queueDetail(e))
-	if e.State == agent.QueueFailed {
-		s.retryButton.Enable()
-	} else {
-		s.retryButton.Disable() // a pending event is already due
-	}
+	e := *s.selected
+	s.detail.SetText(queueDetail(e, s.connName(e.Connection)))
+	enable(s.retryButton, e.State == agent.QueueFailed || e.State == agent.QueueRetrying)
 	s.skipButton.Enable()
-}
-
-func (s *queueScreen) current() (agent.QueueEntry, bool) {
-	if !s.hasSelected {
-		return agent.QueueEntry{}, false
-	}
-	i := s.index(s.selected)
-	if i < 0 {
-		return agent.QueueEntry{}, false
-	}
-	return s.entries[i], true
 }
 
 // retry makes the selected failed event due now.
 func (s *queueScreen) retry() {
-	e, ok := s.current()
-	if !ok {
+	if s.selected == nil {
 		return
 	}
-	conn, dir := s.connID, s.dir
+	e := *s.selected
 	s.retryButton.Disable()
 	s.u.call(fmt.Sprintf("retry event %d", e.Seq), func(ctx context.Context) error {
-		return s.u.agent.Retry(ctx, conn, dir, e.Seq)
+		return s.a.Retry(ctx, e.Connection, e.Direction, e.Seq)
 	}, func(err error) {
 		s.showSelected()
 		if err == nil {
-			s.u.setStatus(fmt.Sprintf("Event %d (%s of %s) will be tried again now.", e.Seq, e.Kind, e.ItemKey), false)
+			s.u.setStatus(fmt.Sprintf("Event %d (%s of %s) will be tried again now.", e.Seq, e.Kind, itemName(e)), false)
 		}
 	})
+}
+
+// itemName is how the screen names an event's item: its local key, else the partner's.
+func itemName(e agent.QueueEntry) string {
+	switch {
+	case e.Local != "":
+		return e.Local
+	case e.Remote != "":
+		return e.Remote + " (partner)"
+	}
+	return orDash(e.ItemKey)
+}
+
+// confirm asks a question in a dialog and runs yes when the operator agrees.
+func (s *queueScreen) confirm(title, button, text string, yes func()) {
+	if s.u.win == nil {
+		s.u.showError(errors.New(strings.ToLower(title[:1]) + title[1:len(title)-1] + ": no window to ask for confirmation in"))
+		return
+	}
+	msg := widget.NewLabel(text)
+	msg.Wrapping = fyne.TextWrapWord
+	s.skipDialog = dialog.NewCustomConfirm(title, button, "Cancel", msg, func(ok bool) {
+		s.skipDialog = nil
+		if ok {
+			yes()
+		}
+	}, s.u.win)
+	s.skipDialog.Resize(fyne.NewSize(500, 220))
+	s.skipDialog.Show()
 }
 
 // skip asks first, since the event is dropped for good, then drops it.
 func (s *queueScreen) skip() {
-	e, ok := s.current()
-	if !ok {
+	if s.selected == nil {
 		return
 	}
-	if s.u.win == nil {
-		s.u.showError(errors.New("skip event: no window to ask for confirmation in"))
-		return
-	}
-	conn, dir := s.connID, s.dir
+	e := *s.selected
 	what := "delivered to the partner"
-	if dir == dirIn {
+	if e.Direction == dirIn {
 		what = "applied here"
 	}
-	msg := widget.NewLabel(fmt.Sprintf("Event %d (%s of %s) will be dropped and never %s.\n"+
-		"Later changes of %s stop waiting behind it. This cannot be undone.", e.Seq, e.Kind, orDash(e.ItemKey), what, orDash(e.ItemKey)))
-	msg.Wrapping = fyne.TextWrapWord
-	s.skipDialog = dialog.NewCustomConfirm("Skip this event?", "Skip event", "Cancel", msg, func(yes bool) {
-		s.skipDialog = nil
-		if !yes {
-			return
-		}
+	s.confirm("Skip this event?", "Skip event", fmt.Sprintf("Event %d (%s of %s) will be dropped and never %s.\n"+
+		"Later changes of %s stop waiting behind it. The history records that you skipped it. This cannot be undone.",
+		e.Seq, e.Kind, itemName(e), what, itemName(e)), func() {
 		s.skipButton.Disable()
 		s.u.call(fmt.Sprintf("skip event %d", e.Seq), func(ctx context.Context) error {
-			return s.u.agent.Skip(ctx, conn, dir, e.Seq)
+			return s.a.Skip(ctx, e.Connection, e.Direction, e.Seq)
 		}, func(err error) {
-			s.showSelected()
 			if err == nil {
-				s.u.setStatus(fmt.Sprintf("Skipped event %d (%s of %s).", e.Seq, e.Kind, orDash(e.ItemKey)), false)
+				s.selected = nil
+				s.list.UnselectAll()
+				s.u.setStatus(fmt.Sprintf("Skipped event %d (%s of %s).", e.Seq, e.Kind, itemName(e)), false)
 			}
+			s.showSelected()
 		})
-	}, s.u.win)
-	s.skipDialog.Resize(fyne.NewSize(480, 200))
-	s.skipDialog.Show()
-}
-
-// retryAll makes every failed event of the shown queue due now.
-func (s *queueScreen) retryAll() {
-	seqs := s.failed()
-	if len(seqs) == 0 {
-		return
-	}
-	conn, dir := s.connID, s.dir
-	s.retryAllButton.Disable()
-	s.u.call("retry failed events", func(ctx context.Context) error {
-		var errs []error
-		for _, seq := range seqs {
-			if err := s.u.agent.Retry(ctx, conn, dir, seq); err != nil {
-				errs = append(errs, fmt.Errorf("event %d: %w", seq, err))
-			}
-		}
-		return errors.Join(errs...)
-	}, func(err error) {
-		s.showState()
-		if err == nil {
-			s.u.setStatus(fmt.Sprintf("%d failed events will be tried again now.", len(seqs)), false)
-		}
 	})
 }
 
-// queueRow is a row's cell texts, in queueColumns order plus the error.
-func queueRow(e agent.QueueEntry) []string {
-	next := "–"
-	if !e.NextRetry.IsZero() && e.State == agent.QueueFailed {
-		next = e.NextRetry.Local().Format("15:04:05")
+// Queue directions, as the agent names them.
+const (
+	dirOut = "out"
+	dirIn  = "in"
+)
+
+// bulk retries the failed events, or skips every event, that the screen's query matches, with
+// progress and a Cancel button. Skipping asks first.
+func (s *queueScreen) bulk(action string) {
+	q := s.query()
+	total := s.rows.total
+	run := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cancelBulk = cancel
+		s.progress.SetValue(0)
+		s.progressBox.Show()
+		s.showState()
+		verb := "Retrying"
+		if action == agent.BulkSkip {
+			verb = "Skipping"
+		}
+		s.u.pending.Add(1)
+		go func() {
+			defer s.u.pending.Done()
+			n, err := s.a.QueueBulk(ctx, q, action, func(done, total int) {
+				s.u.do(func() {
+					if total > 0 {
+						s.progress.SetValue(float64(done) / float64(total))
+					}
+					s.progress.TextFormatter = func() string { return fmt.Sprintf("%s: %s of %s", verb, thousands(done), thousands(total)) }
+					s.progress.Refresh()
+				})
+			})
+			cancel()
+			s.u.do(func() {
+				s.cancelBulk = nil
+				s.progressBox.Hide()
+				s.showState()
+				past := map[string]string{agent.BulkRetry: "will be tried again now", agent.BulkSkip: "were skipped"}[action]
+				switch {
+				case errors.Is(err, context.Canceled):
+					s.u.setStatus(fmt.Sprintf("Stopped: %s %s before you cancelled; the rest are as they were.", countOf(n, "event", "events"), past), false)
+				case err != nil:
+					s.u.showError(fmt.Errorf("%s events: %w (%s %s before the error)", strings.ToLower(verb), err, countOf(n, "event", "events"), past))
+				default:
+					s.u.setStatus(fmt.Sprintf("Done: %s %s.", countOf(n, "event", "events"), past), false)
+				}
+			})
+		}()
 	}
-	return []string{
-		strconv.FormatUint(e.Seq, 10), orDash(e.ItemKey), orDash(e.Kind), orDash(e.State),
-		strconv.Itoa(e.Attempts), next, firstLine(e.LastError, 120),
+	if action == agent.BulkRetry {
+		run()
+		return
 	}
+	s.confirm("Skip all shown events?", fmt.Sprintf("Skip %s", countOf(total, "event", "events")),
+		fmt.Sprintf("Every one of the %s this view shows will be dropped and never delivered or applied. "+
+			"The history records each one. This cannot be undone.", countOf(total, "event", "events")), run)
+}
+
+// queueRow is a row's cell texts, in queueHeaders order.
+func queueRow(e agent.QueueEntry, conn string, now time.Time) []string {
+	state := e.State
+	switch e.State {
+	case agent.QueueRetrying:
+		if e.NextRetry.After(now) {
+			state = "retry at " + e.NextRetry.Local().Format("15:04:05")
+		} else {
+			state = "retrying now"
+		}
+	case agent.QueueBlocked:
+		state = fmt.Sprintf("blocked by %d", e.BlockedBy)
+	}
+	return []string{conn, e.Direction, orDash(e.Local), orDash(e.Remote), orDash(e.Kind), state,
+		strconv.Itoa(e.Attempts), age(now.Sub(e.Created)), firstLine(e.LastError, 120)}
+}
+
+// age writes a duration as an operator reads it: 45s, 12m, 3h, 2d.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(max(d, 0).Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 // firstLine shortens an error for a row: its first line, at most n runes.
@@ -498,17 +728,22 @@ func firstLine(s string, n int) string {
 }
 
 // queueDetail is the full description of one event, with its whole error.
-func queueDetail(e agent.QueueEntry) string {
+func queueDetail(e agent.QueueEntry, conn string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Event %d · %s of %s · %s · id %s", e.Seq, orDash(e.Kind), orDash(e.ItemKey), orDash(e.State), orDash(e.EventID))
+	fmt.Fprintf(&b, "Event %d · %s · %s of %s (partner's key %s) · %s · %s · id %s", e.Seq, conn, orDash(e.Kind), orDash(e.Local), orDash(e.Remote),
+		map[string]string{dirOut: "outgoing", dirIn: "incoming"}[e.Direction], orDash(e.State), orDash(e.EventID))
 	if !e.Created.IsZero() {
 		fmt.Fprintf(&b, " · queued %s", e.Created.Local().Format("2006-01-02 15:04:05"))
 	}
 	fmt.Fprintf(&b, " · %d attempts", e.Attempts)
-	if !e.NextRetry.IsZero() && e.State == agent.QueueFailed {
-		fmt.Fprintf(&b, " · next retry %s", e.NextRetry.Local().Format("2006-01-02 15:04:05"))
-	}
-	if e.State == agent.QueueBlocked {
+	switch e.State {
+	case agent.QueueRetrying:
+		if !e.NextRetry.IsZero() {
+			fmt.Fprintf(&b, " · next retry %s", e.NextRetry.Local().Format("2006-01-02 15:04:05"))
+		}
+	case agent.QueueFailed:
+		b.WriteString("\nFailed for good: fix the cause (often the rule), then Retry now, or Skip it.")
+	case agent.QueueBlocked:
 		fmt.Fprintf(&b, "\nWaits behind event %d of the same item, which failed: retry or skip that one first.", e.BlockedBy)
 	}
 	if e.LastError != "" {

@@ -2,7 +2,7 @@ package ui
 
 import (
 	"context"
-	"reflect"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,223 +36,297 @@ func wantShownWrapped(t *testing.T, w fyne.Window, want string) {
 
 const longError = "rule incoming.go:12: status \"reopened\" is not one of open, in progress, done; map it in the incoming rule or add it to the tracker\nsecond line of detail"
 
-// queueAgent has two connections with events in both directions.
-func queueAgent() *fakeAgent {
+// withQueues has two connections with events in both directions.
+func withQueues() *fakeAgent {
 	f := newFakeAgent()
 	f.connections = []agent.ConnectionInfo{
-		{ID: "c1", PartnerName: "Red", State: agent.StateActive},
-		{ID: "c2", PartnerName: "Green", State: agent.StateActive},
+		{ID: "c1", PartnerName: "Red", State: agent.StateActive, Outbox: 3, Inbox: 1, Failed: 1, Retrying: 1},
+		{ID: "c2", PartnerName: "Green", State: agent.StateActive, CaptureUntil: time.Now().Add(time.Hour)},
 	}
-	retry := time.Date(2026, 3, 4, 10, 11, 12, 0, time.UTC)
+	retry := time.Now().Add(time.Hour)
 	f.queues["c1/out"] = []agent.QueueEntry{
-		{Connection: "c1", Direction: "out", Seq: 7, EventID: "ev-7", ItemKey: "T-3", Kind: "update", State: "failed",
-			Attempts: 4, LastError: longError, NextRetry: retry},
-		{Connection: "c1", Direction: "out", Seq: 9, EventID: "ev-9", ItemKey: "T-5", Kind: "create", State: "pending"},
-		{Connection: "c1", Direction: "out", Seq: 11, EventID: "ev-11", ItemKey: "T-6", Kind: "comment", State: "failed",
+		{Connection: "c1", Direction: "out", Seq: 7, EventID: "ev-7", ItemKey: "T-3", Local: "T-3", Remote: "R-30", Kind: "update", State: agent.QueueFailed,
+			Attempts: 4, LastError: longError},
+		{Connection: "c1", Direction: "out", Seq: 9, EventID: "ev-9", ItemKey: "T-5", Local: "T-5", Kind: "create", State: agent.QueuePending},
+		{Connection: "c1", Direction: "out", Seq: 11, EventID: "ev-11", ItemKey: "T-6", Local: "T-6", Kind: "comment", State: agent.QueueRetrying,
 			Attempts: 1, LastError: "partner answered 503", NextRetry: retry},
+		{Connection: "c1", Direction: "out", Seq: 12, EventID: "ev-12", ItemKey: "T-3", Local: "T-3", Remote: "R-30", Kind: "update", State: agent.QueueBlocked, BlockedBy: 7},
 	}
 	f.queues["c1/in"] = []agent.QueueEntry{
-		{Connection: "c1", Direction: "in", Seq: 3, EventID: "ev-r3", ItemKey: "R-100", Kind: "create", State: "pending"},
+		{Connection: "c1", Direction: "in", Seq: 3, EventID: "ev-r3", ItemKey: "R-100", Remote: "R-100", Kind: "create", State: agent.QueuePending},
 	}
 	return f
 }
 
-// openQueue shows the Queue screen and reads it once, as the refresh loop does.
+// openQueue shows the Queue screen and waits for its first page.
 func openQueue(t *testing.T, f *fakeAgent) (*UI, fyne.Window, *queueScreen) {
 	t.Helper()
 	u, w := newTestUI(t, f)
+	u.win = w
 	u.pending.Wait()
-	test.Tap(u.nav[screenQueue])
 	u.refresh(context.Background())
+	test.Tap(u.nav[screenQueue])
+	settle(u)
 	return u, w, &u.queue
 }
 
-func seqs(entries []agent.QueueEntry) []uint64 {
-	out := make([]uint64, len(entries))
-	for i, e := range entries {
-		out[i] = e.Seq
+// settle waits until every agent call (and the page reads they start) answered.
+func settle(u *UI) {
+	for range 20 {
+		u.pending.Wait()
+		if u.queue.rows.loaded() {
+			return
+		}
+	}
+}
+
+// rowTexts is what the list shows in its rendered rows.
+func rowTexts(s *queueScreen) []string {
+	var out []string
+	for i := 0; i < s.rows.total && i < 20; i++ {
+		if e, ok := s.rows.row(i); ok {
+			out = append(out, fmt.Sprintf("%d:%s", e.Seq, e.State))
+		}
 	}
 	return out
 }
 
-func TestQueueListsChosenConnectionAndDirection(t *testing.T) {
-	f := queueAgent()
-	u, w, s := openQueue(t, f)
-	if s.connID != "c1" || s.list.Length() != 3 {
-		t.Fatalf("queue shows connection %q with %d rows, want c1 (the first) with 3", s.connID, s.list.Length())
-	}
-	wantShown(t, w, "Red (c1)", "T-3", "update", "failed", "T-5", "create", "pending", "partner answered 503",
-		"3 waiting, 2 failed")
-	if got := shown(w); strings.Contains(got, "second line of detail") {
-		t.Errorf("a row shows the error's second line; rows show the first line only")
-	}
-
-	tests := []struct {
-		conn, dir string
-		choose    func()
-		want      []uint64
-	}{
-		{"c1", dirIn, func() { s.direction.SetSelected(dirInLabel) }, []uint64{3}},
-		{"c2", dirIn, func() { s.connSelect.SetSelected("Green (c2)") }, []uint64{}},
-		{"c2", dirOut, func() { s.direction.SetSelected(dirOutLabel) }, []uint64{}},
-		{"c1", dirOut, func() { s.connSelect.SetSelected("Red (c1)") }, []uint64{7, 9, 11}},
-	}
-	for _, tc := range tests {
-		tc.choose()
-		u.refresh(context.Background())
-		if s.connID != tc.conn || s.dir != tc.dir || !reflect.DeepEqual(seqs(s.entries), tc.want) {
-			t.Errorf("after choosing %s/%s: screen shows %s/%s with seqs %v, want %v",
-				tc.conn, tc.dir, s.connID, s.dir, seqs(s.entries), tc.want)
-		}
-		if empty := len(tc.want) == 0; s.empty.Visible() != empty || (empty && s.empty.Text != queueEmptyText) {
-			t.Errorf("%s/%s: empty state visible %v with %q, want visible %v with %q",
-				tc.conn, tc.dir, s.empty.Visible(), s.empty.Text, empty, queueEmptyText)
+func selectTab(s *queueScreen, name string) {
+	for _, ti := range s.tabs.Items {
+		if strings.HasPrefix(ti.Text, name) {
+			s.tabs.Select(ti)
 		}
 	}
 }
 
-func TestQueueReadsOnlyWhileVisible(t *testing.T) {
-	f := queueAgent()
-	u, _ := newTestUI(t, f)
-	u.pending.Wait()
-	f.failing("Queue", errAgentDown) // any read would show on the status line
-	u.refresh(context.Background())
-	if u.status.Text != "" {
-		t.Errorf("the queue was read while hidden: status %q", u.status.Text)
+func TestQueueTabsConnectionsAndFilters(t *testing.T) {
+	f := withQueues()
+	u, w, s := openQueue(t, f)
+	if got := fmt.Sprint(rowTexts(s)); got != "[7:failed 9:pending 11:retrying 12:blocked]" {
+		t.Errorf("outgoing of every connection: %s", got)
 	}
-	test.Tap(u.nav[screenQueue])
-	u.refresh(context.Background())
-	if !strings.Contains(u.status.Text, "read queue: agent is not running") {
-		t.Errorf("status line = %q, want the queue read error", u.status.Text)
+	wantShown(t, w, "Outgoing (3)", "Incoming (1)", "Failed (2)", "4 events shown", "blocked by 7", "R-30", "retry at ")
+
+	selectTab(s, tabIncoming)
+	settle(u)
+	if got := fmt.Sprint(rowTexts(s)); got != "[3:pending]" {
+		t.Errorf("incoming tab: %s", got)
+	}
+	selectTab(s, tabFailed)
+	settle(u)
+	if got := fmt.Sprint(rowTexts(s)); got != "[7:failed 11:retrying]" {
+		t.Errorf("failed tab: %s", got)
+	}
+	if last := f.pageReads[len(f.pageReads)-1].q; last.Direction != "" || strings.Join(last.States, ",") != "failed,retrying" {
+		t.Errorf("failed tab asked for %+v, want both directions, failed and retrying", last)
+	}
+
+	selectTab(s, tabOutgoing)
+	s.stateSelect.SetSelected(agent.QueueBlocked)
+	settle(u)
+	if got := fmt.Sprint(rowTexts(s)); got != "[12:blocked]" {
+		t.Errorf("state filter blocked: %s", got)
+	}
+	s.stateSelect.SetSelected(stateAny)
+	test.Type(s.itemEntry, "T-3")
+	settle(u)
+	if got := fmt.Sprint(rowTexts(s)); got != "[7:failed 12:blocked]" {
+		t.Errorf("item filter T-3: %s", got)
+	}
+	// Odd characters and no match: a clear empty state.
+	s.itemEntry.SetText(`%*[("`)
+	settle(u)
+	if s.empty.Hidden || !strings.Contains(s.empty.Text, "No event matches the filter") {
+		t.Errorf("no match shows %q (hidden %v)", s.empty.Text, s.empty.Hidden)
+	}
+	s.itemEntry.SetText("")
+	// One connection: Green has nothing.
+	s.connSelect.SetSelected(connectionChoice(f.connections[1]))
+	settle(u)
+	if s.rows.total != 0 || s.empty.Hidden || s.empty.Text != queueEmptyText {
+		t.Errorf("Green's outbox: %d rows, empty state %q", s.rows.total, s.empty.Text)
+	}
+	if !strings.HasSuffix(s.connSelect.Selected, "· capture on") {
+		t.Errorf("the connection chosen shows %q, want its capture on", s.connSelect.Selected)
+	}
+
+	// Sorting by the column headers.
+	s.connSelect.SetSelected(allConnections)
+	test.Tap(s.sortButtons["Age"])
+	settle(u)
+	if got := fmt.Sprint(rowTexts(s)); got != "[12:blocked 11:retrying 9:pending 7:failed]" || s.sortButtons["Age"].Text != "Age ▲" {
+		t.Errorf("newest first: %s (header %q)", got, s.sortButtons["Age"].Text)
+	}
+	test.Tap(s.sortButtons["Local"])
+	settle(u)
+	if got := fmt.Sprint(rowTexts(s)); got != "[7:failed 12:blocked 9:pending 11:retrying]" {
+		t.Errorf("by item key: %s", got)
 	}
 }
 
-func TestQueueEmptyStateAndSelectionDetail(t *testing.T) {
-	f := queueAgent()
-	f.queues["c1/out"] = nil
+// The queue screen with 100,000 events: it reads only the pages it shows, scrolls to the end,
+// filters, and retries all failed events in bulk with progress and a Cancel that stops it.
+func TestQueueWith100000Events(t *testing.T) {
+	f := newFakeAgent()
+	f.connections = []agent.ConnectionInfo{{ID: "c1", PartnerName: "Red", State: agent.StateActive, Outbox: 100000, Failed: 2000}}
+	entries := make([]agent.QueueEntry, 100000)
+	now := time.Now()
+	for i := range entries {
+		e := agent.QueueEntry{Connection: "c1", Direction: "out", Seq: uint64(i + 1), ItemKey: fmt.Sprintf("T-%d", i%10000), Kind: "update",
+			State: agent.QueuePending, Created: now.Add(-time.Duration(100000-i) * time.Second)}
+		e.Local = e.ItemKey
+		if i%50 == 0 {
+			e.State, e.LastError, e.Attempts = agent.QueueFailed, "rule error", 1
+		}
+		entries[i] = e
+	}
+	f.queues["c1/out"] = entries
 	u, w, s := openQueue(t, f)
-	wantShown(t, w, queueEmptyText)
-	if !s.retryAllButton.Disabled() || !s.retryButton.Disabled() || !s.skipButton.Disabled() {
-		t.Errorf("buttons enabled with nothing to act on")
+	if s.list.Length() != 100000 {
+		t.Fatalf("list length %d, want 100000", s.list.Length())
+	}
+	wantShown(t, w, "100,000 events shown")
+	for _, r := range f.pageReads {
+		if r.offset > pageRows {
+			t.Errorf("opening the screen read the page at %d: only what shows should be read", r.offset)
+		}
+	}
+	// Scroll to the end: the last rows are read, and nothing in between.
+	before := len(f.pageReads)
+	s.list.ScrollToBottom()
+	test.WidgetRenderer(s.list).Refresh()
+	settle(u)
+	s.list.Refresh()
+	settle(u)
+	reads := f.pageReads[before:]
+	if len(reads) == 0 || len(reads) > 3 {
+		t.Fatalf("scrolling to the end read %d pages, want the one or two shown", len(reads))
+	}
+	if e, ok := s.rows.row(99999); !ok || e.Seq != 100000 {
+		t.Errorf("the last row: %+v, %v", e, ok)
+	}
+	// Filter by item: T-4711's 10 events.
+	test.Type(s.itemEntry, "T-4711")
+	settle(u)
+	if s.rows.total != 10 {
+		t.Errorf("item filter T-4711: %d events, want 10", s.rows.total)
+	}
+	s.itemEntry.SetText("")
+	settle(u)
+
+	// Retry all failed, cancelled after the first chunk of 500.
+	f.bulkGate = make(chan struct{})
+	if s.retryAllButton.Disabled() {
+		t.Fatal("Retry all failed is disabled with 2,000 failed events")
+	}
+	test.Tap(s.retryAllButton)
+	waitFor(t, "the first chunk's progress", func() bool { return s.progress.Value > 0 })
+	if s.progressBox.Hidden || !s.retryAllButton.Disabled() {
+		t.Error("while the bulk retry runs, its progress shows and the bulk buttons wait")
+	}
+	wantShown(t, w, "Retrying: 500 of 2,000")
+	test.Tap(s.cancelButton)
+	settle(u)
+	if len(f.retried) != 500 {
+		t.Errorf("cancelled after one chunk: %d retried, want 500", len(f.retried))
+	}
+	if !strings.Contains(u.status.Text, "Stopped: 500 events will be tried again now before you cancelled") || !s.progressBox.Hidden {
+		t.Errorf("after Cancel: status %q, progress hidden %v", u.status.Text, s.progressBox.Hidden)
 	}
 
-	f.queues["c1/out"] = queueAgent().queues["c1/out"]
-	u.refresh(context.Background())
-	if s.empty.Visible() {
-		t.Errorf("empty state still shows next to %d events", s.list.Length())
-	}
+	// Skip one, confirmed: recorded by the agent, the row goes.
+	f.tell(agent.TopicQueues)
 	s.list.Select(0)
-	if !strings.Contains(s.detail.Text, "second line of detail") || !strings.Contains(s.detail.Text, "ev-7") {
-		t.Errorf("detail = %q, want the full error and the event id", s.detail.Text)
+	if s.selected == nil || s.selected.Seq != 1 {
+		t.Fatalf("selected %+v, want event 1", s.selected)
 	}
-	if s.retryButton.Disabled() || s.skipButton.Disabled() {
-		t.Errorf("Retry now / Skip disabled on a selected failed event")
+	test.Tap(s.skipButton)
+	if s.skipDialog == nil {
+		t.Fatal("Skip did not ask first")
 	}
-	s.list.Select(1) // pending: already due, nothing to retry
-	if !s.retryButton.Disabled() || s.skipButton.Disabled() {
-		t.Errorf("on a pending event: Retry disabled %v, Skip disabled %v; want true, false",
-			s.retryButton.Disabled(), s.skipButton.Disabled())
+	wantShownWrapped(t, w, "Event 1 (update of T-0) will be dropped and never delivered to the partner")
+	test.Tap(findButton(w, "Skip event"))
+	settle(u)
+	if len(f.skipped) != 1 || f.skipped[0].seq != 1 {
+		t.Errorf("skipped %+v, want event 1", f.skipped)
 	}
-
-	// The selected event keeps its selection when rows before it go away.
-	f.queues["c1/out"] = f.queues["c1/out"][1:]
-	u.refresh(context.Background())
-	if !s.hasSelected || s.selected != 9 || !strings.Contains(s.detail.Text, "ev-9") {
-		t.Errorf("after the row above left: selected %v seq %d detail %q, want seq 9", s.hasSelected, s.selected, s.detail.Text)
+	u.queue.changed()
+	settle(u)
+	if s.rows.total != 99999 {
+		t.Errorf("after the skip the list has %d rows", s.rows.total)
 	}
 }
 
-func TestQueueRetryAndSkip(t *testing.T) {
-	f := queueAgent()
-	u, w, s := openQueue(t, f)
-	u.win = w
-	s.direction.SetSelected(dirOutLabel)
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
-	s.list.Select(s.index(11))
+func TestQueueRetryAndSkipOne(t *testing.T) {
+	f := withQueues()
+	u, w, s := openQueue(t, f)
+	s.list.Select(0)
+	wantShownWrapped(t, w, "Event 7 · Red · update of T-3 (partner's key R-30) · outgoing · failed")
+	wantShownWrapped(t, w, "second line of detail")
+	if s.retryButton.Disabled() || s.skipButton.Disabled() {
+		t.Fatal("a failed event can be retried and skipped")
+	}
 	test.Tap(s.retryButton)
 	u.pending.Wait()
-	if want := []queueCall{{"c1", "out", 11}}; !reflect.DeepEqual(f.retried, want) {
-		t.Errorf("Retry got %+v, want %+v", f.retried, want)
+	if len(f.retried) != 1 || f.retried[0] != (queueCall{"c1", "out", 7}) {
+		t.Errorf("retried %+v", f.retried)
 	}
-	wantShown(t, w, "Event 11 (comment of T-6) will be tried again now.")
-
-	// Skip asks first; Cancel drops nothing.
-	s.list.Select(s.index(7))
+	s.list.Select(3) // the blocked one: only Skip applies
+	if !s.retryButton.Disabled() || s.skipButton.Disabled() {
+		t.Error("a blocked event cannot be retried, only skipped")
+	}
+	wantShownWrapped(t, w, "Waits behind event 7 of the same item")
 	test.Tap(s.skipButton)
-	if s.skipDialog == nil || findButton(w, "Skip event") == nil {
-		t.Fatalf("Skip did not ask for confirmation")
-	}
-	wantShown(t, w, "Skip this event?")
-	wantShownWrapped(t, w, "Event 7 (update of T-3) will be dropped and never delivered to the partner")
-	if len(f.skipped) != 0 {
-		t.Fatalf("Skip called before the operator confirmed: %+v", f.skipped)
-	}
 	test.Tap(findButton(w, "Cancel"))
 	u.pending.Wait()
 	if len(f.skipped) != 0 {
-		t.Fatalf("Skip called after Cancel: %+v", f.skipped)
+		t.Errorf("Cancel skipped %+v", f.skipped)
 	}
-
+	f.failing("Skip", errAgentDown)
 	test.Tap(s.skipButton)
 	test.Tap(findButton(w, "Skip event"))
 	u.pending.Wait()
-	if want := []queueCall{{"c1", "out", 7}}; !reflect.DeepEqual(f.skipped, want) {
-		t.Errorf("Skip got %+v, want %+v", f.skipped, want)
+	if !strings.Contains(u.status.Text, "skip event 12: agent is not running") {
+		t.Errorf("a failed skip says %q", u.status.Text)
 	}
-	u.refresh(context.Background())
-	if s.index(7) >= 0 || s.hasSelected {
-		t.Errorf("skipped event still listed (%v) or selected (%v)", seqs(s.entries), s.hasSelected)
-	}
+}
 
-	// Incoming events go to the incoming queue.
-	s.direction.SetSelected(dirInLabel)
-	u.refresh(context.Background())
-	s.list.Select(0)
-	test.Tap(s.skipButton)
-	wantShownWrapped(t, w, "never applied here")
-	test.Tap(findButton(w, "Skip event"))
+func TestQueueWithoutConnections(t *testing.T) {
+	_, w, s := openQueue(t, newFakeAgent())
+	if s.empty.Hidden || !strings.Contains(s.empty.Text, "No connections yet") {
+		t.Errorf("empty state %q", s.empty.Text)
+	}
+	if !s.retryAllButton.Disabled() || !s.skipAllButton.Disabled() {
+		t.Error("bulk actions with nothing to act on")
+	}
+	wantShown(t, w, "No connections yet")
+}
+
+// The queue screen reads nothing while hidden and catches up when shown.
+func TestQueueReadsOnlyWhileVisible(t *testing.T) {
+	f := withQueues()
+	u, _, _ := openQueue(t, f)
+	test.Tap(u.nav[screenOverview])
+	n := len(f.pageReads)
+	u.round(context.Background(), agent.TopicQueues)
 	u.pending.Wait()
-	if want := []queueCall{{"c1", "out", 7}, {"c1", "in", 3}}; !reflect.DeepEqual(f.skipped, want) {
-		t.Errorf("Skip got %+v, want %+v", f.skipped, want)
+	if len(f.pageReads) != n {
+		t.Errorf("the hidden Queue screen read %d pages", len(f.pageReads)-n)
 	}
-}
-
-func TestQueueRetryAllFailed(t *testing.T) {
-	f := queueAgent()
-	u, w, s := openQueue(t, f)
-	test.Tap(s.retryAllButton)
-	u.pending.Wait()
-	if want := []queueCall{{"c1", "out", 7}, {"c1", "out", 11}}; !reflect.DeepEqual(f.retried, want) {
-		t.Errorf("Retry got %+v, want every failed event: %+v", f.retried, want)
-	}
-	wantShown(t, w, "2 failed events will be tried again now.")
-	u.refresh(context.Background())
-	if !s.retryAllButton.Disabled() {
-		t.Errorf("Retry all failed enabled with no failed event left")
-	}
-}
-
-func TestQueueSingleConnectionNeedsNoSelect(t *testing.T) {
-	f := queueAgent()
-	f.connections = f.connections[:1]
-	_, w, s := openQueue(t, f)
-	if s.connSelect.Visible() || !s.connLabel.Visible() {
-		t.Errorf("with one connection: select visible %v, label visible %v; want the label only", s.connSelect.Visible(), s.connLabel.Visible())
-	}
-	wantShown(t, w, "Red (c1)", "T-3")
-}
-
-func TestQueueShowsBlockedEvents(t *testing.T) {
-	f := queueAgent()
-	f.queues["c1/out"] = append(f.queues["c1/out"][:1], agent.QueueEntry{Connection: "c1", Direction: "out", Seq: 8, EventID: "ev-8",
-		ItemKey: "T-3", Kind: "update", State: agent.QueueBlocked, BlockedBy: 7})
-	_, w, s := openQueue(t, f)
-	wantShown(t, w, "blocked", "2 waiting, 1 failed, 1 blocked behind them")
-	s.list.Select(s.index(8))
-	if !strings.Contains(s.detail.Text, "Waits behind event 7 of the same item") {
-		t.Errorf("detail of a blocked event: %q, want it to name event 7", s.detail.Text)
-	}
-	if !s.retryButton.Disabled() || s.skipButton.Disabled() {
-		t.Errorf("on a blocked event: Retry disabled %v, Skip disabled %v; want true, false", s.retryButton.Disabled(), s.skipButton.Disabled())
+	test.Tap(u.nav[screenQueue])
+	settle(u)
+	if len(f.pageReads) == n {
+		t.Error("showing the Queue screen again did not read what changed")
 	}
 }

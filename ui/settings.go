@@ -117,6 +117,7 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 		s.progress,
 		s.result,
 		s.queueLine,
+		u.historySet.build(u),
 	))
 }
 

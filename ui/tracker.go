@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -13,13 +14,60 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/tandemsync/tandem/core/agent"
 	"github.com/tandemsync/tandem/core/item"
 )
+
+// trackerSyncAgent is what the Tracker screen needs to show where each item stands.
+type trackerSyncAgent interface {
+	// ItemSync returns, for each local item key, its twin's key and sync state per connection.
+	ItemSync(ctx context.Context, keys []string) (map[string][]agent.ItemSync, error)
+}
+
+// readItemSync reads the sync state of the listed items.
+func (u *UI) readItemSync(ctx context.Context, items []item.Item) (map[string][]agent.ItemSync, error) {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.Key
+	}
+	return u.agent.ItemSync(ctx, keys)
+}
+
+// syncText is an item's sync state in a row: its state and its twin's key on the first
+// connection, and how many other connections it has.
+func syncText(states []agent.ItemSync) (string, widget.Importance) {
+	if len(states) == 0 {
+		return "", widget.LowImportance
+	}
+	s := states[0]
+	text := s.State
+	if s.Remote != "" {
+		text += " ⇄ " + s.Remote
+	}
+	if len(states) > 1 {
+		text += fmt.Sprintf(" +%d", len(states)-1)
+	}
+	imp := widget.LowImportance
+	for _, x := range states {
+		switch x.State {
+		case agent.ItemFailed:
+			return text, widget.DangerImportance
+		case agent.ItemPending:
+			imp = widget.WarningImportance
+		case agent.ItemSynced:
+			if imp == widget.LowImportance {
+				imp = widget.SuccessImportance
+			}
+		}
+	}
+	return text, imp
+}
 
 // trackerScreen lists the embedded tracker's items and edits one at a time.
 type trackerScreen struct {
 	u        *UI
 	items    []item.Item
+	sync     map[string][]agent.ItemSync // item key -> where it stands per connection
 	list     *widget.List
 	syncing  bool   // the list selection is being moved by code, not by the operator
 	selected string // key of the item in the form; "" for a new item
@@ -99,17 +147,26 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 			title := widget.NewLabel("title")
 			title.Truncation = fyne.TextTruncateEllipsis
 			status := widget.NewLabelWithStyle("status", fyne.TextAlignTrailing, fyne.TextStyle{Italic: true})
-			return container.NewBorder(nil, nil, key, status, title)
+			state := widget.NewLabelWithStyle("synced ⇄ KEY-000", fyne.TextAlignLeading, fyne.TextStyle{})
+			state.Truncation = fyne.TextTruncateEllipsis
+			// Two lines: the key and title, then the status and where the item stands.
+			return container.NewVBox(container.NewBorder(nil, nil, key, nil, title), container.NewBorder(nil, nil, status, nil, state))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id < 0 || id >= len(s.items) {
 				return
 			}
 			it := s.items[id]
-			row := o.(*fyne.Container).Objects // Border: center first, then key, then status
+			lines := o.(*fyne.Container).Objects
+			row := lines[0].(*fyne.Container).Objects // Border: center first, then key
 			row[0].(*widget.Label).SetText(it.Title)
 			row[1].(*widget.Label).SetText(it.Key)
-			row[2].(*widget.Label).SetText(it.Status)
+			second := lines[1].(*fyne.Container).Objects // the state, then the status
+			second[1].(*widget.Label).SetText(it.Status)
+			text, imp := syncText(s.sync[it.Key])
+			state := second[0].(*widget.Label)
+			state.SetText(text)
+			setImportance(state, imp)
 		},
 	)
 	s.list.OnSelected = func(id widget.ListItemID) {
@@ -172,7 +229,11 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 
 // show takes the agent's newest items. The form keeps the operator's edits; an item the
 // operator has not touched follows the agent.
-func (s *trackerScreen) show(items []item.Item) {
+func (s *trackerScreen) show(items []item.Item, sync map[string][]agent.ItemSync) {
+	if !maps.EqualFunc(sync, s.sync, slices.Equal) {
+		s.sync = sync
+		s.list.Refresh()
+	}
 	if slices.EqualFunc(items, s.items, func(a, b item.Item) bool { return a.Key == b.Key && itemEqual(a, b) }) {
 		return // nothing new: no redraw, and the form stays as it is
 	}

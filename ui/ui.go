@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -43,11 +44,12 @@ type Agent interface {
 	TestTracker(ctx context.Context, s agent.TrackerSettings, credential string) agent.TrackerCheck
 	SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, credential string) error
 
-	// Queue lists a connection's waiting events; direction is "out" or "in". Retry makes a
-	// failed event ready now; Skip drops an event for good.
-	Queue(ctx context.Context, connID, direction string) ([]agent.QueueEntry, error)
-	Retry(ctx context.Context, connID, direction string, seq uint64) error
-	Skip(ctx context.Context, connID, direction string, seq uint64) error
+	// Changes tells what changed in the agent until ctx ends; the app reads only that.
+	Changes(ctx context.Context) <-chan agent.Topic
+
+	queueAgent
+	historyAgent
+	trackerSyncAgent
 }
 
 // Options configure the app.
@@ -56,9 +58,9 @@ type Options struct {
 }
 
 const (
-	// refreshEvery is how often the window polls the agent: a change made elsewhere shows well
-	// within a second.
-	refreshEvery = 300 * time.Millisecond
+	// roundGap is the least time between two rounds of reads: a burst of changes (a sync of
+	// thousands of events) costs a few rounds a second, not one per change.
+	roundGap = 300 * time.Millisecond
 	// callTimeout bounds one agent call, so a stuck agent shows as an error instead of a spinner.
 	callTimeout = 30 * time.Second
 )
@@ -100,11 +102,12 @@ type UI struct {
 	tracker     trackerScreen
 	settings    settingsScreen
 	queue       queueScreen
-	// queueView is which queue the refresh loop reads, set on the Fyne goroutine and read by
-	// the loop.
-	queueView queueView
+	history     historyScreen
+	historySet  historySettings
+	// visible is the current screen's name, for the refresh loop (set on the Fyne goroutine).
+	visible atomic.Value
 
-	kick    chan struct{}  // asks the refresh loop for an early round
+	kick    chan struct{}  // asks the refresh loop for a round of every read
 	pending sync.WaitGroup // agent calls in flight, so tests can wait for them
 }
 
@@ -139,18 +142,38 @@ func (u *UI) Start(ctx context.Context) {
 	go u.serve(ctx)
 }
 
-// serve polls the agent until ctx ends. Rounds never overlap: a slow agent slows the polling
-// instead of piling up calls.
+// serve reads what the agent says changed, until ctx ends. It never polls: with nothing
+// changing it waits. Rounds never overlap and are at least roundGap apart, so a busy agent
+// costs a few reads a second whatever its rate of changes.
 func (u *UI) serve(ctx context.Context) {
-	t := time.NewTicker(refreshEvery)
-	defer t.Stop()
+	changes := u.agent.Changes(ctx)
+	// The charts' time axis moves on even when nothing happens: once a minute, and only while
+	// the Overview shows them, their few hundred counters are read again.
+	minute := time.NewTicker(time.Minute)
+	defer minute.Stop()
 	for {
-		u.refresh(ctx)
+		var topics agent.Topic
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case t, ok := <-changes:
+			if !ok {
+				return
+			}
+			topics = t
 		case <-u.kick:
+			topics = agent.TopicAll
+		case <-minute.C:
+			if v, _ := u.visible.Load().(string); v != screenOverview {
+				continue
+			}
+			topics = agent.TopicHistory
+		}
+		u.round(ctx, topics)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(roundGap):
 		}
 	}
 }
@@ -163,29 +186,52 @@ func (u *UI) refreshSoon() {
 	}
 }
 
-// snapshot is one round of reads from the agent.
+// snapshot is one round of reads from the agent: what the changed topics and the visible
+// screen need, nothing else.
 type snapshot struct {
-	overview    agent.Overview
+	topics      agent.Topic
+	overview    *agent.Overview
 	connections []agent.ConnectionInfo
 	items       []item.Item
-	queue       queueSnapshot
+	itemsRead   bool
+	sync        map[string][]agent.ItemSync
+	charts      *charts
 	err         error
 }
 
-// refresh reads everything the screens show and applies it on the Fyne goroutine.
-func (u *UI) refresh(ctx context.Context) {
+// refresh reads everything the visible screens show now (tests and the first round).
+func (u *UI) refresh(ctx context.Context) { u.round(ctx, agent.TopicAll) }
+
+// round reads what topics and the visible screen need and applies it on the Fyne goroutine.
+// The Overview and the connection list are counters (cheap); items are read only while the
+// Tracker shows them; pages of the Queue and History screens are re-read only if shown.
+func (u *UI) round(ctx context.Context, topics agent.Topic) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	var s snapshot
+	visible, _ := u.visible.Load().(string)
+	s := snapshot{topics: topics}
 	var err error
-	if s.overview, err = u.agent.Overview(ctx); err != nil {
-		s.err = fmt.Errorf("read overview: %w", err)
-	} else if s.connections, err = u.agent.Connections(ctx); err != nil {
-		s.err = fmt.Errorf("read connections: %w", err)
-	} else if s.items, err = u.agent.Items(ctx); err != nil {
-		s.err = fmt.Errorf("read items: %w", err)
-	} else if s.queue, err = u.readQueue(ctx, s.connections); err != nil {
-		s.err = fmt.Errorf("read queue: %w", err)
+	if topics.Has(agent.TopicConnections | agent.TopicQueues | agent.TopicItems) {
+		var o agent.Overview
+		if o, err = u.agent.Overview(ctx); err != nil {
+			s.err = fmt.Errorf("read overview: %w", err)
+		} else if s.connections, err = u.agent.Connections(ctx); err != nil {
+			s.err = fmt.Errorf("read connections: %w", err)
+		}
+		s.overview = &o
+	}
+	if s.err == nil && (topics == agent.TopicAll || visible == screenTracker && topics.Has(agent.TopicItems|agent.TopicQueues|agent.TopicConnections)) {
+		if s.items, err = u.agent.Items(ctx); err != nil {
+			s.err = fmt.Errorf("read items: %w", err)
+		} else if s.sync, err = u.readItemSync(ctx, s.items); err != nil {
+			s.err = fmt.Errorf("read sync states: %w", err)
+		}
+		s.itemsRead = s.err == nil
+	}
+	if s.err == nil && (topics == agent.TopicAll || visible == screenOverview && topics.Has(agent.TopicHistory|agent.TopicConnections)) {
+		if s.charts, err = u.readCharts(ctx); err != nil {
+			s.err = fmt.Errorf("read throughput: %w", err)
+		}
 	}
 	if ctx.Err() != nil && s.err != nil {
 		return // the window is closing: nothing to show
@@ -203,11 +249,30 @@ func (u *UI) apply(s snapshot) {
 	if u.refreshFailing {
 		u.setStatus("", false)
 	}
-	u.overview.show(s.overview)
-	u.connections.show(s.connections)
-	u.tracker.show(s.items)
-	u.queue.show(s.connections, s.queue)
+	if s.overview != nil {
+		u.overview.show(*s.overview, s.connections)
+		u.connections.show(s.connections)
+		u.queue.showConnections(s.connections)
+		u.history.showConnections(s.connections)
+		u.history.showIncomplete(s.overview.HistoryIncomplete)
+		u.historySet.showConnections(s.connections)
+	}
+	if s.itemsRead {
+		u.tracker.show(s.items, s.sync)
+	}
+	if s.charts != nil {
+		u.overview.showCharts(*s.charts)
+	}
+	if s.topics.Has(agent.TopicQueues | agent.TopicConnections) {
+		u.queue.changed()
+	}
+	if s.topics.Has(agent.TopicHistory) {
+		u.history.changed()
+	}
 }
+
+// do runs fn on the Fyne goroutine.
+func (u *UI) do(fn func()) { fyne.Do(fn) }
 
 // call runs fn against the agent on its own goroutine and then done on the Fyne goroutine.
 // Callbacks use it so they never block on I/O.
@@ -259,7 +324,7 @@ func (u *UI) build() {
 		screenConnections: u.connections.build(u),
 		screenRules:       comingSoon("Rules", "Visual and script rules, with test runs and versions, are coming next."),
 		screenQueue:       u.queue.build(u),
-		screenHistory:     comingSoon("History", "The sync history and the audit log of configuration changes are coming next."),
+		screenHistory:     u.history.build(u),
 		screenTracker:     u.tracker.build(u),
 		screenSettings:    u.settings.build(u),
 	}
@@ -293,7 +358,7 @@ func (u *UI) show(name string) {
 		return
 	}
 	u.current = name
-	u.queueView.setVisible(name == screenQueue)
+	u.visible.Store(name)
 	u.body.Objects = []fyne.CanvasObject{scr}
 	u.body.Refresh()
 	for n, b := range u.nav {
@@ -308,9 +373,14 @@ func (u *UI) show(name string) {
 	}
 	switch name {
 	case screenQueue:
-		u.refreshSoon() // show the queue now, not at the next tick
+		u.queue.shown()
+	case screenHistory:
+		u.history.shown()
+	case screenTracker, screenOverview:
+		u.refreshSoon() // items and charts are read only while their screen shows
 	case screenSettings:
 		u.settings.shown()
+		u.historySet.shown()
 	}
 }
 

@@ -96,7 +96,7 @@ func TestNavigationSwitchesScreens(t *testing.T) {
 		{screenConnections, "Invite a partner"},
 		{screenRules, "Visual and script rules"},
 		{screenQueue, "Retry all failed"},
-		{screenHistory, "audit log"},
+		{screenHistory, "Search by item key or text"},
 		{screenTracker, "New item"},
 		{screenSettings, "Test connection"},
 		{screenOverview, "Agent ID"},
@@ -121,12 +121,18 @@ func TestOverviewShowsCounts(t *testing.T) {
 	f := newFakeAgent()
 	f.overview = agent.Overview{
 		AgentID: "ABCD-EFGH-IJKL", Name: "Blue", Tracker: "embedded",
-		Items: 12, Twins: 7, Queued: 3, Failed: 2, Connections: 1, Sent: 40, Applied: 38,
+		Items: 12, Twins: 7, Queued: 10, Failed: 2, Connections: 2, Sent: 40, Applied: 38,
+	}
+	f.connections = []agent.ConnectionInfo{
+		{ID: "c1", PartnerName: "Red", State: agent.StateActive, Outbox: 6, Inbox: 1, Failed: 2, Retrying: 1, Blocked: 3,
+			Oldest: time.Now().Add(-3 * time.Hour), Health: agent.HealthFailing, HealthReason: "2 events failed for good and wait for you"},
+		{ID: "c2", PartnerName: "Green", State: agent.StateActive, Outbox: 3, Health: agent.HealthDegraded,
+			HealthReason: "not syncing for 5m0s: partner unreachable", CaptureUntil: time.Now().Add(time.Hour)},
 	}
 	u, w := newTestUI(t, f)
 	u.refresh(context.Background())
 	want := map[string]string{
-		"Items": "12", "Twins": "7", "Queued": "3", "Failed": "2", "Connections": "1", "Sent": "40", "Applied": "38",
+		"Items": "12", "Twins": "7", "Pending": "4", "Blocked": "3", "Retrying": "1", "Failed": "2", "Oldest waiting": "3h", "Sent": "40", "Applied": "38",
 	}
 	for name, v := range want {
 		if got := u.overview.counts[name].Text; got != v {
@@ -136,7 +142,40 @@ func TestOverviewShowsCounts(t *testing.T) {
 	if u.overview.counts["Failed"].Importance != widget.DangerImportance {
 		t.Errorf("Failed count is not shown as a problem")
 	}
-	wantShown(t, w, "Blue", "ABCD-EFGH-IJKL", "embedded", "Applied", "38")
+	wantShown(t, w, "Blue", "ABCD-EFGH-IJKL", "embedded", "Applied", "38", "● failing", "● degraded", "2 events failed for good",
+		"partner unreachable", "capture on until", "oldest waits 3h")
+	if len(u.overview.drawn) != 2 || len(u.overview.drawn[0].tally) != 60 || len(u.overview.drawn[1].tally) != 48 {
+		t.Errorf("charts drawn from %d series", len(u.overview.drawn))
+	}
+}
+
+// A connection that fails anew, or turns degraded, is told on the desktop; what was already so
+// when the app opened is not.
+func TestOverviewNotifies(t *testing.T) {
+	f := newFakeAgent()
+	f.connections = []agent.ConnectionInfo{{ID: "c1", PartnerName: "Red", State: agent.StateActive, Failed: 1, Health: agent.HealthFailing}}
+	u, _ := newTestUI(t, f)
+	var sent []*fyne.Notification
+	u.overview.notify = func(n *fyne.Notification) { sent = append(sent, n) }
+	u.refresh(context.Background())
+	if len(sent) != 0 {
+		t.Fatalf("notified of what was so at start: %+v", sent[0])
+	}
+	f.mu.Lock()
+	f.connections[0].Failed = 3
+	f.mu.Unlock()
+	u.refresh(context.Background())
+	if len(sent) != 1 || !strings.Contains(sent[0].Title, "Red failed with 2 events") {
+		t.Fatalf("after 2 new failures: %+v", sent)
+	}
+	f.mu.Lock()
+	f.connections[0].Health, f.connections[0].HealthReason = agent.HealthDegraded, "not syncing for 4m0s: connection refused"
+	f.mu.Unlock()
+	u.refresh(context.Background())
+	u.refresh(context.Background())
+	if len(sent) != 2 || !strings.Contains(sent[1].Title, "Red is not syncing") || !strings.Contains(sent[1].Content, "connection refused") {
+		t.Fatalf("degraded: %+v", sent)
+	}
 }
 
 // fillForm types into the tracker form as an operator would.
@@ -404,10 +443,13 @@ func TestRefreshLoopPicksUpChanges(t *testing.T) {
 	f.itemsRead = reads
 	f.mu.Unlock()
 
+	test.Tap(u.nav[screenTracker])
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { u.serve(ctx); close(done) }()
+	<-reads // the first round reads everything
 	f.add(item.Item{Title: "Made in the other window"})
+	f.tell(agent.TopicItems) // the agent says what changed; nothing is read without it
 	// Wait for a round that read the new item; that round shows it before the next begins.
 	for n := 0; n < 1; {
 		select {

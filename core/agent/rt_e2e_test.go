@@ -168,7 +168,7 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 		return len(c) == 1 && c[0].Inbox > 0, fmt.Sprintf("%+v", c)
 	})
 	eventually(t, 60*time.Second, "the create timed out and failed, to be retried", inboxHas(helpdesk, func(e QueueEntry) bool {
-		return e.Kind == "create" && e.State == QueueFailed
+		return e.Kind == "create" && (e.State == QueueFailed || e.State == QueueRetrying)
 	}))
 	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 60*time.Second, "the edit fails while rt is down, saying why", inboxHas(helpdesk, func(e QueueEntry) bool {
-		if e.State == QueueFailed && strings.Contains(e.LastError, "RT") {
+		if (e.State == QueueFailed || e.State == QueueRetrying) && strings.Contains(e.LastError, "RT") {
 			t.Logf("while rt is down the queue says: %s", e.LastError)
 			return true
 		}

@@ -62,11 +62,12 @@ func checkIndex(t *testing.T, q *Queue, step string) {
 		Filter{States: []State{StateFailed, StateRetrying}},
 		Filter{States: []State{StateFailed, StateRetrying}, Order: NewestFirst},
 		Filter{Item: "A"}, Filter{Item: "B-1", Order: NewestFirst}, Filter{Item: "B", States: []State{StateBlocked}},
-		Filter{Item: "A\x00", Order: ItemDescending}, Filter{Item: "zzz"})
+		Filter{Item: "A\x00", Order: ItemDescending}, Filter{Item: "zzz"},
+		Filter{Item: "B-1", Exact: true}, Filter{Item: "A-1", Exact: true, States: []State{StateBlocked, StatePending}})
 	for _, f := range filters {
 		var w []Entry
 		for _, e := range want {
-			if f.wants(e.State) && strings.HasPrefix(e.ItemKey, f.Item) {
+			if f.wants(e.State) && strings.HasPrefix(e.ItemKey, f.Item) && (!f.Exact || e.ItemKey == f.Item) {
 				w = append(w, e)
 			}
 		}

@@ -24,6 +24,7 @@ const (
 type Filter struct {
 	States []State // only these states; none: every state
 	Item   string  // only items whose key starts with this; "": every item
+	Exact  bool    // Item is the whole key, not a prefix
 	Order  Order
 }
 
@@ -39,7 +40,7 @@ type Entry struct {
 // Count returns how many events match f. Without an item filter it reads only the counters;
 // with one, only that item range of the index.
 func (q *Queue) Count(f Filter) (int, error) {
-	if f.Item == "" {
+	if f.Item == "" && !f.Exact {
 		c, err := q.Counts()
 		if err != nil {
 			return 0, err
@@ -136,7 +137,7 @@ func (x *index) entries(events *bolt.Bucket, seqs []uint64) ([]Entry, error) {
 // seqs picks the cheapest index for f and returns the seqs of a page.
 func (x *index) seqs(events *bolt.Bucket, f Filter, offset, limit int) ([]uint64, error) {
 	switch {
-	case f.Item != "" || f.Order == ItemAscending || f.Order == ItemDescending:
+	case f.Item != "" || f.Exact || f.Order == ItemAscending || f.Order == ItemDescending:
 		return x.pageByItem(f, offset, limit)
 	case len(f.States) == 0:
 		return pageEvents(events, f.Order == NewestFirst, offset, limit), nil
@@ -232,6 +233,9 @@ func stateSeq(k []byte, s byte) (uint64, bool) {
 // order (reversed for ItemDescending), until fn returns false.
 func (x *index) scanItems(f Filter, fn func(k []byte, s State, blocker uint64) bool) error {
 	prefix := itemPrefix(f.Item)
+	if f.Exact {
+		prefix = itemKey(f.Item)
+	}
 	c := x.items.Cursor()
 	var k, v []byte
 	desc := f.Order == ItemDescending
