@@ -18,7 +18,7 @@ const pageRows = 100
 // with fyne.Do.
 type pager[T any] struct {
 	u     *UI
-	what  string                                                          // for errors: "read the queue"
+	what  string                                                         // for errors: "read the queue"
 	fetch func(ctx context.Context, offset, limit int) ([]T, int, error) // set per query
 	// shown is called after rows arrived: refresh the list and whatever depends on the total.
 	shown func()

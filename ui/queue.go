@@ -40,7 +40,7 @@ const (
 
 // Choices of the state filter.
 const (
-	stateAny      = "Every state"
+	stateAny       = "Every state"
 	stateFailedAll = "Failed or retrying"
 )
 

@@ -314,7 +314,7 @@ func (x *index) pageByItem(f Filter, offset, limit int) ([]uint64, error) {
 	if offset >= len(seqs) {
 		return nil, nil
 	}
-	return seqs[offset:offset+min(limit, len(seqs)-offset)], nil
+	return seqs[offset : offset+min(limit, len(seqs)-offset)], nil
 }
 
 // Seqs returns the seqs of every event matching f, in f's order, reading only the index.
