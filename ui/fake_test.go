@@ -46,7 +46,6 @@ type fakeAgent struct {
 	itemSync  map[string][]agent.ItemSync
 
 	history   []agent.HistoryRecord // oldest first
-	twin      map[string]string     // local key -> partner key, for Timeline
 	captured  map[uint64]json.RawMessage
 	searches  []agent.HistoryQuery
 	retention int
@@ -432,9 +431,20 @@ func (f *fakeAgent) History(ctx context.Context, q agent.HistoryQuery) (agent.Hi
 func (f *fakeAgent) Timeline(ctx context.Context, key string) ([]agent.HistoryRecord, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// Like the agent: the records of the key and of every key linked with it in them.
+	keys := map[string]bool{strings.ToLower(key): true}
+	for grew := true; grew; {
+		grew = false
+		for _, r := range f.history {
+			l, rm := strings.ToLower(r.Local), strings.ToLower(r.Remote)
+			if (keys[l] || keys[rm]) && (l != "" && !keys[l] || rm != "" && !keys[rm]) {
+				keys[l], keys[rm], grew = l != "" || keys[l], rm != "" || keys[rm], true
+			}
+		}
+	}
 	var out []agent.HistoryRecord
 	for _, r := range f.history {
-		if strings.EqualFold(r.Local, key) || strings.EqualFold(r.Remote, key) || (f.twin[key] != "" && strings.EqualFold(r.Remote, f.twin[key])) {
+		if keys[strings.ToLower(r.Local)] && r.Local != "" || keys[strings.ToLower(r.Remote)] && r.Remote != "" {
 			out = append(out, r)
 		}
 	}

@@ -154,13 +154,13 @@ func (s *historyScreen) build(u *UI) fyne.CanvasObject {
 	left := container.NewBorder(top, container.NewHBox(s.older), nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
 	right := container.NewBorder(s.timelineTitle, nil, nil, nil, container.NewVScroll(s.timeline))
 	split := container.NewHSplit(left, right)
-	split.Offset = 0.6
+	split.Offset = 0.55
 	return split
 }
 
 var historyHeaders = []string{"Time", "Connection", "Dir", "Item", "Outcome", "Kind", "Error"}
 
-var historyColumns = columns{118, 80, 36, 140, 84, 64}
+var historyColumns = columns{112, 72, 52, 130, 84, 64}
 
 func outcomeImportance(o agent.HistoryOutcome) widget.Importance {
 	switch o {
@@ -409,7 +409,7 @@ func (s *historyScreen) timelineStep(r agent.HistoryRecord) fyne.CanvasObject {
 	}
 	if r.RuleVersion != "" {
 		facts = append(facts, "rule "+r.RuleVersion)
-	} else if r.Outcome != agent.OutcomeRetried && r.Outcome != agent.OutcomeSkipped {
+	} else if r.Outcome != agent.OutcomeRetried && r.Outcome != agent.OutcomeSkipped && (r.Kind == "create" || r.Kind == "update") {
 		facts = append(facts, "rule version not recorded")
 	}
 	if r.Permanent {
