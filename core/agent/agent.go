@@ -58,6 +58,9 @@ type Options struct {
 	// no one (the app's Tracker screen): the reporter of new items and the author of
 	// comments. Default: the signed-in OS user.
 	Operator item.User
+	// HistoryClock is the sync history's clock; default time.Now (tests move it on to see the
+	// retention and the capture's expiry work).
+	HistoryClock func() time.Time
 	// OnApplied is called after each change applied from a partner (the headless demo prints
 	// them; the benchmark times them).
 	OnApplied func(connection string, applied engine.Applied)
@@ -163,7 +166,7 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if a.invites, err = pairing.OpenStore(a.st); err != nil {
 		return nil, fmt.Errorf("open invitations: %w", err)
 	}
-	if a.hist, err = history.Open(a.st, history.Options{Logger: a.log, OnChange: func() { a.changed(TopicHistory) }}); err != nil {
+	if a.hist, err = history.Open(a.st, history.Options{Logger: a.log, Now: opt.HistoryClock, OnChange: func() { a.changed(TopicHistory) }}); err != nil {
 		return nil, err
 	}
 	if opt.Listen != "" {
@@ -310,7 +313,8 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 			poll = 10 * time.Second
 		}
 	}
-	return engine.New(engine.Options{
+	recorder := &historyRecorder{a: a, conn: rec.ID}
+	eng, err := engine.New(engine.Options{
 		Connection: rec.ID,
 		Store:      a.st,
 		Tracker:    tr,
@@ -320,6 +324,7 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 		Sender:     sender{c.client},
 		Logger:     a.log.With("partner", rec.PartnerName),
 		Poll:       poll,
+		Recorder:   recorder,
 		OnApplied: func(ap engine.Applied) {
 			a.changed(TopicItems)
 			if a.opt.OnApplied != nil {
@@ -327,6 +332,11 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 			}
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	recorder.eng.Store(eng)
+	return eng, nil
 }
 
 // stopConn stops a connection's engine if it runs and reports whether it did.

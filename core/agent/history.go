@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/history"
 	"github.com/tandemsync/tandem/core/queue"
 )
@@ -108,4 +110,48 @@ func entriesOf(evs []queue.Event) []queue.Entry {
 		out[i] = queue.Entry{Event: e}
 	}
 	return out
+}
+
+// historyRecorder is a connection's engine.Recorder: it turns the engine's outcomes into
+// history records, with both item keys where the twin knows them.
+type historyRecorder struct {
+	a    *Agent
+	conn string
+	eng  atomic.Pointer[engine.Engine] // set once the engine is built
+}
+
+// Record implements engine.Recorder.
+func (r *historyRecorder) Record(outs []engine.Outcome) {
+	var missing []string
+	for _, o := range outs {
+		if o.Direction == "out" && o.Remote == "" && o.Local != "" {
+			missing = append(missing, o.Local)
+		}
+	}
+	var remoteOf map[string]string
+	if eng := r.eng.Load(); len(missing) > 0 && eng != nil {
+		remoteOf, _, _ = eng.Keys(missing, nil)
+	}
+	for _, o := range outs {
+		rec := history.Record{Connection: r.conn, Direction: o.Direction, Local: o.Local, Remote: o.Remote, EventID: o.Event.ID,
+			Kind: o.Event.Kind, Duration: o.Duration, Permanent: o.Permanent, RuleVersion: o.RuleVersion, Payload: o.Event.Payload,
+			Attempt: o.Event.Attempts + 1}
+		if rec.Remote == "" {
+			rec.Remote = remoteOf[o.Local]
+		}
+		switch o.Result {
+		case engine.ResultSent:
+			rec.Outcome = history.Sent
+		case engine.ResultApplied:
+			rec.Outcome = history.Applied
+		case engine.ResultSkipped:
+			rec.Outcome, rec.Error = history.Skipped, "the incoming rule skipped it"
+		default:
+			rec.Outcome, rec.Attempt = history.Failed, o.Event.Attempts
+			if o.Err != nil {
+				rec.Error = o.Err.Error()
+			}
+		}
+		r.a.hist.Record(rec)
+	}
 }

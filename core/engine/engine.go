@@ -79,6 +79,8 @@ type Options struct {
 	Poll       time.Duration // how often to look for changes without a notification; default 2s
 	// OnApplied, if set, is called after each change applied from the partner.
 	OnApplied func(Applied)
+	// Recorder, if set, gets the outcome of every event: the sync history.
+	Recorder Recorder
 }
 
 // Engine is one connection's sync loop. Serve runs it.

@@ -73,6 +73,7 @@ type plan struct {
 func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	start := time.Now()
 	plans := make([]plan, len(evs))
 	var writes []Write
 	for i, ev := range evs {
@@ -215,12 +216,27 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 	if err != nil {
 		return fmt.Errorf("record applied state: %w", err)
 	}
+	took := time.Since(start)
+	outs := make([]Outcome, 0, len(plans))
 	for _, p := range plans {
 		if p.err != nil {
 			e.log.Warn("apply failed", "event", p.ev.ID, "item", p.ev.ItemKey, "err", p.err)
 			e.setErr(fmt.Errorf("apply %s: %w", p.ev.ItemKey, p.err))
+			ev := p.ev
+			ev.Attempts++
+			outs = append(outs, failed("in", ev, p.twin.Local, p.ev.ItemKey, p.err, took))
+			continue
 		}
+		o := Outcome{Direction: "in", Event: p.ev, Local: p.twin.Local, Remote: p.change.Source, Result: ResultApplied, Duration: took}
+		switch {
+		case p.receipt != nil:
+			o.Local, o.Remote = p.receipt.Target, p.receipt.Source
+		case p.skip:
+			o.Result, o.Remote = ResultSkipped, p.ev.ItemKey
+		}
+		outs = append(outs, o)
 	}
+	e.record(outs)
 	e.applied.Add(uint64(len(applied)))
 	if len(applied) > 0 {
 		e.setErr(nil)

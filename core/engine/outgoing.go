@@ -133,7 +133,10 @@ func (e *Engine) outgoing(ctx context.Context, it item.Item, t twin) (pending, b
 
 // enqueue appends the events and their twins in one transaction, with the new cursor if given.
 func (e *Engine) enqueue(out []pending, cursor *string) error {
+	var outs []Outcome
+	defer func() { e.record(outs) }()
 	return e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		outs = outs[:0]
 		evs := make([]queue.Event, 0, len(out))
 		for _, p := range out {
 			evs = append(evs, p.ev)
@@ -145,9 +148,11 @@ func (e *Engine) enqueue(out []pending, cursor *string) error {
 		now := time.Now()
 		for i, p := range out {
 			if p.failed != nil {
-				if _, err := e.opt.Outbox.Fail(tx, stored[i].Seq, permanent(p.failed), now); err != nil {
+				ev, err := e.opt.Outbox.Fail(tx, stored[i].Seq, permanent(p.failed), now)
+				if err != nil {
 					return err
 				}
+				outs = append(outs, failed("out", ev, ev.ItemKey, "", permanent(p.failed), 0))
 				continue
 			}
 			if err := e.putTwin(tx, p.twin); err != nil {
@@ -252,6 +257,7 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			}
 			continue
 		}
+		start := time.Now()
 		highest, err := e.opt.Sender.Send(ctx, batch)
 		if ctx.Err() != nil {
 			return
@@ -286,6 +292,14 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 		}
 		e.sent.Add(uint64(len(acked)))
 		e.setErr(nil)
+		took := time.Since(start)
+		outs := make([]Outcome, 0, len(batch))
+		for _, ev := range batch {
+			if ev.Seq <= highest {
+				outs = append(outs, Outcome{Direction: "out", Event: ev, Local: ev.ItemKey, Result: ResultSent, Duration: took})
+			}
+		}
+		e.record(outs)
 	}
 }
 
@@ -296,5 +310,8 @@ func (e *Engine) failOut(ev queue.Event, cause error) {
 	})
 	if err != nil {
 		e.log.Error("record outbox failure", "seq", ev.Seq, "err", err)
+		return
 	}
+	ev.Attempts++
+	e.record([]Outcome{failed("out", ev, ev.ItemKey, "", cause, 0)})
 }

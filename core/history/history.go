@@ -103,6 +103,8 @@ type Options struct {
 	// OnChange, if set, is called after records are written (the app's History and Overview
 	// redraw); it must not block.
 	OnChange func()
+	// Now is the history's clock; default time.Now (tests move it on to see retention work).
+	Now func() time.Time
 }
 
 // Store is the history of one agent. Recording never blocks and never fails the caller: the
@@ -134,7 +136,10 @@ func Open(st *store.Store, opt Options) (*Store, error) {
 	if opt.MaxPending <= 0 {
 		opt.MaxPending = 100000
 	}
-	h := &Store{st: st, opt: opt, log: opt.Logger, now: time.Now, wake: make(chan struct{}, 1), capture: map[string]time.Time{}}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	h := &Store{st: st, opt: opt, log: opt.Logger, now: opt.Now, wake: make(chan struct{}, 1), capture: map[string]time.Time{}}
 	err := st.DB().Update(func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(rootBucket)
 		if err != nil {
@@ -235,6 +240,10 @@ func (h *Store) Serve(ctx context.Context) error {
 		h.Flush()
 	}
 }
+
+// Enforce deletes what the retention and the capture's expiry no longer keep. Serve calls it
+// once an hour.
+func (h *Store) Enforce() { h.enforce() }
 
 func (h *Store) enforce() {
 	if _, err := h.Prune(); err != nil {
