@@ -5,29 +5,80 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandemsync/tandem/core/agent"
 )
 
-// connectionsScreen lists the pairings and offers Invite and Accept.
+// inviteExpiries are the lifetimes the operator may give an invitation, in menu order.
+var inviteExpiries = []struct {
+	label string
+	d     time.Duration
+}{
+	{"1 hour", time.Hour},
+	{"24 hours", 24 * time.Hour},
+	{"3 days", 72 * time.Hour},
+	{"7 days", 7 * 24 * time.Hour},
+}
+
+const defaultInviteExpiry = "24 hours"
+
+// Revoke choices for the queued events.
+const (
+	revokeKeep   = "Keep the queued events (they stay listed; nothing is sent)"
+	revokeDelete = "Delete the queued events"
+)
+
+// connectionsScreen pairs with partners and controls each connection: invite (with an expiry),
+// accept, the invitations made, and per connection verify, pause, resume and revoke.
 type connectionsScreen struct {
-	u     *UI
-	conns []agent.ConnectionInfo
+	u           *UI
+	conns       []agent.ConnectionInfo
+	invitations []agent.InvitationInfo
+	selected    string // the selected connection's ID
+
 	list  *widget.List
 	empty *widget.Label
 
 	inviteButton *widget.Button
+	inviteExpiry *widget.Select
 	inviteCode   *widget.Label // selectable: the code to give the partner
+	inviteUntil  *widget.Label
 	copyButton   *widget.Button
 	inviteBox    *fyne.Container
 
 	acceptCode   *widget.Entry
 	acceptButton *widget.Button
+
+	// The selected connection.
+	detailTitle   *widget.Label
+	detailStatus  *widget.Label
+	detailProblem *widget.Label
+	detailWhere   *widget.Label
+	code          *widget.Label // the verification code, large
+	codeHint      *widget.Label
+	verifyButton  *widget.Button
+	pauseButton   *widget.Button
+	resumeButton  *widget.Button
+	revokeButton  *widget.Button
+	detail        *fyne.Container
+	noSelection   *widget.Label
+
+	invList      *widget.List
+	invSelected  string
+	cancelButton *widget.Button
+	invTitle     *widget.Label
+
+	// The open questions, for tests.
+	verifyDialog *dialog.ConfirmDialog
+	revokeDialog *dialog.ConfirmDialog
+	revokeChoice *widget.RadioGroup
 }
 
 func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
@@ -36,14 +87,12 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 		func() int { return len(s.conns) },
 		func() fyne.CanvasObject {
 			title := widget.NewLabelWithStyle("partner", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-			where := widget.NewLabel("id · url")
-			where.Truncation = fyne.TextTruncateEllipsis
+			title.Truncation = fyne.TextTruncateEllipsis
 			counts := widget.NewLabel("counts")
 			counts.Truncation = fyne.TextTruncateEllipsis
 			problem := widget.NewLabel("")
-			problem.Importance = widget.DangerImportance
 			problem.Truncation = fyne.TextTruncateEllipsis
-			return container.NewVBox(title, where, counts, problem)
+			return container.NewVBox(title, counts, problem)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id < 0 || id >= len(s.conns) {
@@ -52,31 +101,38 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 			c := s.conns[id]
 			rows := o.(*fyne.Container).Objects
 			rows[0].(*widget.Label).SetText(connectionTitle(c))
-			rows[1].(*widget.Label).SetText(connectionWhere(c))
-			rows[2].(*widget.Label).SetText(connectionCounts(c))
-			problem := "No errors"
-			if c.LastError != "" {
-				problem = "Last error: " + c.LastError
-			}
-			p := rows[3].(*widget.Label)
-			p.Importance = widget.LowImportance
-			if c.LastError != "" {
-				p.Importance = widget.DangerImportance
-			}
-			p.SetText(problem)
+			rows[1].(*widget.Label).SetText(connectionCounts(c))
+			p := rows[2].(*widget.Label)
+			text, imp := connectionProblem(c)
+			p.Importance = imp
+			p.SetText(text)
 		},
 	)
 	s.list.HideSeparators = false
+	s.list.OnSelected = func(id widget.ListItemID) {
+		if id >= 0 && id < len(s.conns) {
+			s.selected = s.conns[id].ID
+			s.showDetail()
+		}
+	}
 	s.empty = widget.NewLabel("No connections yet. Invite a partner, or accept the code a partner gave you.")
+	s.empty.Wrapping = fyne.TextWrapWord
 
 	s.inviteCode = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	s.inviteCode.Selectable = true
 	s.inviteCode.Wrapping = fyne.TextWrapBreak
+	s.inviteUntil = widget.NewLabel("")
 	s.copyButton = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), s.copyInvite)
-	s.inviteBox = container.NewBorder(nil, nil, widget.NewLabel("Give this code to your partner:"), s.copyButton, s.inviteCode)
+	s.inviteBox = container.NewBorder(s.inviteUntil, nil, nil, s.copyButton, s.inviteCode)
 	s.inviteBox.Hide()
 	s.inviteButton = widget.NewButtonWithIcon("Invite a partner", theme.ContentAddIcon(), s.invite)
 	s.inviteButton.Importance = widget.HighImportance
+	var labels []string
+	for _, e := range inviteExpiries {
+		labels = append(labels, e.label)
+	}
+	s.inviteExpiry = widget.NewSelect(labels, nil)
+	s.inviteExpiry.SetSelected(defaultInviteExpiry)
 
 	s.acceptCode = widget.NewEntry()
 	s.acceptCode.SetPlaceHolder("Paste the partner's invitation code (tandem1-…)")
@@ -84,12 +140,78 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 
 	top := container.NewVBox(
 		heading("Connections"),
-		container.NewHBox(s.inviteButton),
+		container.NewHBox(s.inviteButton, widget.NewLabel("valid for"), s.inviteExpiry),
 		s.inviteBox,
 		container.NewBorder(nil, nil, widget.NewLabel("Accept an invitation:"), s.acceptButton, s.acceptCode),
 		widget.NewSeparator(),
 	)
-	return container.NewBorder(top, nil, nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
+	left := container.NewBorder(nil, nil, nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
+	split := container.NewHSplit(left, s.buildDetail())
+	split.Offset = 0.42
+	return container.NewBorder(top, s.buildInvitations(), nil, nil, split)
+}
+
+func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
+	s.detailTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.detailTitle.SizeName = theme.SizeNameSubHeadingText
+	s.detailTitle.Wrapping = fyne.TextWrapWord
+	s.detailStatus = widget.NewLabel("")
+	s.detailProblem = widget.NewLabel("")
+	s.detailProblem.Wrapping = fyne.TextWrapWord
+	s.detailWhere = widget.NewLabel("")
+	s.detailWhere.Wrapping = fyne.TextWrapBreak
+	s.code = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	s.code.SizeName = theme.SizeNameHeadingText
+	s.codeHint = widget.NewLabel("")
+	s.codeHint.Wrapping = fyne.TextWrapWord
+	s.verifyButton = widget.NewButtonWithIcon("Codes match…", theme.ConfirmIcon(), s.askVerify)
+	s.verifyButton.Importance = widget.HighImportance
+	s.pauseButton = widget.NewButtonWithIcon("Pause", theme.MediaPauseIcon(), func() { s.act("pause", s.u.agent.Pause) })
+	s.resumeButton = widget.NewButtonWithIcon("Resume", theme.MediaPlayIcon(), func() { s.act("resume", s.u.agent.Resume) })
+	s.revokeButton = widget.NewButtonWithIcon("Revoke…", theme.CancelIcon(), s.askRevoke)
+	s.revokeButton.Importance = widget.DangerImportance
+	s.detail = container.NewVBox(
+		s.detailTitle, s.detailStatus, s.detailProblem,
+		widget.NewLabel("Verification code:"), s.code, s.codeHint,
+		container.NewHBox(s.verifyButton),
+		widget.NewSeparator(),
+		container.NewHBox(s.pauseButton, s.resumeButton, s.revokeButton),
+		s.detailWhere,
+	)
+	s.detail.Hide()
+	s.noSelection = widget.NewLabel("Select a connection to see its verification code and to pause, resume or revoke it.")
+	s.noSelection.Wrapping = fyne.TextWrapWord
+	return container.NewVScroll(container.NewStack(s.detail, container.NewVBox(s.noSelection)))
+}
+
+func (s *connectionsScreen) buildInvitations() fyne.CanvasObject {
+	s.invTitle = widget.NewLabelWithStyle("Invitations", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.invList = widget.NewList(
+		func() int { return len(s.invitations) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("invitation")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id >= 0 && id < len(s.invitations) {
+				o.(*widget.Label).SetText(invitationLine(s.invitations[id]))
+			}
+		},
+	)
+	s.invList.OnSelected = func(id widget.ListItemID) {
+		if id >= 0 && id < len(s.invitations) {
+			s.invSelected = s.invitations[id].ID
+			s.showInvitationActions()
+		}
+	}
+	s.cancelButton = widget.NewButtonWithIcon("Cancel invitation", theme.DeleteIcon(), s.cancelInvitation)
+	s.cancelButton.Disable()
+	return container.NewVBox(
+		widget.NewSeparator(),
+		container.NewBorder(nil, nil, s.invTitle, s.cancelButton),
+		container.NewGridWrap(fyne.NewSize(900, 110), s.invList),
+	)
 }
 
 func (s *connectionsScreen) show(conns []agent.ConnectionInfo) {
@@ -100,21 +222,103 @@ func (s *connectionsScreen) show(conns []agent.ConnectionInfo) {
 	s.empty.Hidden = len(conns) > 0
 	s.empty.Refresh()
 	s.list.Refresh()
+	s.showDetail()
+}
+
+// showInvitations takes the invitations, read while this screen shows.
+func (s *connectionsScreen) showInvitations(invitations []agent.InvitationInfo) {
+	if !slices.Equal(invitations, s.invitations) {
+		s.invitations = invitations
+		pending := 0
+		for _, inv := range invitations {
+			if inv.State == agent.InvitationPending {
+				pending++
+			}
+		}
+		s.invTitle.SetText(fmt.Sprintf("Invitations (%d pending)", pending))
+		s.invList.Refresh()
+		s.showInvitationActions()
+	}
+}
+
+// current is the selected connection, if it is still listed.
+func (s *connectionsScreen) current() (agent.ConnectionInfo, bool) {
+	i := slices.IndexFunc(s.conns, func(c agent.ConnectionInfo) bool { return c.ID == s.selected })
+	if i < 0 {
+		return agent.ConnectionInfo{}, false
+	}
+	return s.conns[i], true
+}
+
+func (s *connectionsScreen) showDetail() {
+	c, ok := s.current()
+	if !ok {
+		s.detail.Hide()
+		s.noSelection.Show()
+		return
+	}
+	s.noSelection.Hide()
+	s.detailTitle.SetText(fmt.Sprintf("%s (%s)", orDash(c.PartnerName), orDash(c.PartnerID)))
+	s.detailStatus.SetText("Status: " + c.Status() + " · " + c.Verification())
+	text, imp := connectionProblem(c)
+	s.detailProblem.Importance = imp
+	s.detailProblem.SetText(text)
+	s.code.SetText(orDash(c.VerificationCode))
+	switch {
+	case c.IsVerified():
+		s.codeHint.SetText(fmt.Sprintf("Verified on %s: you confirmed that the partner's operator sees this same code.", c.Verified.Local().Format(time.DateTime)))
+		s.codeHint.Importance = widget.SuccessImportance
+	default:
+		s.codeHint.SetText("Unverified: read this code to the partner's operator over a channel you trust (phone, video). If their screen shows the same code, confirm it; if not, revoke the connection.")
+		s.codeHint.Importance = widget.WarningImportance
+	}
+	s.codeHint.Refresh()
+	setEnabled(s.verifyButton, !c.IsVerified() && c.State != agent.StateRevoked)
+	setEnabled(s.pauseButton, c.State == agent.StateActive)
+	setEnabled(s.resumeButton, c.State == agent.StatePaused)
+	setEnabled(s.revokeButton, c.State != agent.StateRevoked)
+	s.detailWhere.SetText(connectionWhere(c))
+	s.detail.Show()
+}
+
+func setEnabled(b *widget.Button, on bool) {
+	if on {
+		b.Enable()
+	} else {
+		b.Disable()
+	}
+}
+
+func (s *connectionsScreen) showInvitationActions() {
+	i := slices.IndexFunc(s.invitations, func(inv agent.InvitationInfo) bool { return inv.ID == s.invSelected })
+	setEnabled(s.cancelButton, i >= 0 && s.invitations[i].State == agent.InvitationPending)
+}
+
+// chosenExpiry is the lifetime picked for the next invitation.
+func (s *connectionsScreen) chosenExpiry() time.Duration {
+	for _, e := range inviteExpiries {
+		if e.label == s.inviteExpiry.Selected {
+			return e.d
+		}
+	}
+	return 24 * time.Hour
 }
 
 // invite asks the agent for a new invitation code and shows it with a Copy button.
 func (s *connectionsScreen) invite() {
 	s.inviteButton.Disable()
-	var code string
+	req := agent.InviteRequest{Expires: s.chosenExpiry()}
+	var inv agent.Invitation
 	s.u.call("create invitation", func(ctx context.Context) (err error) {
-		code, err = s.u.agent.Invite(ctx)
+		inv, err = s.u.agent.Invite(ctx, req)
 		return err
 	}, func(err error) {
 		s.inviteButton.Enable()
 		if err != nil {
 			return
 		}
-		s.inviteCode.SetText(code)
+		s.inviteCode.SetText(inv.Code)
+		s.inviteUntil.SetText(fmt.Sprintf("Give this code to your partner; it works once, until %s:", inv.Expires.Local().Format(time.DateTime)))
 		s.inviteBox.Show()
 		s.u.setStatus("New invitation ready: copy it to your partner; it works once.", false)
 	})
@@ -126,6 +330,22 @@ func (s *connectionsScreen) copyInvite() {
 	}
 	fyne.CurrentApp().Clipboard().SetContent(s.inviteCode.Text)
 	s.u.setStatus("Invitation code copied to the clipboard.", false)
+}
+
+func (s *connectionsScreen) cancelInvitation() {
+	id := s.invSelected
+	if id == "" {
+		return
+	}
+	s.cancelButton.Disable()
+	s.u.call("cancel invitation", func(ctx context.Context) error {
+		return s.u.agent.CancelInvitation(ctx, id)
+	}, func(err error) {
+		if err == nil {
+			s.u.setStatus("Invitation "+id+" cancelled: its code no longer works.", false)
+		}
+		s.showInvitationActions()
+	})
 }
 
 // accept redeems the pasted code. The entry keeps the code until the agent accepted it.
@@ -146,24 +366,123 @@ func (s *connectionsScreen) accept() {
 			return
 		}
 		s.acceptCode.SetText("")
-		s.u.setStatus(fmt.Sprintf("Paired with %s. Compare the verification code %s with your partner.",
+		s.selected = c.ID
+		s.u.setStatus(fmt.Sprintf("Paired with %s. Compare the verification code %s with your partner, then confirm it.",
 			orDash(c.PartnerName), orDash(c.VerificationCode)), false)
 	})
 }
 
+// askVerify asks the operator to confirm that both sides show the same code.
+func (s *connectionsScreen) askVerify() {
+	c, ok := s.current()
+	if !ok {
+		return
+	}
+	msg := fmt.Sprintf("Does %s's operator see the code %s on their screen?\n\nConfirm only if you compared it with them yourself, over a channel you trust.",
+		orDash(c.PartnerName), c.VerificationCode)
+	s.verifyDialog = s.u.confirm("Verify the connection", msg, "The codes match", func(yes bool) {
+		if !yes {
+			return
+		}
+		id := c.ID
+		s.u.call("verify connection", func(ctx context.Context) error {
+			_, err := s.u.agent.Verify(ctx, id, "")
+			return err
+		}, func(err error) {
+			if err == nil {
+				s.u.setStatus(fmt.Sprintf("%s is verified.", orDash(c.PartnerName)), false)
+			}
+		})
+	})
+}
+
+// askRevoke asks for confirmation and what to do with the queued events.
+func (s *connectionsScreen) askRevoke() {
+	c, ok := s.current()
+	if !ok {
+		return
+	}
+	s.revokeChoice = widget.NewRadioGroup([]string{revokeKeep, revokeDelete}, nil)
+	s.revokeChoice.Required = true
+	s.revokeChoice.SetSelected(revokeKeep)
+	msg := widget.NewLabel(fmt.Sprintf("Revoke the connection with %s? Their agent is told, and its key is refused from now on. Pairing again needs a new invitation.\n\n%d events wait to be sent and %d to be applied.",
+		orDash(c.PartnerName), c.Outbox, c.Inbox))
+	msg.Wrapping = fyne.TextWrapWord
+	content := container.NewVBox(msg, s.revokeChoice)
+	s.revokeDialog = s.u.confirmContent("Revoke the connection", content, "Revoke", func(yes bool) {
+		if !yes {
+			return
+		}
+		deleteQueued := s.revokeChoice.Selected == revokeDelete
+		id := c.ID
+		s.u.call("revoke connection", func(ctx context.Context) error {
+			_, err := s.u.agent.Revoke(ctx, id, deleteQueued)
+			return err
+		}, func(err error) {
+			if err == nil {
+				s.u.setStatus(fmt.Sprintf("The connection with %s is revoked.", orDash(c.PartnerName)), false)
+			}
+		})
+	})
+}
+
+// act pauses or resumes the selected connection.
+func (s *connectionsScreen) act(what string, fn func(ctx context.Context, ref string) (agent.ConnectionInfo, error)) {
+	c, ok := s.current()
+	if !ok {
+		return
+	}
+	id := c.ID
+	s.u.call(what+" connection", func(ctx context.Context) error {
+		_, err := fn(ctx, id)
+		return err
+	}, func(err error) {
+		if err == nil {
+			s.u.setStatus(fmt.Sprintf("The connection with %s: %sd; the partner is told.", orDash(c.PartnerName), what), false)
+		}
+	})
+}
+
 func connectionTitle(c agent.ConnectionInfo) string {
-	return fmt.Sprintf("%s — %s", orDash(c.PartnerName), orDash(string(c.State)))
+	return fmt.Sprintf("%s — %s · %s", orDash(c.PartnerName), c.Status(), c.Verification())
 }
 
 func connectionWhere(c agent.ConnectionInfo) string {
 	url := c.PartnerURL
 	if url == "" {
-		url = "no URL (partner pulls)"
+		url = "no URL (the partner pulls its events from this agent)"
 	}
-	return fmt.Sprintf("Connection %s · partner %s · %s", orDash(c.ID), orDash(c.PartnerID), url)
+	if c.Pulls {
+		url += "; this agent has no listener and pulls"
+	}
+	allow := c.Allow
+	if allow == "" {
+		allow = "any address"
+	}
+	return fmt.Sprintf("Connection %s · %s · partner may call from %s", orDash(c.ID), url, allow)
 }
 
 func connectionCounts(c agent.ConnectionInfo) string {
-	return fmt.Sprintf("Verification code %s · %d twins · outbox %d · inbox %d · failed %d",
-		orDash(c.VerificationCode), c.Twins, c.Outbox, c.Inbox, c.Failed)
+	return fmt.Sprintf("%d twins · outbox %d · inbox %d · failed %d", c.Twins, c.Outbox, c.Inbox, c.Failed)
+}
+
+// connectionProblem is the line that says what holds a connection up, and how loudly.
+func connectionProblem(c agent.ConnectionInfo) (string, widget.Importance) {
+	switch {
+	case c.Problem != "":
+		return c.Problem, widget.DangerImportance
+	case c.LastError != "":
+		return "Last error: " + c.LastError, widget.DangerImportance
+	case !c.IsVerified() && c.State != agent.StateRevoked:
+		return "Unverified: compare the verification code with the partner's operator.", widget.WarningImportance
+	}
+	return "No errors", widget.LowImportance
+}
+
+func invitationLine(inv agent.InvitationInfo) string {
+	line := fmt.Sprintf("%s · %s · made %s · expires %s", inv.ID, inv.State, inv.Created.Local().Format(time.DateTime), inv.Expires.Local().Format(time.DateTime))
+	if inv.Partner != "" {
+		line += " · paired with " + inv.Partner
+	}
+	return line
 }

@@ -29,6 +29,11 @@ type fakeAgent struct {
 	accepted []string
 	invites  int
 
+	inviteReqs  []agent.InviteRequest
+	invitations []agent.InvitationInfo // newest first
+	cancelled   []string
+	connCalls   []connectionCall
+
 	itemsRead chan int // when not nil, gets how many items each Items call returned
 
 	settings agent.TrackerSettings
@@ -181,14 +186,85 @@ func (f *fakeAgent) AddComment(ctx context.Context, key string, c item.Comment) 
 func (f *fakeAgent) Statuses() []string   { return []string{"open", "in progress", "done"} }
 func (f *fakeAgent) Priorities() []string { return []string{"low", "medium", "high"} }
 
-func (f *fakeAgent) Invite(ctx context.Context) (string, error) {
+func (f *fakeAgent) Invite(ctx context.Context, req agent.InviteRequest) (agent.Invitation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail["Invite"]; err != nil {
-		return "", err
+		return agent.Invitation{}, err
 	}
 	f.invites++
-	return fmt.Sprintf("tandem1-invitation-%d", f.invites), nil
+	f.inviteReqs = append(f.inviteReqs, req)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	inv := agent.Invitation{Code: fmt.Sprintf("tandem1-invitation-%d", f.invites), ID: fmt.Sprintf("inv%d", f.invites), Expires: now.Add(req.Expires)}
+	f.invitations = slices.Insert(f.invitations, 0, agent.InvitationInfo{ID: inv.ID, State: agent.InvitationPending, Created: now, Expires: inv.Expires})
+	return inv, nil
+}
+
+func (f *fakeAgent) Invitations(ctx context.Context) ([]agent.InvitationInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["Invitations"]; err != nil {
+		return nil, err
+	}
+	return slices.Clone(f.invitations), nil
+}
+
+func (f *fakeAgent) CancelInvitation(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["CancelInvitation"]; err != nil {
+		return err
+	}
+	f.cancelled = append(f.cancelled, id)
+	for i := range f.invitations {
+		if f.invitations[i].ID == id {
+			f.invitations[i].State = agent.InvitationCancelled
+		}
+	}
+	return nil
+}
+
+// connectionCall is one Verify, Pause, Resume or Revoke call as the fake received it.
+type connectionCall struct {
+	method, conn string
+	deleteQueued bool
+}
+
+// change records a call and applies edit to the connection, as the agent would.
+func (f *fakeAgent) change(method, id string, deleteQueued bool, edit func(*agent.ConnectionInfo)) (agent.ConnectionInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.connCalls = append(f.connCalls, connectionCall{method, id, deleteQueued})
+	if err := f.fail[method]; err != nil {
+		return agent.ConnectionInfo{}, err
+	}
+	i := slices.IndexFunc(f.connections, func(c agent.ConnectionInfo) bool { return c.ID == id })
+	if i < 0 {
+		return agent.ConnectionInfo{}, fmt.Errorf("no connection %q", id)
+	}
+	edit(&f.connections[i])
+	return f.connections[i], nil
+}
+
+func (f *fakeAgent) Verify(ctx context.Context, id, code string) (agent.ConnectionInfo, error) {
+	return f.change("Verify", id, false, func(c *agent.ConnectionInfo) { c.Verified = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) })
+}
+
+func (f *fakeAgent) Pause(ctx context.Context, id string) (agent.ConnectionInfo, error) {
+	return f.change("Pause", id, false, func(c *agent.ConnectionInfo) { c.State = agent.StatePaused })
+}
+
+func (f *fakeAgent) Resume(ctx context.Context, id string) (agent.ConnectionInfo, error) {
+	return f.change("Resume", id, false, func(c *agent.ConnectionInfo) { c.State = agent.StateActive })
+}
+
+func (f *fakeAgent) Revoke(ctx context.Context, id string, deleteQueued bool) (agent.ConnectionInfo, error) {
+	return f.change("Revoke", id, deleteQueued, func(c *agent.ConnectionInfo) {
+		c.State, c.RevokedBy = agent.StateRevoked, "operator"
+		if deleteQueued {
+			c.Outbox, c.Inbox = 0, 0
+		}
+	})
 }
 
 func (f *fakeAgent) Accept(ctx context.Context, code string) (agent.ConnectionInfo, error) {

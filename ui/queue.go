@@ -265,9 +265,13 @@ func stateImportance(state string) widget.Importance {
 	return widget.MediumImportance
 }
 
-// connectionChoice names a connection in selects, with its capture when on.
+// connectionChoice names a connection in selects, saying when it is unverified and when
+// its capture is on.
 func connectionChoice(c agent.ConnectionInfo) string {
 	s := fmt.Sprintf("%s (%s)", orDash(c.PartnerName), c.ID)
+	if !c.IsVerified() {
+		s += " · unverified"
+	}
 	if !c.CaptureUntil.IsZero() {
 		s += " · capture on"
 	}
@@ -368,7 +372,7 @@ func (s *queueScreen) refreshSelected() {
 // showConnections takes the agent's connections.
 func (s *queueScreen) showConnections(conns []agent.ConnectionInfo) {
 	if slices.EqualFunc(conns, s.conns, func(a, b agent.ConnectionInfo) bool {
-		return a.ID == b.ID && a.PartnerName == b.PartnerName && a.CaptureUntil.IsZero() == b.CaptureUntil.IsZero() &&
+		return a.ID == b.ID && a.PartnerName == b.PartnerName && a.CaptureUntil.IsZero() == b.CaptureUntil.IsZero() && a.IsVerified() == b.IsVerified() &&
 			a.Failed+a.Retrying == b.Failed+b.Retrying && a.Outbox == b.Outbox && a.Inbox == b.Inbox
 	}) {
 		return
@@ -580,20 +584,12 @@ func itemName(e agent.QueueEntry) string {
 
 // confirm asks a question in a dialog and runs yes when the operator agrees.
 func (s *queueScreen) confirm(title, button, text string, yes func()) {
-	if s.u.win == nil {
-		s.u.showError(errors.New(strings.ToLower(title[:1]) + title[1:len(title)-1] + ": no window to ask for confirmation in"))
-		return
-	}
-	msg := widget.NewLabel(text)
-	msg.Wrapping = fyne.TextWrapWord
-	s.skipDialog = dialog.NewCustomConfirm(title, button, "Cancel", msg, func(ok bool) {
+	s.skipDialog = s.u.confirm(title, text, button, func(ok bool) {
 		s.skipDialog = nil
 		if ok {
 			yes()
 		}
-	}, s.u.win)
-	s.skipDialog.Resize(fyne.NewSize(500, 220))
-	s.skipDialog.Show()
+	})
 }
 
 // skip asks first, since the event is dropped for good, then drops it.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,9 +35,19 @@ type Agent interface {
 	// Statuses and Priorities are the embedded tracker's vocabularies.
 	Statuses() []string
 	Priorities() []string
-	// Invite returns a new invitation code to give the partner.
-	Invite(ctx context.Context) (code string, err error)
+	// Invite makes a new invitation code to give the partner, valid as long as asked.
+	Invite(ctx context.Context, req agent.InviteRequest) (agent.Invitation, error)
+	// Invitations lists the invitations made, newest first; CancelInvitation ends one.
+	Invitations(ctx context.Context) ([]agent.InvitationInfo, error)
+	CancelInvitation(ctx context.Context, id string) error
 	Accept(ctx context.Context, code string) (agent.ConnectionInfo, error)
+	// Verify records that the operator confirmed the verification codes match (code "" means
+	// confirmed without typing it). Pause, Resume and Revoke change a connection's state and
+	// tell the partner; Revoke keeps or deletes the queued events.
+	Verify(ctx context.Context, connID, code string) (agent.ConnectionInfo, error)
+	Pause(ctx context.Context, connID string) (agent.ConnectionInfo, error)
+	Resume(ctx context.Context, connID string) (agent.ConnectionInfo, error)
+	Revoke(ctx context.Context, connID string, deleteQueued bool) (agent.ConnectionInfo, error)
 
 	// TrackerSettings, TestTracker and SaveTrackerSettings read, check and change which tracker
 	// the agent syncs. An empty credential means the one already in the keychain.
@@ -192,6 +203,8 @@ type snapshot struct {
 	topics      agent.Topic
 	overview    *agent.Overview
 	connections []agent.ConnectionInfo
+	invitations []agent.InvitationInfo
+	invRead     bool // invitations were read (only while the Connections screen shows)
 	items       []item.Item
 	itemsRead   bool
 	sync        map[string][]agent.ItemSync
@@ -233,6 +246,12 @@ func (u *UI) round(ctx context.Context, topics agent.Topic) {
 			s.err = fmt.Errorf("read throughput: %w", err)
 		}
 	}
+	if s.err == nil && visible == screenConnections && topics.Has(agent.TopicConnections) {
+		if s.invitations, err = u.agent.Invitations(ctx); err != nil {
+			s.err = fmt.Errorf("read invitations: %w", err)
+		}
+		s.invRead = s.err == nil
+	}
 	if ctx.Err() != nil && s.err != nil {
 		return // the window is closing: nothing to show
 	}
@@ -252,6 +271,11 @@ func (u *UI) apply(s snapshot) {
 	if s.overview != nil {
 		u.overview.show(*s.overview, s.connections)
 		u.connections.show(s.connections)
+	}
+	if s.invRead {
+		u.connections.showInvitations(s.invitations)
+	}
+	if s.overview != nil {
 		u.queue.showConnections(s.connections)
 		u.history.showConnections(s.connections)
 		u.history.showIncomplete(s.overview.HistoryIncomplete)
@@ -303,6 +327,26 @@ func (u *UI) showError(err error) {
 	if u.win != nil {
 		dialog.ShowError(err, u.win)
 	}
+}
+
+// confirm asks a yes-or-no question in a dialog; done gets the answer. It returns the dialog
+// (nil when there is no window to ask in, which is reported as an error).
+func (u *UI) confirm(title, msg, yes string, done func(bool)) *dialog.ConfirmDialog {
+	l := widget.NewLabel(msg)
+	l.Wrapping = fyne.TextWrapWord
+	return u.confirmContent(title, l, yes, done)
+}
+
+// confirmContent is confirm with content of the caller's making.
+func (u *UI) confirmContent(title string, content fyne.CanvasObject, yes string, done func(bool)) *dialog.ConfirmDialog {
+	if u.win == nil {
+		u.showError(fmt.Errorf("%s: no window to ask for confirmation in", strings.ToLower(strings.TrimSuffix(title, "?"))))
+		return nil
+	}
+	d := dialog.NewCustomConfirm(title, yes, "Cancel", content, done, u.win)
+	d.Resize(fyne.NewSize(520, 240))
+	d.Show()
+	return d
 }
 
 // setStatus shows one line at the bottom of the window, in red for an error.
@@ -376,8 +420,8 @@ func (u *UI) show(name string) {
 		u.queue.shown()
 	case screenHistory:
 		u.history.shown()
-	case screenTracker, screenOverview:
-		u.refreshSoon() // items and charts are read only while their screen shows
+	case screenTracker, screenOverview, screenConnections:
+		u.refreshSoon() // items, charts and invitations are read only while their screen shows
 	case screenSettings:
 		u.settings.shown()
 		u.historySet.shown()

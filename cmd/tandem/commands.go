@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/tandemsync/tandem/core/agent"
@@ -36,12 +34,15 @@ func serveInBackground(a *agent.Agent) (stop func()) {
 }
 
 func runServe(ctx context.Context, af agentFlags) error {
-	a, err := agent.Open(ctx, af.options())
+	opt := af.options()
+	// The first line says where the secrets are, before anything can go wrong with them.
+	slog.Info("tandem serve starting", "secrets", "the OS keychain (Secret Service over D-Bus)", "data", af.dir)
+	a, err := agent.Open(ctx, opt)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	slog.Info("agent running", "id", a.ID().String(), "url", a.URL(), "data", af.dir)
+	slog.Info("agent running", "id", a.ID().String(), "url", a.URL(), "name", a.Name())
 	return a.Serve(ctx)
 }
 
@@ -57,88 +58,6 @@ func runApp(ctx context.Context, af agentFlags) error {
 	stop := serveInBackground(a)
 	defer stop()
 	return runGUI([]NamedAgent{{Title: "Tandem — " + a.Name(), Agent: a}})
-}
-
-func runInvite(ctx context.Context, af agentFlags) error {
-	a, err := agent.Open(ctx, af.options())
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	code, err := a.Invite(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Println(code)
-	fmt.Fprintf(os.Stderr, "Give this code to the partner's operator; it works once, within 24 hours.\nKeep this agent running (tandem serve, or the app) at %s so they can redeem it.\n", a.URL())
-	return nil
-}
-
-func runAccept(ctx context.Context, af agentFlags, code string) error {
-	a, err := agent.Open(ctx, af.options())
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	info, err := a.Accept(ctx, code)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("Paired with %s (%s) at %s.\nVerification code: %s\nCompare it with the partner's operator; if it differs, revoke the connection.\n",
-		info.PartnerName, info.PartnerID, info.PartnerURL, info.VerificationCode)
-	return nil
-}
-
-func runQueue(ctx context.Context, af agentFlags, qf queueFlags, args []string) error {
-	opt := af.options()
-	opt.Listen = "" // the queue command only reads and edits the queues
-	a, err := agent.Open(ctx, opt)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if len(args) > 0 {
-		if len(args) != 4 || (args[0] != "retry" && args[0] != "skip") {
-			return errors.New("usage: tandem queue [retry|skip CONNECTION out|in SEQ]")
-		}
-		seq, err := strconv.ParseUint(args[3], 10, 64)
-		if err != nil {
-			return fmt.Errorf("sequence %q is not a number", args[3])
-		}
-		if args[0] == "retry" {
-			return a.Retry(ctx, args[1], args[2], seq)
-		}
-		return a.Skip(ctx, args[1], args[2], seq)
-	}
-	page, err := a.QueuePage(ctx, qf.query(), 0, qf.limit)
-	if err != nil {
-		return err
-	}
-	if page.Total == 0 {
-		fmt.Println("Nothing waiting: every change has been delivered and applied.")
-		return nil
-	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CONNECTION\tDIR\tSEQ\tLOCAL\tREMOTE\tKIND\tSTATE\tATTEMPTS\tAGE\tERROR")
-	now := time.Now()
-	for _, e := range page.Entries {
-		state := e.State
-		switch {
-		case e.State == agent.QueueBlocked:
-			state = fmt.Sprintf("blocked by %d", e.BlockedBy)
-		case e.State == agent.QueueRetrying && !e.NextRetry.IsZero():
-			state = "retry at " + e.NextRetry.Local().Format(time.TimeOnly)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Connection, e.Direction, e.Seq, dash(e.Local), dash(e.Remote),
-			e.Kind, state, e.Attempts, now.Sub(e.Created).Round(time.Second), e.LastError)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if page.Total > len(page.Entries) {
-		fmt.Printf("%d of %d events shown; narrow with --state, --item or --connection, or raise --limit.\n", len(page.Entries), page.Total)
-	}
-	return nil
 }
 
 // queueFlags filter `tandem queue`'s listing.
@@ -242,11 +161,11 @@ func runDemo(ctx context.Context, headless bool) error {
 	defer stopBlue()
 	defer stopRed()
 
-	code, err := blue.Invite(ctx)
+	inv, err := blue.Invite(ctx, agent.InviteRequest{})
 	if err != nil {
 		return err
 	}
-	info, err := red.Accept(ctx, code)
+	info, err := red.Accept(ctx, inv.Code)
 	if err != nil {
 		return err
 	}

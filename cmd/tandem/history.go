@@ -35,7 +35,7 @@ const historyUsage = "usage: tandem history [--item KEY | --text T] [--connectio
 
 func runHistory(ctx context.Context, af agentFlags, hf historyFlags, args []string) error {
 	opt := af.options()
-	opt.Listen = "" // reads and edits the history only
+	opt.Offline = true // reads and edits the history only: no listener, no control socket
 	a, err := agent.Open(ctx, opt)
 	if err != nil {
 		return err

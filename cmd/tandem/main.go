@@ -21,21 +21,29 @@ Usage:
   tandem [flags]                 open the desktop app on the default data directory
   tandem serve [flags]           run the agent headless
   tandem demo [--headless]       two agents, Blue and Red, paired over loopback
-  tandem invite [flags]          print an invitation code for a partner
-  tandem accept [flags] CODE     redeem a partner's invitation code
+  tandem invite [--expires 24h]  print an invitation code for a partner
+  tandem invitations [cancel ID] list the invitations, or cancel one
+  tandem accept CODE             redeem a partner's invitation code
+  tandem connections [verify|pause|resume|revoke|allow CONNECTION ...]
+                                 list the connections, or act on one
   tandem queue [flags] [retry|skip CONN DIR SEQ]   show or act on the queues
                  (--connection, --direction, --state, --item, --order, --limit)
   tandem history [flags]         the sync history, or one item's timeline (--item KEY)
                  (--text, --connection, --outcome, --since, --limit;
                   history retention [DAYS] | delete | capture CONN on|off)
+  tandem audit [verify]          show the audit log of configuration changes, or check its chain
   tandem bench                   measure end-to-end throughput and latency
   tandem version                 print the version
 
-Common flags (before the arguments):
+While the app or tandem serve runs on the data directory, these commands act on it through
+its control socket; otherwise they open the directory themselves.
+
+Common flags (anywhere among the arguments):
   --data-dir DIR   the agent's data directory (default: %s)
-  --listen ADDR    address partners connect to (default 127.0.0.1:7443)
-  --url URL        URL partners use, when it differs from https://ADDR
-  --name NAME      the name partners see
+  --listen ADDR    address partners connect to, kept for next time (first use: 127.0.0.1:7443;
+                   "off" for none: the agent then pulls its partners' events)
+  --url URL        URL partners use, when it differs from https://ADDR; kept for next time
+  --name NAME      the name partners see; kept for next time
 `
 
 func main() {
@@ -65,15 +73,18 @@ type agentFlags struct {
 func newFlags(name string, af *agentFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&af.dir, "data-dir", defaultDataDir(), "the agent's data directory")
-	fs.StringVar(&af.listen, "listen", "127.0.0.1:7443", "address partners connect to")
+	fs.StringVar(&af.listen, "listen", "", "address partners connect to (kept; first use: "+defaultListen+`; "off" for none)`)
 	fs.StringVar(&af.url, "url", "", "URL partners use, when it differs from https://ADDR")
 	fs.StringVar(&af.name, "name", "", "the name partners see")
 	fs.Usage = func() { fmt.Fprintf(fs.Output(), usage, defaultDataDir()) }
 	return fs
 }
 
+// defaultListen is where a new agent listens when the operator names no address.
+const defaultListen = "127.0.0.1:7443"
+
 func (af agentFlags) options() agent.Options {
-	return agent.Options{Dir: af.dir, Listen: af.listen, URL: af.url, Name: af.name, Logger: slog.Default()}
+	return agent.Options{Dir: af.dir, Listen: af.listen, DefaultListen: defaultListen, URL: af.url, Name: af.name, Logger: slog.Default()}
 }
 
 // parseFlags reads fs's flags wherever they stand among args, so "tandem accept CODE
@@ -121,7 +132,28 @@ func run(args []string) error {
 		headless := fs.Bool("headless", false, "run without windows and print each sync")
 		return withNoArgs(fs, args, func() error { return runDemo(ctx, *headless) })
 	case "invite":
-		return withNoArgs(newFlags("invite", &af), args, func() error { return runInvite(ctx, af) })
+		fs := newFlags("invite", &af)
+		expires := expiresFlag(fs)
+		return withNoArgs(fs, args, func() error { return runInvite(ctx, af, *expires) })
+	case "invitations", "audit":
+		rest, err := parseFlags(newFlags(cmd, &af), args)
+		if err != nil {
+			return err
+		}
+		if cmd == "invitations" {
+			return runInvitations(ctx, af, rest)
+		}
+		return runAudit(ctx, af, rest)
+	case "connections":
+		fs := newFlags(cmd, &af)
+		var q queuedFlags
+		fs.BoolVar(&q.keep, "keep-queued", false, "revoke: keep the connection's queued events")
+		fs.BoolVar(&q.delete, "delete-queued", false, "revoke: delete the connection's queued events")
+		rest, err := parseFlags(fs, args)
+		if err != nil {
+			return err
+		}
+		return runConnections(ctx, af, q, rest)
 	case "accept":
 		rest, err := parseFlags(newFlags("accept", &af), args)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tandemsync/tandem/core/audit"
+	"github.com/tandemsync/tandem/core/control"
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/history"
 	"github.com/tandemsync/tandem/core/identity"
@@ -43,17 +46,23 @@ type Keys interface {
 	Set(ctx context.Context, account, secret string) error
 }
 
-// Options configure an agent.
+// Options configure an agent. Name, Listen and URL are kept in the data directory: given, they
+// replace what is kept; empty, the kept values apply (see Address).
 type Options struct {
 	Dir    string // the data directory
 	Name   string // the name partners see; default: the directory's base name
-	Listen string // address to serve partners on, e.g. "127.0.0.1:7443"; "" serves nothing
+	Listen string // address to serve partners on, e.g. "127.0.0.1:7443"; NoListener for none
 	URL    string // the URL partners use; default https://<listen address>
-	Prefix string // the embedded tracker's key prefix
-	Keys   Keys   // default: the OS keychain
-	NoSync bool   // skip fsync (benchmark baselines only)
-	Logger *slog.Logger
-	Poll   time.Duration // how often engines look for changes without a notification
+	// DefaultListen is the listen address on first use when Listen is empty; "" means none.
+	DefaultListen string
+	// Offline opens the data directory for one command while no agent runs on it: no listener
+	// and no control socket; invitations still carry the address partners will dial.
+	Offline bool
+	Prefix  string // the embedded tracker's key prefix
+	Keys    Keys   // default: the OS keychain
+	NoSync  bool   // skip fsync (benchmark baselines only)
+	Logger  *slog.Logger
+	Poll    time.Duration // how often engines look for changes without a notification
 	// Operator is who edits the embedded tracker through this agent when the caller names
 	// no one (the app's Tracker screen): the reporter of new items and the author of
 	// comments. Default: the signed-in OS user.
@@ -77,8 +86,10 @@ type Agent struct {
 	hist     *history.Store
 	watch    watchers   // the app's subscriptions to changes
 	errs     errorSince // per connection, since when it is in error (health)
+	audit    *audit.Log
 	ln       net.Listener
-	url      string
+	address  Address // as resolved at Open
+	url      string  // where partners dial this agent: "" when it listens nowhere
 	newConns chan *conn
 
 	mu       sync.Mutex
@@ -90,14 +101,20 @@ type Agent struct {
 
 // conn is one connection's runtime: its record, queues and engine.
 type conn struct {
-	rec    connection
-	out    *queue.Queue
-	in     *queue.Queue
-	eng    *engine.Engine
-	rules  *ruleSource
-	client *transport.Client
-	cancel context.CancelFunc
-	done   chan struct{}
+	id      string
+	mu      *sync.Mutex // the agent's, which guards rec
+	rec     connection
+	out     *queue.Queue
+	in      *queue.Queue
+	eng     *engine.Engine
+	rules   *ruleSource
+	client  *transport.Client
+	partner *partnerLink
+	// partnerPulls: the partner has no listener, so it pulls this agent's events; pulls: this
+	// agent has none, so it pulls the partner's. Fixed at pairing.
+	partnerPulls, pulls bool
+	cancel              context.CancelFunc
+	done                chan struct{}
 }
 
 // connection is a connection's durable record.
@@ -105,9 +122,37 @@ type connection struct {
 	ID          string          `json:"id"`
 	Partner     identity.ID     `json:"partner"`
 	PartnerName string          `json:"partnerName"`
-	PartnerURL  string          `json:"partnerURL"`
+	PartnerURL  string          `json:"partnerURL"` // "" when the partner has no listener and pulls
 	State       ConnectionState `json:"state"`
 	Created     time.Time       `json:"created"`
+	// Pulls: this agent had no listener when it paired, so it pulls the partner's events.
+	Pulls bool `json:"pulls,omitempty"`
+	// Verified is when the operator confirmed that both sides show the same verification code.
+	Verified   time.Time `json:"verified,omitzero"`
+	Invitation string    `json:"invitation,omitempty"` // the invitation that made it, on the inviter's side
+	RevokedBy  string    `json:"revokedBy,omitempty"`  // revokedByOperator or revokedByPartner
+	Revoked    time.Time `json:"revoked,omitzero"`
+	// Allow lists the address ranges (CIDR) the partner may call from; empty allows any.
+	Allow []string `json:"allow,omitempty"`
+}
+
+// allowPrefixes parses Allow; entries were checked when they were set.
+func (c connection) allowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range c.Allow {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ID is the connection's ID, which never changes.
+func (c *conn) ID() string { return c.id }
+
+// state is the connection's current state.
+func (c *conn) state() ConnectionState {
+	return c.recSnapshot().State
 }
 
 var (
@@ -125,9 +170,6 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	opt.Dir = dir
-	if opt.Name == "" {
-		opt.Name = filepath.Base(dir)
-	}
 	if opt.Operator.IsZero() {
 		opt.Operator = osUser()
 	}
@@ -150,6 +192,13 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if err := a.st.EnsureBuckets(string(connBucket), string(agentBucket), string(rulesBucket)); err != nil {
 		return nil, err
 	}
+	if a.audit, err = audit.Open(dir); err != nil {
+		return nil, err
+	}
+	if a.address, err = a.resolveAddress(ctx, opt, filepath.Base(dir)); err != nil {
+		return nil, err
+	}
+	a.opt.Name = a.address.Name
 	if a.id, err = a.loadIdentity(ctx); err != nil {
 		return nil, err
 	}
@@ -169,13 +218,17 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if a.hist, err = history.Open(a.st, history.Options{Logger: a.log, Now: opt.HistoryClock, OnChange: func() { a.changed(TopicHistory) }}); err != nil {
 		return nil, err
 	}
-	if opt.Listen != "" {
-		if a.ln, err = net.Listen("tcp", opt.Listen); err != nil {
-			return nil, fmt.Errorf("listen for partners on %s: %w", opt.Listen, err)
-		}
-		a.url = opt.URL
-		if a.url == "" {
-			a.url = "https://" + a.ln.Addr().String()
+	if ad := a.address; ad.Reachable() {
+		a.url = ad.URL
+		if !opt.Offline {
+			if a.ln, err = net.Listen("tcp", ad.Listen); err != nil {
+				return nil, fmt.Errorf("listen for partners on %s: %w", ad.Listen, err)
+			}
+			if a.url == "" {
+				a.url = "https://" + a.ln.Addr().String()
+			}
+		} else if a.url == "" {
+			a.url = "https://" + ad.Listen
 		}
 	}
 	recs, err := a.loadConnections()
@@ -268,7 +321,7 @@ func (a *Agent) saveConnection(c connection) error {
 
 // addConn builds a connection's runtime and, when the agent is serving, starts it.
 func (a *Agent) addConn(rec connection) (*conn, error) {
-	c := &conn{rec: rec}
+	c := &conn{id: rec.ID, mu: &a.mu, rec: rec, partner: newPartnerLink(func() { a.changed(TopicConnections) }), partnerPulls: rec.PartnerURL == "", pulls: rec.Pulls && rec.PartnerURL != ""}
 	var err error
 	if c.out, err = queue.Open(a.st, "out/"+rec.ID); err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
@@ -321,7 +374,7 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 		Rules:      ruleSet{src: src, env: rules.Env{Connection: rec.PartnerName}},
 		Outbox:     c.out,
 		Inbox:      c.in,
-		Sender:     sender{c.client},
+		Sender:     sender{a: a, c: c},
 		Logger:     a.log.With("partner", rec.PartnerName),
 		Poll:       poll,
 		Recorder:   recorder,
@@ -353,12 +406,16 @@ func (a *Agent) stopConn(c *conn) bool {
 	return true
 }
 
-// Serve runs the partner server and every active connection until ctx ends.
+// Serve runs the partner server, the control socket and every active connection until ctx
+// ends.
 func (a *Agent) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if a.ln != nil {
-		srv := transport.NewServer(a.id, a, a, a.log)
+		srv, err := transport.NewServer(a.id, wire{a}, wire{a}, transport.ServerOptions{Logger: a.log, Replay: replayStore{a.st}})
+		if err != nil {
+			return err
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -367,17 +424,45 @@ func (a *Agent) Serve(ctx context.Context) error {
 			}
 		}()
 	}
-	// start runs a connection's engine; the caller holds a.mu.
+	if !a.opt.Offline {
+		if ln, err := control.Listen(a.opt.Dir); err != nil {
+			a.log.Error("no control socket: tandem commands will not reach this agent while it runs", "err", err)
+		} else {
+			srv := control.NewServer(a.controlMux(), a.log)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := srv.Serve(ctx, ln); err != nil {
+					a.log.Error("control socket stopped", "err", err)
+				}
+			}()
+		}
+	}
+	// start runs a connection's engine, and its pull loop where this agent pulls; the caller
+	// holds a.mu.
 	start := func(c *conn) {
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		c.cancel, c.done = cancel, done
 		eng := c.eng
+		var loops sync.WaitGroup
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			eng.Serve(cctx)
+		}()
+		if c.pulls {
+			loops.Add(1)
+			go func() {
+				defer loops.Done()
+				a.pullLoop(cctx, c)
+			}()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(done)
-			eng.Serve(cctx)
+			loops.Wait()
 		}()
 	}
 	for _, loop := range []func(context.Context){a.maintain, a.monitor, func(ctx context.Context) { a.hist.Serve(ctx) }} {
@@ -450,6 +535,9 @@ func (a *Agent) close() error {
 	if a.hist != nil {
 		a.hist.Flush() // what the operator did without a running agent (tandem queue retry)
 	}
+	if a.audit != nil {
+		a.audit.Close()
+	}
 	if a.st != nil {
 		return a.st.Close()
 	}
@@ -463,10 +551,29 @@ func (a *Agent) ID() identity.ID { return a.id.ID }
 func (a *Agent) URL() string { return a.url }
 
 // Name is the name partners see.
-func (a *Agent) Name() string { return a.opt.Name }
+func (a *Agent) Name() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.opt.Name
+}
+
+// record writes a configuration change to the audit log. A failure to record is logged, not
+// returned: the change itself happened.
+func (a *Agent) record(ctx context.Context, kind, what string) {
+	if err := a.audit.Record(ctx, kind, what); err != nil {
+		a.log.Error("audit log", "kind", kind, "err", err)
+	}
+}
 
 // Local is the embedded tracker.
 func (a *Agent) Local() *local.Tracker { return a.local }
+
+// recSnapshot is a copy of the connection's record; the caller must not hold the agent's lock.
+func (c *conn) recSnapshot() connection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rec
+}
 
 func (a *Agent) conn(id string) (*conn, error) {
 	a.mu.Lock()

@@ -33,7 +33,7 @@ type ConnectionInfo struct {
 	ID               string
 	PartnerName      string
 	PartnerID        string // display form of the partner's agent ID
-	PartnerURL       string
+	PartnerURL       string // "" when the partner has no listener and pulls
 	VerificationCode string // the short code both operators compare
 	State            ConnectionState
 	Created          time.Time
@@ -50,6 +50,46 @@ type ConnectionInfo struct {
 	Health           string    // HealthHealthy, HealthDegraded, HealthFailing or HealthPaused
 	HealthReason     string    // why, in words, when not plainly healthy
 	CaptureUntil     time.Time // debug capture of payloads is on until then; zero when off
+	// Verified is when the operator confirmed the codes match; zero while unverified.
+	Verified  time.Time
+	RevokedBy string // for StateRevoked: "operator" or "partner"
+	// PartnerState is what the partner's side said: "" (nothing wrong), "paused",
+	// "refuses" (it refuses this agent's key), "limiting", "wrongkey".
+	PartnerState string
+	// Problem says in words what holds the connection up, "" when nothing does.
+	Problem string
+	Pulls   bool   // this agent has no listener and pulls the partner's events
+	Allow   string // the address ranges the partner may call from, comma-separated; "": any
+}
+
+// IsVerified reports whether the operator confirmed the verification code.
+func (c ConnectionInfo) IsVerified() bool { return !c.Verified.IsZero() }
+
+// Status is the connection's state in words, for every place that shows it.
+func (c ConnectionInfo) Status() string {
+	switch {
+	case c.State == StateRevoked && c.RevokedBy == "partner":
+		return "Revoked by the partner"
+	case c.State == StateRevoked:
+		return "Revoked"
+	case c.State == StatePaused:
+		return "Paused"
+	case c.PartnerState == "paused":
+		return "Paused by the partner"
+	case c.PartnerState == "refuses":
+		return "Refused by the partner"
+	case c.PartnerState == "wrongkey":
+		return "Partner key mismatch"
+	}
+	return "Active"
+}
+
+// Verification says whether the codes were compared, in words.
+func (c ConnectionInfo) Verification() string {
+	if c.IsVerified() {
+		return "Verified"
+	}
+	return "Unverified"
 }
 
 // Queue entry states, as core/queue names them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tandemsync/tandem/core/item"
@@ -16,7 +17,7 @@ func (a *Agent) Overview(ctx context.Context) (Overview, error) {
 	a.mu.Lock()
 	tracker := a.settings.Describe()
 	a.mu.Unlock()
-	o := Overview{AgentID: a.id.ID.String(), Name: a.opt.Name, Tracker: tracker}
+	o := Overview{AgentID: a.id.ID.String(), Name: a.Name(), Tracker: tracker}
 	n, err := a.local.Count(ctx)
 	if err != nil {
 		return o, err
@@ -53,17 +54,28 @@ func (a *Agent) connList() []*conn {
 
 // info describes one connection; counting errors show as the connection's last error.
 func (a *Agent) info(c *conn) ConnectionInfo {
-	a.mu.Lock()
-	rec := c.rec
-	a.mu.Unlock()
+	rec := c.recSnapshot()
 	info := ConnectionInfo{
 		ID:               rec.ID,
 		PartnerName:      rec.PartnerName,
 		PartnerID:        rec.Partner.String(),
 		PartnerURL:       rec.PartnerURL,
 		VerificationCode: pairing.VerificationCode(a.id.ID, rec.Partner),
+		Verified:         rec.Verified,
 		State:            rec.State,
+		RevokedBy:        rec.RevokedBy,
+		Pulls:            c.pulls,
+		Allow:            strings.Join(rec.Allow, ", "),
 		Created:          rec.Created,
+	}
+	if rec.State != StateRevoked {
+		info.PartnerState, info.Problem = c.partner.snapshot()
+	}
+	switch {
+	case rec.State == StateRevoked && rec.RevokedBy == revokedByPartner:
+		info.Problem = "The partner revoked this connection: it no longer accepts this agent's events or sends its own. Pair again to sync with them."
+	case rec.State == StatePaused:
+		info.Problem = "Paused here: nothing is sent or applied, and the partner holds its events, until you resume."
 	}
 	st := c.eng.Stats()
 	info.LastError, info.LastSync = st.LastError, st.LastSync

@@ -120,11 +120,11 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	}
 	defer wg.Wait()
 	defer stop()
-	code, err := blue.Invite(ctx)
+	inv, err := blue.Invite(ctx, InviteRequest{})
 	if err != nil {
 		return res, err
 	}
-	if _, err := red.Accept(ctx, code); err != nil {
+	if _, err := red.Accept(ctx, inv.Code); err != nil {
 		return res, err
 	}
 

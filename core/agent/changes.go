@@ -146,6 +146,10 @@ func (a *Agent) health(info *ConnectionInfo, now time.Time) {
 	switch {
 	case info.State != StateActive:
 		info.Health, info.HealthReason = HealthPaused, "the connection is "+string(info.State)
+	case info.PartnerState == partnerPaused:
+		info.Health, info.HealthReason = HealthPaused, "the partner paused the connection"
+	case info.PartnerState == partnerRefuses || info.PartnerState == partnerWrongKey:
+		info.Health, info.HealthReason = HealthFailing, info.Problem
 	case info.Failed > 0:
 		info.Health, info.HealthReason = HealthFailing, plural(info.Failed, "event failed", "events failed")+" for good and wait for you: retry or skip them in Queue"
 	case failing && now.Sub(since) >= DegradedAfter:

@@ -85,11 +85,11 @@ func pair(t *testing.T, inviter, invitee *running) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	code, err := inviter.Invite(ctx)
+	inv, err := inviter.Invite(ctx, InviteRequest{})
 	if err != nil {
 		t.Fatalf("invite: %v", err)
 	}
-	info, err := invitee.Accept(ctx, code)
+	info, err := invitee.Accept(ctx, inv.Code)
 	if err != nil {
 		t.Fatalf("accept: %v", err)
 	}

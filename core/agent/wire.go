@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/identity"
 	"github.com/tandemsync/tandem/core/pairing"
@@ -15,61 +19,114 @@ import (
 	"github.com/tandemsync/tandem/core/transport"
 )
 
-// sender adapts the transport client to the engine.
-type sender struct{ c *transport.Client }
+// wire is the agent's side of the transport: the trust decisions and the work behind the
+// endpoints partners call. It is a type of its own, so what partners may do is not mixed into
+// the API the app and the command line use.
+type wire struct{ a *Agent }
 
-func (s sender) Send(ctx context.Context, evs []queue.Event) (uint64, error) {
-	wire := make([]transport.Event, len(evs))
-	for i, ev := range evs {
-		wire[i] = transport.Event{Seq: ev.Seq, ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created}
-	}
-	return s.c.Send(ctx, wire)
-}
+var (
+	_ transport.Peers   = wire{}
+	_ transport.Handler = wire{}
+	_ transport.Puller  = wire{}
+)
 
-// httpError is an error with the HTTP status the transport should answer.
+// httpError is an error with the HTTP status the transport should answer, and optionally a
+// Retry-After and the connection's state here.
 type httpError struct {
-	code int
-	err  error
+	code  int
+	err   error
+	retry time.Duration
+	state ConnectionState
 }
 
-func (e httpError) Error() string   { return e.err.Error() }
-func (e httpError) Unwrap() error   { return e.err }
-func (e httpError) StatusCode() int { return e.code }
+func (e httpError) Error() string             { return e.err.Error() }
+func (e httpError) Unwrap() error             { return e.err }
+func (e httpError) StatusCode() int           { return e.code }
+func (e httpError) RetryAfter() time.Duration { return e.retry }
+func (e httpError) ConnectionState() string   { return string(e.state) }
 
-// Pinned implements transport.Peers: the partner key of an active connection.
-func (a *Agent) Pinned(connID string) (identity.ID, bool) {
+func notFound(connID string) error {
+	return httpError{code: http.StatusNotFound, err: fmt.Errorf("no connection %q here", connID)}
+}
+
+func revokedHere(connID string) error {
+	return httpError{code: http.StatusForbidden, err: fmt.Errorf("connection %s was revoked here", connID), state: StateRevoked}
+}
+
+func (w wire) conn(connID string) (*conn, error) { return w.a.conn(connID) }
+
+// pausedRetry is how soon a partner tries again after hearing "paused"; a resume is told to it
+// at once when it can be dialled, so this only matters for a partner that cannot be.
+const pausedRetry = 30 * time.Second
+
+func pausedError(connID string) error {
+	return httpError{code: http.StatusServiceUnavailable, retry: pausedRetry, state: StatePaused,
+		err: fmt.Errorf("connection %s is paused here: nothing is accepted or sent until the operator resumes it; your events wait in your outbox", connID)}
+}
+
+// active finds a connection a partner may use right now: it exists, is not revoked and is not
+// paused. Hearing from the partner lifts a hold on sending to it.
+func (w wire) active(connID string) (*conn, error) {
+	c, err := w.conn(connID)
+	if err != nil {
+		return nil, notFound(connID)
+	}
+	switch c.state() {
+	case StateRevoked:
+		return nil, revokedHere(connID)
+	case StatePaused:
+		return nil, pausedError(connID)
+	}
+	c.partner.heard()
+	return c, nil
+}
+
+// Pinned implements transport.Peers: the partner of a connection that is not revoked.
+func (w wire) Pinned(connID string) (transport.Pin, bool) {
+	a := w.a
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c, ok := a.conns[connID]
 	if !ok || c.rec.State == StateRevoked {
-		return identity.ID{}, false
+		return transport.Pin{}, false
 	}
-	return c.rec.Partner, true
+	return transport.Pin{Partner: c.rec.Partner, Allow: c.rec.allowPrefixes()}, true
 }
 
-// Known implements transport.Peers: whether any connection pins id.
-func (a *Agent) Known(id identity.ID) bool {
+// Known implements transport.Peers: whether a connection that is not revoked pins id.
+func (w wire) Known(id identity.ID) bool { return w.a.pairedWith(id) != nil }
+
+// Invitation implements transport.Peers.
+func (w wire) Invitation(id string) (exists, pending bool) {
+	return w.a.invites.Lookup(id, time.Now())
+}
+
+// AllowsAddr implements transport.Peers: refuse before the handshake only an address that no
+// connection could accept, while no invitation is pending.
+func (w wire) AllowsAddr(addr netip.Addr) bool {
+	a := w.a
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	limited := false
 	for _, c := range a.conns {
-		if c.rec.Partner == id && c.rec.State != StateRevoked {
+		if c.rec.State == StateRevoked {
+			continue
+		}
+		pin := transport.Pin{Allow: c.rec.allowPrefixes()}
+		if len(pin.Allow) == 0 || pin.Allows(addr) {
+			a.mu.Unlock()
 			return true
 		}
+		limited = true
 	}
-	return false
+	a.mu.Unlock()
+	return !limited || a.invites.Pending(time.Now())
 }
 
-// Pairing implements transport.Peers: an invitation is waiting to be redeemed.
-func (a *Agent) Pairing() bool { return a.invites.Pending(time.Now()) }
-
 // StoreBatch implements transport.Handler.
-func (a *Agent) StoreBatch(ctx context.Context, connID string, events []transport.Event) (uint64, error) {
-	c, err := a.conn(connID)
+func (w wire) StoreBatch(ctx context.Context, connID string, events []transport.Event) (uint64, error) {
+	c, err := w.active(connID)
 	if err != nil {
-		return 0, httpError{http.StatusNotFound, err}
-	}
-	if c.rec.State == StateRevoked {
-		return 0, httpError{http.StatusForbidden, fmt.Errorf("connection %s is revoked", connID)}
+		return 0, err
 	}
 	evs := make([]queue.Event, len(events))
 	for i, ev := range events {
@@ -77,114 +134,181 @@ func (a *Agent) StoreBatch(ctx context.Context, connID string, events []transpor
 	}
 	n, err := c.eng.Receive(ctx, evs)
 	if errors.Is(err, engine.ErrMalformed) {
-		return 0, httpError{http.StatusBadRequest, err}
+		return 0, httpError{code: http.StatusBadRequest, err: err}
 	}
 	return n, err
 }
 
 // Status implements transport.Handler.
-func (a *Agent) Status(ctx context.Context, connID string) (transport.Status, error) {
-	c, err := a.conn(connID)
+func (w wire) Status(ctx context.Context, connID string) (transport.Status, error) {
+	c, err := w.conn(connID)
 	if err != nil {
-		return transport.Status{}, httpError{http.StatusNotFound, err}
+		return transport.Status{}, notFound(connID)
 	}
-	return transport.Status{Protocol: ProtocolVersion, App: Version, Capabilities: []string{"batch", "receipts", "field-merge"}, State: string(c.rec.State)}, nil
+	return w.status(c), nil
 }
 
-// Unpair implements transport.Handler: the partner ended the pairing.
-func (a *Agent) Unpair(ctx context.Context, connID string) error {
-	return a.setState(connID, StateRevoked)
+func (w wire) status(c *conn) transport.Status {
+	return transport.Status{Protocol: ProtocolVersion, App: Version, Capabilities: []string{"batch", "receipts", "field-merge", "pull", "pause"}, State: string(c.state())}
 }
 
-// Pair implements transport.Handler: a partner redeems one of our invitations.
-func (a *Agent) Pair(ctx context.Context, peer identity.ID, body json.RawMessage) (json.RawMessage, error) {
-	var req pairing.RedeemRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, httpError{http.StatusBadRequest, fmt.Errorf("malformed pairing request: %w", err)}
-	}
-	red, err := a.invites.Redeem(ctx, req, peer, time.Now())
+// PartnerState implements transport.Handler: the partner paused or resumed on its side.
+func (w wire) PartnerState(ctx context.Context, connID, state string) (transport.Status, error) {
+	c, err := w.conn(connID)
 	if err != nil {
-		return nil, err
+		return transport.Status{}, notFound(connID)
 	}
-	rec := connection{ID: red.ConnectionID, Partner: peer, PartnerName: red.InviteeName, PartnerURL: red.InviteeURL, State: StateActive, Created: time.Now().UTC()}
-	if err := a.saveConnection(rec); err != nil {
-		return nil, err
+	if c.state() == StateRevoked {
+		return transport.Status{}, revokedHere(connID)
 	}
-	if _, err := a.addConn(rec); err != nil {
-		return nil, err
+	if state == string(StatePaused) {
+		c.partner.pausedByPartner()
+	} else {
+		c.partner.resumedByPartner()
 	}
-	a.log.Info("paired", "partner", red.InviteeName, "partner_id", peer.Short(), "verification", pairing.VerificationCode(a.id.ID, peer))
-	return json.Marshal(pairing.RedeemResponse{ConnectionID: rec.ID, Name: a.opt.Name, URL: a.url})
+	w.a.log.Info("the partner changed the connection's state", "connection", connID, "partner", c.rec.PartnerName, "state", state)
+	return w.status(c), nil
 }
 
-// Invite creates an invitation code to give the partner's operator.
-func (a *Agent) Invite(ctx context.Context) (string, error) {
-	if a.url == "" {
-		return "", errors.New("this agent does not accept connections (no listen address), so it cannot invite; accept the partner's invitation instead")
-	}
-	inv, err := a.invites.Create(ctx, a.id.ID, a.opt.Name, a.url, 24*time.Hour)
+// Unpair implements transport.Handler: the partner revoked the connection.
+func (w wire) Unpair(ctx context.Context, connID string) error {
+	c, err := w.conn(connID)
 	if err != nil {
-		return "", err
+		return notFound(connID)
 	}
-	return inv.Code(), nil
-}
-
-// Accept redeems a partner's invitation code and adds the connection.
-func (a *Agent) Accept(ctx context.Context, code string) (ConnectionInfo, error) {
-	inv, err := pairing.ParseCode(code)
-	if err != nil {
-		return ConnectionInfo{}, err
+	if c.state() == StateRevoked {
+		return nil
 	}
-	body, err := json.Marshal(pairing.RedeemRequest{InvitationID: inv.ID, Secret: inv.Secret, Name: a.opt.Name, URL: a.url})
-	if err != nil {
-		return ConnectionInfo{}, err
-	}
-	raw, err := transport.Pair(ctx, a.id, inv.Inviter, inv.URL, body)
-	if err != nil {
-		return ConnectionInfo{}, fmt.Errorf("redeem the invitation at %s: %w", inv.URL, err)
-	}
-	var resp pairing.RedeemResponse
-	if err := json.Unmarshal(raw, &resp); err != nil || resp.ConnectionID == "" {
-		return ConnectionInfo{}, fmt.Errorf("the inviter at %s answered something that is not a pairing: %v", inv.URL, err)
-	}
-	url := resp.URL
-	if url == "" {
-		url = inv.URL
-	}
-	rec := connection{ID: resp.ConnectionID, Partner: inv.Inviter, PartnerName: resp.Name, PartnerURL: url, State: StateActive, Created: time.Now().UTC()}
-	if err := a.saveConnection(rec); err != nil {
-		return ConnectionInfo{}, err
-	}
-	c, err := a.addConn(rec)
-	if err != nil {
-		return ConnectionInfo{}, err
-	}
-	return a.info(c), nil
-}
-
-// setState pauses, resumes or revokes a connection.
-func (a *Agent) setState(connID string, s ConnectionState) error {
-	c, err := a.conn(connID)
-	if err != nil {
+	if err := w.a.setState(c, StateRevoked, revokedByPartner); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	c.rec.State = s
-	rec, serving := c.rec, a.serving
-	a.mu.Unlock()
-	if err := a.saveConnection(rec); err != nil {
-		return err
-	}
-	if s != StateActive {
-		a.stopConn(c)
-	} else if serving {
-		a.newConns <- c
-	}
+	w.a.record(ctx, audit.KindRevoke, fmt.Sprintf("connection %s with %s (%s) revoked by the partner; queued events kept", connID, c.rec.PartnerName, c.rec.Partner))
+	w.a.log.Warn("the partner revoked the connection", "connection", connID, "partner", c.rec.PartnerName)
 	return nil
 }
 
-// Pause stops syncing a connection; events wait in its queues.
-func (a *Agent) Pause(connID string) error { return a.setState(connID, StatePaused) }
+// Pair implements transport.Handler: a partner redeems one of our invitations.
+func (w wire) Pair(ctx context.Context, req transport.PairRequest) (json.RawMessage, error) {
+	a := w.a
+	var body pairing.RedeemRequest
+	if err := json.Unmarshal(req.Body, &body); err != nil {
+		return nil, httpError{code: http.StatusBadRequest, err: fmt.Errorf("malformed pairing request: %w", err)}
+	}
+	switch {
+	case body.InvitationID != req.Invitation:
+		return nil, httpError{code: http.StatusForbidden, err: errors.New("the request redeems another invitation than its connection named")}
+	case req.Peer == a.id.ID:
+		return nil, httpError{code: http.StatusConflict, err: errors.New("this is the inviter's own key: an agent never pairs with itself")}
+	}
+	if c := a.pairedWith(req.Peer); c != nil {
+		return nil, httpError{code: http.StatusConflict, err: fmt.Errorf("agent %s is already paired with this agent (connection %s); the inviter must revoke it before pairing again", req.Peer.Short(), c.rec.ID)}
+	}
+	red, err := a.invites.Redeem(ctx, body, req.Peer, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	rec := connection{ID: red.ConnectionID, Partner: req.Peer, PartnerName: red.InviteeName, PartnerURL: red.InviteeURL, State: StateActive,
+		Created: time.Now().UTC(), Invitation: red.InvitationID}
+	if _, err := a.addPaired(ctx, rec, "invitation "+red.InvitationID+" redeemed by"); err != nil {
+		return nil, err
+	}
+	return json.Marshal(pairing.RedeemResponse{ConnectionID: rec.ID, Name: a.Name(), URL: a.url})
+}
 
-// Resume restarts a paused connection.
-func (a *Agent) Resume(connID string) error { return a.setState(connID, StateActive) }
+// pullBatch is the most events one long-poll answer carries.
+const pullBatch = 256
+
+// Pull implements transport.Puller, for a partner without a listener: it acknowledges what the
+// partner has (after), then answers the outbox's next ready events, waiting up to wait for some.
+func (w wire) Pull(ctx context.Context, connID string, after uint64, wait time.Duration) ([]transport.Event, error) {
+	c, err := w.active(connID)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.a.ackPulled(c, after); err != nil {
+		return nil, err
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	recheck := time.NewTicker(500 * time.Millisecond) // the engine may take the outbox's notification
+	defer recheck.Stop()
+	for {
+		evs, err := c.out.Ready(time.Now(), pullBatch)
+		if err != nil {
+			return nil, err
+		}
+		var out []transport.Event
+		for _, ev := range evs {
+			if ev.Seq > after && ev.Kind != engine.KindResync {
+				out = append(out, transport.Event{Seq: ev.Seq, ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created})
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-deadline.C:
+			return nil, nil
+		case <-c.out.Notify():
+		case <-recheck.C:
+		}
+		if c.state() != StateActive {
+			return nil, pausedError(connID)
+		}
+	}
+}
+
+// ackPulled drops the outbox events the pulling partner has stored (those up to after) and
+// wakes the engine's delivery, which waits for pulls on such a connection.
+func (a *Agent) ackPulled(c *conn, after uint64) error {
+	if after == 0 {
+		return nil
+	}
+	evs, err := c.out.List(0, pullBatch*4)
+	if err != nil {
+		return err
+	}
+	var seqs []uint64
+	for _, ev := range evs {
+		if ev.Seq <= after && ev.Kind != engine.KindResync {
+			seqs = append(seqs, ev.Seq)
+		}
+	}
+	if len(seqs) > 0 {
+		if err := a.st.DB().Update(func(tx *bolt.Tx) error { return c.out.Ack(tx, seqs...) }); err != nil {
+			return err
+		}
+	}
+	c.partner.pulled()
+	return nil
+}
+
+// sender adapts the transport client to the engine, with the partner's holds in between.
+type sender struct {
+	a *Agent
+	c *conn
+}
+
+func (s sender) Send(ctx context.Context, evs []queue.Event) (uint64, error) {
+	if s.c.partnerPulls {
+		// The partner has no listener: it pulls, and acknowledges by pulling. Wait for that,
+		// then let the engine look again (for resyncs and new events).
+		s.c.partner.waitPulled(ctx, 30*time.Second)
+		return 0, ctx.Err()
+	}
+	if err := s.c.partner.wait(ctx); err != nil {
+		return 0, err
+	}
+	wire := make([]transport.Event, len(evs))
+	for i, ev := range evs {
+		wire[i] = transport.Event{Seq: ev.Seq, ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created}
+	}
+	n, err := s.c.client.Send(ctx, wire)
+	if err != nil {
+		return 0, s.a.partnerFailed(s.c, err)
+	}
+	s.c.partner.ok()
+	return n, nil
+}

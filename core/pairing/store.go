@@ -32,7 +32,7 @@ var (
 	ErrUnknown   = errors.New("no such invitation")
 	ErrWrongCode = errors.New("wrong invitation secret")
 	ErrUsed      = errors.New("the invitation has already been used")
-	ErrRevoked   = errors.New("the invitation was revoked")
+	ErrRevoked   = errors.New("the invitation was cancelled by the inviter")
 	ErrLocked    = errors.New("the invitation is locked after too many wrong secrets")
 )
 
@@ -194,6 +194,20 @@ func (s *Store) Pending(now time.Time) bool {
 		return !found
 	})
 	return found
+}
+
+// Lookup reports whether invitation id exists and whether it could be redeemed at now. A read
+// error counts as not there.
+func (s *Store) Lookup(id string, now time.Time) (exists, pending bool) {
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		r, err := load(tx.Bucket(bucket), id)
+		if err != nil {
+			return err
+		}
+		exists, pending = true, r.pending(now)
+		return nil
+	})
+	return exists, pending
 }
 
 // List describes every stored invitation, oldest first.

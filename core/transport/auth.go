@@ -24,11 +24,10 @@ const (
 	maxTokenLifetime = 60 * time.Second
 	// clockSkew is the tolerated clock difference between two agents' machines.
 	clockSkew = 10 * time.Second
-	// maxReplayEntries bounds the replay cache; only authenticated peers can fill it.
+	// maxReplayEntries bounds the replay cache; only pinned peers can fill it, each at most
+	// its quota.
 	maxReplayEntries = 1 << 20
 )
-
-var errReplayCacheFull = errors.New("too many recent requests")
 
 // peerIdentity is the key of the TLS peer's certificate and its ID.
 func peerIdentity(cs *tls.ConnectionState) (identity.ID, ed25519.PublicKey, error) {
@@ -87,19 +86,26 @@ func issueToken(id *identity.Identity, partner identity.ID, connID string, now t
 	return tok, nil
 }
 
-// verifier checks bearer tokens against the TLS peer's key and remembers their ids.
+// verifier checks bearer tokens against the TLS peer's key.
 type verifier struct {
-	self   identity.ID
-	now    func() time.Time
-	replay replayCache
+	self identity.ID
+	now  func() time.Time
+}
+
+// token is what a verified token grants: one request by peer, until forgetAt.
+type token struct {
+	jti      string
+	forgetAt time.Time // after this the token can no longer be accepted, so its jti may be forgotten
 }
 
 // verify checks the request's token: EdDSA only, signed by the TLS peer's key, iss = peer,
-// aud = self, sub = connID, iat not in the future, exp not past and at most 60 s ahead, jti unused.
-func (v *verifier) verify(r *http.Request, peer identity.ID, key ed25519.PublicKey, connID string) error {
+// aud = exactly self, sub = connID, iat not in the future, exp not past and at most 60 s
+// ahead of this agent's clock (skew included). It does not look at the replay cache: the
+// caller records the jti only once it knows the key is pinned to connID.
+func (v *verifier) verify(r *http.Request, peer identity.ID, key ed25519.PublicKey, connID string) (token, error) {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || raw == "" {
-		return errors.New("missing bearer token")
+		return token{}, errors.New("missing bearer token")
 	}
 	now := v.now()
 	var claims jwt.RegisteredClaims
@@ -115,49 +121,129 @@ func (v *verifier) verify(r *http.Request, peer identity.ID, key ed25519.PublicK
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	if err != nil {
-		return err
+		return token{}, err
+	}
+	if len(claims.Audience) != 1 {
+		return token{}, fmt.Errorf("token is for %d audiences; it must name only this agent", len(claims.Audience))
 	}
 	if claims.IssuedAt == nil {
-		return errors.New("token has no iat")
+		return token{}, errors.New("token has no iat")
 	}
-	if ahead := claims.ExpiresAt.Sub(now); ahead > maxTokenLifetime+clockSkew {
-		return fmt.Errorf("token expires %s ahead, more than the %s allowed", ahead.Round(time.Second), maxTokenLifetime)
+	if ahead := claims.ExpiresAt.Sub(now); ahead > maxTokenLifetime {
+		return token{}, fmt.Errorf("token expires %s ahead, more than the %s allowed (clock skew included)", ahead.Round(time.Second), maxTokenLifetime)
 	}
 	if claims.ID == "" || len(claims.ID) > 128 {
-		return errors.New("token has no usable jti")
+		return token{}, errors.New("token has no usable jti")
 	}
-	return v.replay.add(peer.String()+"/"+claims.ID, claims.ExpiresAt.Add(clockSkew), now)
+	return token{jti: claims.ID, forgetAt: claims.ExpiresAt.Add(clockSkew)}, nil
 }
 
-// replayCache remembers token ids until their tokens can no longer be accepted.
+// ReplayStore keeps the replay cache across restarts. The server writes an entry before the
+// request it belongs to reaches the handler, so a token captured in flight cannot be replayed
+// after a restart either.
+type ReplayStore interface {
+	// Remember keeps key until forgetAt.
+	Remember(key string, forgetAt time.Time) error
+	// Recall returns the keys not yet forgotten at now, with their forgetAt.
+	Recall(now time.Time) (map[string]time.Time, error)
+	// Forget drops the keys whose forgetAt is before t.
+	Forget(t time.Time) error
+}
+
+// errReplayed and errReplayQuota are the replay cache's refusals.
+var (
+	errReplayed      = errors.New("token was already used (replayed jti)")
+	errReplayQuota   = errors.New("too many requests from this partner within a token's lifetime")
+	errReplayFull    = errors.New("too many recent requests")
+	errReplayPersist = errors.New("cannot record the token id")
+)
+
+// replayCache remembers token ids, per peer, until their tokens can no longer be accepted. Only
+// peers pinned to the token's connection reach it, each within its quota.
 type replayCache struct {
 	mu        sync.Mutex
-	seen      map[string]time.Time // jti -> when it may be forgotten
+	seen      map[string]time.Time // peer/jti -> when it may be forgotten
+	perPeer   map[string]int       // peer -> entries in seen
+	quota     int                  // entries per peer
+	store     ReplayStore          // nil: memory only
 	nextPrune time.Time
 }
 
-func (c *replayCache) add(key string, forgetAt, now time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.seen == nil {
-		c.seen = make(map[string]time.Time)
+func newReplayCache(store ReplayStore, quota int, now time.Time) (*replayCache, error) {
+	c := &replayCache{seen: map[string]time.Time{}, perPeer: map[string]int{}, quota: quota, store: store}
+	if store != nil {
+		kept, err := store.Recall(now)
+		if err != nil {
+			return nil, fmt.Errorf("read the replay cache: %w", err)
+		}
+		for k, t := range kept {
+			c.seen[k] = t
+			c.perPeer[peerOf(k)]++
+		}
 	}
+	return c, nil
+}
+
+func peerOf(key string) string {
+	p, _, _ := strings.Cut(key, "/")
+	return p
+}
+
+// add records peer's jti, durably when there is a store, or says why it cannot. The entry is
+// reserved in memory first, so the same jti arriving twice at once is refused, and written
+// to the store outside the lock, so requests do not queue behind each other's disk writes.
+func (c *replayCache) add(peer identity.ID, tok token, now time.Time) error {
+	key := peer.String() + "/" + tok.jti
+	p := peer.String()
+	c.mu.Lock()
+	pruned := false
 	if !now.Before(c.nextPrune) || len(c.seen) >= maxReplayEntries {
-		for k, t := range c.seen {
-			if now.After(t) {
-				delete(c.seen, k)
+		c.prune(now)
+		pruned = true
+	}
+	_, dup := c.seen[key]
+	switch {
+	case dup:
+		c.mu.Unlock()
+		return errReplayed
+	case c.perPeer[p] >= c.quota:
+		c.mu.Unlock()
+		return errReplayQuota
+	case len(c.seen) >= maxReplayEntries:
+		c.mu.Unlock()
+		return errReplayFull
+	}
+	c.seen[key] = tok.forgetAt
+	c.perPeer[p]++
+	c.mu.Unlock()
+	if c.store == nil {
+		return nil
+	}
+	if pruned {
+		c.store.Forget(now)
+	}
+	if err := c.store.Remember(key, tok.forgetAt); err != nil {
+		c.mu.Lock()
+		delete(c.seen, key)
+		c.perPeer[p]--
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %v", errReplayPersist, err)
+	}
+	return nil
+}
+
+// prune forgets what has expired; the caller holds mu.
+func (c *replayCache) prune(now time.Time) {
+	for k, t := range c.seen {
+		if now.After(t) {
+			delete(c.seen, k)
+			p := peerOf(k)
+			if c.perPeer[p]--; c.perPeer[p] <= 0 {
+				delete(c.perPeer, p)
 			}
 		}
-		c.nextPrune = now.Add(5 * time.Second)
 	}
-	if _, dup := c.seen[key]; dup {
-		return errors.New("token was already used (replayed jti)")
-	}
-	if len(c.seen) >= maxReplayEntries {
-		return errReplayCacheFull
-	}
-	c.seen[key] = forgetAt
-	return nil
+	c.nextPrune = now.Add(5 * time.Second)
 }
 
 func (c *replayCache) len() int {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tandemsync/tandem/core/identity"
@@ -49,11 +50,18 @@ func NewClient(id *identity.Identity, partner identity.ID, baseURL, connID strin
 	}
 }
 
+// dialTimeout bounds every TCP connect to a partner, so an address that drops packets fails
+// in seconds instead of the OS's minutes.
+const dialTimeout = 10 * time.Second
+
 func newTransport(id *identity.Identity, partner identity.ID, base string) *http.Transport {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
 		TLSClientConfig:       clientTLS(id, partner, base),
 		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: MaxPullWait + 30*time.Second,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
@@ -97,10 +105,25 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return st, err
 }
 
-// Unpair tells the partner that this side ends the connection.
+// Unpair tells the partner that this side ends (revokes) the connection.
 func (c *Client) Unpair(ctx context.Context) error {
 	return c.call(ctx, http.MethodDelete, c.connPath(""), nil, nil)
 }
+
+// SetState tells the partner that this side paused ("paused") or resumed ("active") the
+// connection, and answers the partner's status.
+func (c *Client) SetState(ctx context.Context, state string) (Status, error) {
+	body, err := json.Marshal(stateRequest{State: state})
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	err = c.call(ctx, http.MethodPut, c.connPath("/state"), body, &st)
+	return st, err
+}
+
+// URL is the partner's base URL.
+func (c *Client) URL() string { return c.base }
 
 // Close drops the client's idle connections.
 func (c *Client) Close() {
@@ -125,16 +148,22 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, auth 
 	return roundTrip(ctx, c.hc, c.id, c.base, method, path, body, auth, out, MaxBody)
 }
 
-// Pair sends the pairing request body to the inviter at baseURL, pinned to the inviter's key,
-// and answers the inviter's response. No token: the inviter does not know this key yet.
-func Pair(ctx context.Context, id *identity.Identity, inviter identity.ID, baseURL string, body json.RawMessage) (json.RawMessage, error) {
+// pairTimeout bounds a whole redemption: dial, handshake, request, answer.
+const pairTimeout = 30 * time.Second
+
+// Pair sends the pairing request body for the invitation with id invitation to the inviter at
+// baseURL, pinned to the inviter's key, and answers the inviter's response. No token: the
+// inviter does not know this key yet. The TLS server name names the invitation, which is what
+// lets the inviter admit this unknown key at all.
+func Pair(ctx context.Context, id *identity.Identity, inviter identity.ID, baseURL, invitation string, body json.RawMessage) (json.RawMessage, error) {
 	if !json.Valid(body) {
 		return nil, errors.New("pair: request body is not valid JSON")
 	}
 	base := strings.TrimRight(baseURL, "/")
 	tr := newTransport(id, inviter, base)
+	tr.TLSClientConfig.ServerName = invitationServerName(invitation)
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: requestTimeout}
+	hc := &http.Client{Transport: tr, Timeout: pairTimeout}
 	var out json.RawMessage
 	if err := roundTrip(ctx, hc, id, base, http.MethodPost, "/v1/pair", body, "", &out, maxPairBody); err != nil {
 		return nil, err
@@ -193,7 +222,18 @@ func explainNetError(err error, base string, id *identity.Identity) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil &&
 		(strings.HasSuffix(op.Err.Error(), "bad certificate") || strings.HasSuffix(op.Err.Error(), "certificate unknown")) {
-		return fmt.Errorf("partner at %s refused this agent's key %s (not paired there, or the pairing was revoked): %w", base, id.ID.Short(), err)
+		return &RefusedError{URL: base, Key: id.ID, Err: err}
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return fmt.Errorf("the partner's host %q is not known (DNS): %w", dns.Name, err)
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("nothing accepts connections at %s (is the partner's agent running, and is this its address?): %w", base, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("the partner at %s did not answer in time: %w", base, err)
 	}
 	return err
 }
@@ -202,7 +242,7 @@ func statusError(resp *http.Response, data []byte) *StatusError {
 	se := &StatusError{Code: resp.StatusCode}
 	var eb errorBody
 	if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
-		se.Message = eb.Error
+		se.Message, se.State = eb.Error, eb.State
 	} else {
 		msg := strings.TrimSpace(string(data))
 		if len(msg) > 200 {

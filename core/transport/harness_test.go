@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -18,14 +19,60 @@ import (
 type peers struct {
 	mu      sync.Mutex
 	pins    map[string]identity.ID
-	pairing bool
+	allow   map[string][]netip.Prefix // connection -> allow-list
+	invites map[string]bool           // invitation id -> pending
 }
 
-func (p *peers) Pinned(connID string) (identity.ID, bool) {
+func (p *peers) Pinned(connID string) (Pin, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	id, ok := p.pins[connID]
-	return id, ok
+	return Pin{Partner: id, Allow: p.allow[connID]}, ok
+}
+
+func (p *peers) Invitation(id string) (exists, pending bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pending, exists = p.invites[id]
+	return exists, pending
+}
+
+func (p *peers) AllowsAddr(addr netip.Addr) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pending := range p.invites {
+		if pending {
+			return true
+		}
+	}
+	for connID := range p.pins {
+		if (Pin{Allow: p.allow[connID]}).Allows(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// setInvitation makes invitation id exist, pending or ended.
+func (p *peers) setInvitation(id string, pending bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.invites == nil {
+		p.invites = map[string]bool{}
+	}
+	p.invites[id] = pending
+}
+
+func (p *peers) setAllow(connID string, prefixes ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.allow == nil {
+		p.allow = map[string][]netip.Prefix{}
+	}
+	p.allow[connID] = nil
+	for _, s := range prefixes {
+		p.allow[connID] = append(p.allow[connID], netip.MustParsePrefix(s))
+	}
 }
 
 func (p *peers) Known(id identity.ID) bool {
@@ -39,27 +86,16 @@ func (p *peers) Known(id identity.ID) bool {
 	return false
 }
 
-func (p *peers) Pairing() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pairing
-}
-
-func (p *peers) setPairing(on bool) {
-	p.mu.Lock()
-	p.pairing = on
-	p.mu.Unlock()
-}
-
 // inbox is a handler that stores events in memory, deduplicated by id, and records every call.
 type inbox struct {
 	mu      sync.Mutex
 	byID    map[string]Event
 	highest map[string]uint64
 	calls   int
-	pairs   []identity.ID
+	pairs   []PairRequest
 	unpairs []string
-	fail    error // returned by every method when set
+	states  []string // PartnerState calls, "conn=state"
+	fail    error    // returned by every method when set
 }
 
 func newInbox() *inbox {
@@ -92,15 +128,26 @@ func (h *inbox) Status(_ context.Context, connID string) (Status, error) {
 	return Status{App: "tandem-test", Capabilities: []string{"events"}, State: "active"}, nil
 }
 
-func (h *inbox) Pair(_ context.Context, peer identity.ID, body json.RawMessage) (json.RawMessage, error) {
+func (h *inbox) Pair(_ context.Context, req PairRequest) (json.RawMessage, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls++
 	if h.fail != nil {
 		return nil, h.fail
 	}
-	h.pairs = append(h.pairs, peer)
-	return json.RawMessage(fmt.Sprintf(`{"welcome":%q,"echo":%s}`, peer.Short(), body)), nil
+	h.pairs = append(h.pairs, req)
+	return json.RawMessage(fmt.Sprintf(`{"welcome":%q,"invitation":%q,"echo":%s}`, req.Peer.Short(), req.Invitation, req.Body)), nil
+}
+
+func (h *inbox) PartnerState(_ context.Context, connID, state string) (Status, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.fail != nil {
+		return Status{}, h.fail
+	}
+	h.states = append(h.states, connID+"="+state)
+	return Status{App: "tandem-test", State: "active"}, nil
 }
 
 func (h *inbox) Unpair(_ context.Context, connID string) error {
@@ -154,15 +201,25 @@ func newIdentity(t testing.TB) *identity.Identity {
 
 // newRig starts the server; wrap, if given, builds its handler around the rig's inbox.
 func newRig(t testing.TB, wrap ...func(*inbox) Handler) *rig {
+	return newRigWith(t, ServerOptions{}, wrap...)
+}
+
+// newRigWith is newRig with server options; a nil Logger logs warnings to the test log.
+func newRigWith(t testing.TB, opt ServerOptions, wrap ...func(*inbox) Handler) *rig {
 	t.Helper()
 	r := &rig{server: newIdentity(t), client: newIdentity(t), inbox: newInbox()}
 	r.peers = &peers{pins: map[string]identity.ID{conn: r.client.ID}}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	var h Handler = r.inbox
 	for _, w := range wrap {
 		h = w(r.inbox)
 	}
-	r.srv = NewServer(r.server, r.peers, h, log)
+	var err error
+	if r.srv, err = NewServer(r.server, r.peers, h, opt); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -7,13 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandemsync/tandem/core/identity"
+	"github.com/tandemsync/tandem/core/logx"
 )
 
 // Server timeouts. ReadTimeout covers an 8 MiB batch on a slow uplink.
@@ -23,37 +27,116 @@ const (
 	writeTimeout      = 2 * time.Minute
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 10 * time.Second
+	// pairBodyTimeout bounds reading a /v1/pair body, which is a small document: a stranger
+	// holding the pairing endpoint open is cut off early.
+	pairBodyTimeout = 5 * time.Second
 )
+
+// Defaults for ServerOptions.
+const (
+	DefaultRatePerPartner  = 50.0 // requests a second, sustained
+	DefaultBurstPerPartner = 200
+	DefaultConnsPerAddr    = 32
+	DefaultPairRatePerAddr = 1.0 // /v1/pair requests a second from one address, sustained
+	DefaultPairBurst       = 10
+	DefaultLogEvery        = time.Minute
+	// DefaultReplayQuota is how many token ids one partner may have in the replay cache: the
+	// rate limit times the token lifetime, with room to spare.
+	DefaultReplayQuota = 20000
+)
+
+// ServerOptions tune a Server; the zero value takes the defaults.
+type ServerOptions struct {
+	Logger *slog.Logger
+	// Replay keeps the replay cache across restarts; nil keeps it in memory only.
+	Replay ReplayStore
+	// RatePerPartner and BurstPerPartner limit each partner's requests; beyond, 429 with
+	// Retry-After.
+	RatePerPartner  float64
+	BurstPerPartner int
+	// ConnsPerAddr caps the open connections from one remote address.
+	ConnsPerAddr int
+	// PairRatePerAddr and PairBurst limit /v1/pair per remote address.
+	PairRatePerAddr float64
+	PairBurst       int
+	// ReplayQuota caps one partner's entries in the replay cache.
+	ReplayQuota int
+	// LogEvery is the interval over which refusals are counted into one log line per peer.
+	LogEvery time.Duration
+}
+
+func (o *ServerOptions) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RatePerPartner <= 0 {
+		o.RatePerPartner = DefaultRatePerPartner
+	}
+	if o.BurstPerPartner <= 0 {
+		o.BurstPerPartner = DefaultBurstPerPartner
+	}
+	if o.ConnsPerAddr <= 0 {
+		o.ConnsPerAddr = DefaultConnsPerAddr
+	}
+	if o.PairRatePerAddr <= 0 {
+		o.PairRatePerAddr = DefaultPairRatePerAddr
+	}
+	if o.PairBurst <= 0 {
+		o.PairBurst = DefaultPairBurst
+	}
+	if o.ReplayQuota <= 0 {
+		o.ReplayQuota = DefaultReplayQuota
+	}
+	if o.LogEvery <= 0 {
+		o.LogEvery = DefaultLogEvery
+	}
+}
 
 // Server answers a partner agent's requests over pinned mutual TLS.
 type Server struct {
-	id     *identity.Identity
-	peers  Peers
-	h      Handler
-	log    *slog.Logger
-	verify verifier
-	mux    *http.ServeMux
+	id      *identity.Identity
+	peers   Peers
+	h       Handler
+	opt     ServerOptions
+	log     *slog.Logger
+	refused *logx.Aggregator // one line per peer or address and interval
+	verify  verifier
+	replay  *replayCache
+	rate    *buckets // per partner key
+	pairs   *buckets // /v1/pair per remote address
+	pairing pairingConns
+	mux     *http.ServeMux
 }
 
-// NewServer returns the server for the agent id; peers decides trust and h does the work.
-func NewServer(id *identity.Identity, peers Peers, h Handler, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// NewServer returns the server for the agent id; peers decides trust and h does the work. It
+// reads the durable replay cache, if there is one.
+func NewServer(id *identity.Identity, peers Peers, h Handler, opt ServerOptions) (*Server, error) {
+	opt.defaults()
+	log := opt.Logger.With("component", "transport")
+	replay, err := newReplayCache(opt.Replay, opt.ReplayQuota, time.Now())
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
-		id:     id,
-		peers:  peers,
-		h:      h,
-		log:    log.With("component", "transport"),
-		verify: verifier{self: id.ID, now: time.Now},
-		mux:    http.NewServeMux(),
+		id:      id,
+		peers:   peers,
+		h:       h,
+		opt:     opt,
+		log:     log,
+		refused: logx.NewAggregator(log, slog.LevelWarn, "refused", opt.LogEvery),
+		verify:  verifier{self: id.ID, now: time.Now},
+		replay:  replay,
+		rate:    newBuckets(opt.RatePerPartner, opt.BurstPerPartner),
+		pairs:   newBuckets(opt.PairRatePerAddr, opt.PairBurst),
+		mux:     http.NewServeMux(),
 	}
 	s.mux.HandleFunc("POST /v1/pair", s.handlePair)
 	s.mux.HandleFunc("POST /v1/connections/{id}/events", s.authed(s.handleEvents))
 	s.mux.HandleFunc("GET /v1/connections/{id}/events", s.authed(s.handlePull))
 	s.mux.HandleFunc("GET /v1/connections/{id}/status", s.authed(s.handleStatus))
+	s.mux.HandleFunc("PUT /v1/connections/{id}/state", s.authed(s.handleState))
 	s.mux.HandleFunc("DELETE /v1/connections/{id}", s.authed(s.handleUnpair))
-	return s
+	return s, nil
 }
 
 // Serve runs TLS on ln until ctx ends, then shuts down gracefully and returns nil. It returns
@@ -67,11 +150,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          log.New(handshakeLog{s}, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				if tc, ok := c.(*tls.Conn); ok {
+					s.pairing.remove(tc.NetConn())
+				}
+			}
+		},
 	}
+	guarded := &guardedListener{Listener: ln, s: s, perAddr: s.opt.ConnsPerAddr, count: map[netip.Addr]int{}}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	go func() { errc <- srv.Serve(tls.NewListener(guarded, srv.TLSConfig)) }()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.pairing.sweepLoop(sweepCtx, s, 500*time.Millisecond)
+	}()
+	defer func() {
+		stopSweep()
+		<-swept
+	}()
 	s.log.Info("serving", "addr", ln.Addr().String(), "agent", s.id.ID.Short())
 	select {
 	case err := <-errc:
@@ -88,31 +189,84 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// tlsConfig admits at the handshake only keys some connection pins, or any key while an
-// invitation is pending (those may then only call /v1/pair).
-func (s *Server) tlsConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{s.id.Certificate},
-		ClientAuth:   tls.RequireAnyClientCert,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			peer, _, err := peerIdentity(&cs)
-			if err != nil {
-				s.log.Warn("refused a connection", "reason", err)
-				return fmt.Errorf("client certificate: %w", err)
-			}
-			if s.peers.Known(peer) || s.peers.Pairing() {
-				return nil
-			}
-			// Syncthing-style: say who knocked, so the operator can tell a partner whose key changed.
-			s.log.Warn("refused a connection from an unknown agent", "peer", peer.String())
-			return fmt.Errorf("agent %s is not paired with this agent", peer.Short())
-		},
+// handshakeLog takes net/http's error lines (failed TLS handshakes, mostly) and counts them
+// per remote address into one line an interval.
+type handshakeLog struct{ s *Server }
+
+func (h handshakeLog) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	key := "http"
+	if _, rest, ok := strings.Cut(line, " error from "); ok {
+		if host, _, err := net.SplitHostPort(strings.SplitN(rest, ": ", 2)[0]); err == nil {
+			key = "addr " + host
+		}
 	}
+	h.s.refused.Note(key, "reason", line)
+	return len(p), nil
 }
 
-// authed verifies the token and the pin before next runs: 401 for a missing or invalid
-// token, 403 for a valid token from a peer that the connection does not pin.
+// invitationHost is the TLS server name through which an invitee names the invitation it
+// redeems, so the inviter admits its unknown key only for an invitation it made.
+const invitationHost = ".invitation.tandem"
+
+// invitationServerName is the server name for invitation id.
+func invitationServerName(id string) string { return "i" + id + invitationHost }
+
+// invitationFromServerName is the invitation a TLS server name names, or "".
+func invitationFromServerName(name string) string {
+	id, ok := strings.CutSuffix(strings.ToLower(name), invitationHost)
+	if !ok || len(id) < 2 || id[0] != 'i' {
+		return ""
+	}
+	return id[1:]
+}
+
+// tlsConfig admits at the handshake only keys some connection pins, and unknown keys that name
+// an invitation this agent made (those may then only call /v1/pair, and their connection is
+// closed when the invitation ends). Session tickets are off: every connection shows its key.
+func (s *Server) tlsConfig() *tls.Config {
+	base := &tls.Config{
+		MinVersion:             tls.VersionTLS13,
+		Certificates:           []tls.Certificate{s.id.Certificate},
+		ClientAuth:             tls.RequireAnyClientCert,
+		SessionTicketsDisabled: true,
+	}
+	cfg := base.Clone()
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		c := base.Clone()
+		raw := hello.Conn
+		c.VerifyConnection = func(cs tls.ConnectionState) error { return s.admit(raw, cs) }
+		return c, nil
+	}
+	return cfg
+}
+
+func (s *Server) admit(raw net.Conn, cs tls.ConnectionState) error {
+	peer, _, err := peerIdentity(&cs)
+	if err != nil {
+		s.refused.Note("addr "+remoteAddr(raw).String(), "remote", raw.RemoteAddr().String(), "reason", "no usable client certificate", "err", err)
+		return fmt.Errorf("client certificate: %w", err)
+	}
+	if s.peers.Known(peer) {
+		return nil
+	}
+	if inv := invitationFromServerName(cs.ServerName); inv != "" {
+		if exists, pending := s.peers.Invitation(inv); exists {
+			if pending {
+				s.pairing.add(raw, pairingConn{peer: peer, invitation: inv})
+			}
+			return nil
+		}
+	}
+	// Syncthing-style: say who knocked, so the operator can tell a partner whose key changed.
+	s.refused.Note("peer "+peer.String(), "peer", peer.String(), "remote", raw.RemoteAddr().String(), "reason", "not paired with this agent, and names no invitation of it")
+	return fmt.Errorf("agent %s is not paired with this agent", peer.Short())
+}
+
+// authed admits a request to a connection's endpoints: the TLS key must be a partner's, within
+// its rate, with a valid token for the connection that pins it, from an allowed address, and
+// the token unused. 401 for a token that fails, 403 for a key or address the connection does
+// not admit, 429 beyond the rate. Refusals are cheap and logged once per peer and interval.
 func (s *Server) authed(next func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		connID := r.PathValue("id")
@@ -121,22 +275,56 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, string)) h
 			s.reject(w, r, http.StatusUnauthorized, peer, "no usable client certificate", err)
 			return
 		}
-		if err := s.verify.verify(r, peer, key, connID); err != nil {
-			if errors.Is(err, errReplayCacheFull) {
-				w.Header().Set("Retry-After", "60")
-				s.reject(w, r, http.StatusServiceUnavailable, peer, "too many requests; retry later", err)
-				return
-			}
+		if !s.peers.Known(peer) {
+			// Admitted for an invitation, or revoked since the handshake: say it as the handshake
+			// would have, so the partner stops as for a refused key.
+			w.Header().Set("Connection", "close")
+			s.refused.Note("peer "+peer.String(), "status", http.StatusForbidden, "path", r.URL.Path, "peer", peer.Short(), "reason", "key not paired")
+			writeJSON(w, http.StatusForbidden, errorBody{Error: "this agent does not pair with key " + peer.Short(), State: StateUnpaired})
+			return
+		}
+		if ok, wait := s.rate.take(peer.String()); !ok {
+			setRetryAfter(w, wait)
+			s.reject(w, r, http.StatusTooManyRequests, peer, "too many requests; slow down", nil)
+			return
+		}
+		tok, err := s.verify.verify(r, peer, key, connID)
+		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			s.reject(w, r, http.StatusUnauthorized, peer, "invalid token: "+err.Error(), err)
 			return
 		}
-		if pinned, ok := s.peers.Pinned(connID); !ok || pinned != peer {
+		pin, ok := s.peers.Pinned(connID)
+		if !ok || pin.Partner != peer {
 			s.reject(w, r, http.StatusForbidden, peer, "connection "+connID+" is not paired with agent "+peer.Short(), nil)
+			return
+		}
+		if addr := requestAddr(r.RemoteAddr); !pin.Allows(addr) {
+			s.reject(w, r, http.StatusForbidden, peer, "address "+addr.String()+" is not on connection "+connID+"'s allow-list", nil)
+			return
+		}
+		// Only now, with the key pinned to this very connection, does the token id take room.
+		switch err := s.replay.add(peer, tok, s.verify.now()); {
+		case err == nil:
+		case errors.Is(err, errReplayed):
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			s.reject(w, r, http.StatusUnauthorized, peer, "invalid token: "+err.Error(), nil)
+			return
+		case errors.Is(err, errReplayQuota):
+			setRetryAfter(w, tokenLifetime)
+			s.reject(w, r, http.StatusTooManyRequests, peer, err.Error(), nil)
+			return
+		default:
+			setRetryAfter(w, time.Minute)
+			s.reject(w, r, http.StatusServiceUnavailable, peer, "too many requests; retry later", err)
 			return
 		}
 		next(w, r, connID)
 	}
+}
+
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
 }
 
 func (s *Server) handlePair(w http.ResponseWriter, r *http.Request) {
@@ -145,16 +333,28 @@ func (s *Server) handlePair(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusUnauthorized, peer, "no usable client certificate", err)
 		return
 	}
-	// The handshake admitted unknown keys while an invitation was pending; it may have expired since.
-	if !s.peers.Known(peer) && !s.peers.Pairing() {
-		s.reject(w, r, http.StatusForbidden, peer, "no invitation is pending", nil)
+	// A key that is no partner's gets one answer per connection: its connection must not
+	// outlive the invitation it was admitted for.
+	if !s.peers.Known(peer) {
+		w.Header().Set("Connection", "close")
+	}
+	addr := requestAddr(r.RemoteAddr)
+	if ok, wait := s.pairs.take(addr.String()); !ok {
+		setRetryAfter(w, wait)
+		s.reject(w, r, http.StatusTooManyRequests, peer, "too many pairing attempts from this address; wait and try again", nil)
 		return
 	}
+	inv := invitationFromServerName(r.TLS.ServerName)
+	if inv == "" {
+		s.reject(w, r, http.StatusForbidden, peer, "the request names no invitation; use the whole invitation code", nil)
+		return
+	}
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(pairBodyTimeout))
 	var body json.RawMessage
 	if !s.decode(w, r, maxPairBody, &body, peer) {
 		return
 	}
-	out, err := s.h.Pair(r.Context(), peer, body)
+	out, err := s.h.Pair(r.Context(), PairRequest{Peer: peer, Invitation: inv, Body: body})
 	if err != nil {
 		s.handlerError(w, r, peer, err)
 		return
@@ -231,6 +431,28 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, connID str
 	writeJSON(w, http.StatusOK, st)
 }
 
+// handleState: PUT .../state {"state":"paused"|"active"}, the partner paused or resumed.
+func (s *Server) handleState(w http.ResponseWriter, r *http.Request, connID string) {
+	peer, _, _ := peerIdentity(r.TLS)
+	var req stateRequest
+	if !s.decode(w, r, 4<<10, &req, peer) {
+		return
+	}
+	if req.State != "paused" && req.State != "active" {
+		s.reject(w, r, http.StatusBadRequest, peer, fmt.Sprintf("state %q: want paused or active", req.State), nil)
+		return
+	}
+	st, err := s.h.PartnerState(r.Context(), connID, req.State)
+	if err != nil {
+		s.handlerError(w, r, peer, err)
+		return
+	}
+	if st.Protocol == 0 {
+		st.Protocol = ProtocolVersion
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
 func (s *Server) handleUnpair(w http.ResponseWriter, r *http.Request, connID string) {
 	if err := s.h.Unpair(r.Context(), connID); err != nil {
 		peer, _, _ := peerIdentity(r.TLS)
@@ -290,16 +512,19 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, limit int64, v a
 	return false
 }
 
-// reject answers an error the server itself decided; nothing reached the handler.
+// reject answers an error the server itself decided; nothing reached the handler. The log
+// line is counted per peer (or address) into one line an interval.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, code int, peer identity.ID, msg string, cause error) {
 	attrs := []any{"status", code, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", msg}
+	key := "addr " + requestAddr(r.RemoteAddr).String()
 	if !peer.IsZero() {
 		attrs = append(attrs, "peer", peer.Short())
+		key = "peer " + peer.String()
 	}
 	if cause != nil {
 		attrs = append(attrs, "err", cause)
 	}
-	s.log.Warn("rejected request", attrs...)
+	s.refused.Note(key, attrs...)
 	writeJSON(w, code, errorBody{Error: msg})
 }
 
@@ -310,10 +535,15 @@ func (s *Server) handlerError(w http.ResponseWriter, r *http.Request, peer ident
 		if code := coded.StatusCode(); code >= 400 && code <= 599 {
 			var retry interface{ RetryAfter() time.Duration }
 			if errors.As(err, &retry) && retry.RetryAfter() > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int((retry.RetryAfter()+time.Second-1)/time.Second)))
+				setRetryAfter(w, retry.RetryAfter())
 			}
-			s.log.Info("handler refused request", "status", code, "path", r.URL.Path, "peer", peer.Short(), "err", err)
-			writeJSON(w, code, errorBody{Error: err.Error()})
+			body := errorBody{Error: err.Error()}
+			var stated interface{ ConnectionState() string }
+			if errors.As(err, &stated) {
+				body.State = stated.ConnectionState()
+			}
+			s.refused.Note("peer "+peer.String(), "status", code, "path", r.URL.Path, "peer", peer.Short(), "reason", err.Error())
+			writeJSON(w, code, body)
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/tandemsync/tandem/core/identity"
@@ -39,28 +40,67 @@ type Status struct {
 	State        string   `json:"state"` // the connection's state on the answering side: active, paused, revoked
 }
 
+// Pin is what a connection trusts: the partner's key, and the address ranges it may call
+// from (none: any address).
+type Pin struct {
+	Partner identity.ID
+	Allow   []netip.Prefix
+}
+
+// Allows reports whether addr may call on this connection.
+func (p Pin) Allows(addr netip.Addr) bool {
+	if len(p.Allow) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, pre := range p.Allow {
+		if pre.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
 // Peers is what the server asks its consumer about trust.
 type Peers interface {
-	// Pinned is the partner pinned for an active connection.
-	Pinned(connID string) (identity.ID, bool)
-	// Known reports whether any connection pins this key: such peers pass the TLS handshake.
+	// Pinned is what connection connID trusts, if the partner may call its endpoints at all
+	// (an active or paused connection; not a revoked or unknown one).
+	Pinned(connID string) (Pin, bool)
+	// Known reports whether a connection pins this key: such peers pass the TLS handshake.
 	Known(id identity.ID) bool
-	// Pairing reports whether an invitation is pending: unknown keys may then complete the
-	// handshake, but may only call /v1/pair.
-	Pairing() bool
+	// Invitation reports whether the invitation with this id exists (an unknown key that names
+	// it may complete the handshake, to redeem it or hear why it cannot) and whether it is
+	// still pending.
+	Invitation(id string) (exists, pending bool)
+	// AllowsAddr decides, before the TLS handshake, whether addr may connect at all: false
+	// only where every connection limits its partner's addresses, none lists addr, and no
+	// invitation is pending.
+	AllowsAddr(addr netip.Addr) bool
+}
+
+// PairRequest is a redemption as the server received it.
+type PairRequest struct {
+	Peer       identity.ID     // the key the invitee presented in TLS
+	Invitation string          // the invitation the TLS connection named (see Pair)
+	Body       json.RawMessage // the pairing package's request
 }
 
 // Handler does the work behind the endpoints. Errors that implement StatusCode() int choose
 // the HTTP status and their text is sent to the partner; others become a logged 500 with a
-// generic message. An error that also implements RetryAfter() time.Duration sets Retry-After.
+// generic message. An error that also implements RetryAfter() time.Duration sets Retry-After,
+// and one that implements ConnectionState() string tells the partner the connection's state
+// here (e.g. "paused"), so it can say so in words.
 type Handler interface {
 	// StoreBatch stores all events in one transaction and answers the highest sender Seq
 	// stored, duplicates included.
 	StoreBatch(ctx context.Context, connID string, events []Event) (highest uint64, err error)
 	Status(ctx context.Context, connID string) (Status, error)
-	// Pair carries the pairing package's own request and response; peer is the TLS peer's key.
-	Pair(ctx context.Context, peer identity.ID, body json.RawMessage) (json.RawMessage, error)
+	// Pair redeems an invitation and answers the pairing package's response.
+	Pair(ctx context.Context, req PairRequest) (json.RawMessage, error)
+	// Unpair: the partner revoked the connection.
 	Unpair(ctx context.Context, connID string) error
+	// PartnerState: the partner paused or resumed the connection on its side.
+	PartnerState(ctx context.Context, connID, state string) (Status, error)
 }
 
 // Puller is implemented by a Handler that serves long-poll, for a partner that cannot accept
@@ -82,6 +122,7 @@ type StatusError struct {
 	Code    int
 	Message string        // the partner's explanation
 	After   time.Duration // from a Retry-After header on 429 or 503; zero if none
+	State   string        // the connection's state at the partner, when it said (e.g. "paused")
 }
 
 func (e *StatusError) Error() string {
@@ -116,9 +157,40 @@ func (e *PinError) Error() string {
 // Permanent is always true: retrying will meet the same key.
 func (e *PinError) Permanent() bool { return true }
 
+// StateUnpaired is the state an agent answers to a key it does not pair with (any more).
+const StateUnpaired = "unpaired"
+
+// IsRefused reports whether err means the partner refuses this agent's key: in the TLS
+// handshake (*RefusedError), or on a connection opened before it stopped pairing with it.
+func IsRefused(err error) bool {
+	var re *RefusedError
+	var se *StatusError
+	return errors.As(err, &re) || errors.As(err, &se) && se.State == StateUnpaired
+}
+
+// RefusedError means the partner refused this agent's key in the TLS handshake: it does not
+// pin it (the partner revoked the connection, or never paired, or reinstalled). Retrying does
+// not help until the partner's operator acts.
+type RefusedError struct {
+	URL string
+	Key identity.ID // this agent's key, which was refused
+	Err error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("the partner at %s refuses this agent's key %s: it no longer pins it (it revoked the connection, or was reinstalled with a new identity)", e.URL, e.Key.Short())
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // errorBody is the JSON form of every error answer.
 type errorBody struct {
 	Error string `json:"error"`
+	State string `json:"state,omitempty"`
+}
+
+type stateRequest struct {
+	State string `json:"state"`
 }
 
 type batchRequest struct {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -117,6 +119,9 @@ func TestTokenRejections(t *testing.T) {
 			c["exp"] = now.Add(5*time.Minute + 30*time.Second).Unix()
 		})},
 		{"exp too far ahead", with(func(c jwt.MapClaims) { c["exp"] = now.Add(10 * time.Minute).Unix() })},
+		{"exp 65 s ahead (within lifetime plus skew, past 60 s)", with(func(c jwt.MapClaims) { c["exp"] = now.Add(65 * time.Second).Unix() })},
+		{"aud lists another agent too", with(func(c jwt.MapClaims) { c["aud"] = []string{r.server.ID.String(), r.client.ID.String()} })},
+		{"aud lists this agent twice", with(func(c jwt.MapClaims) { c["aud"] = []string{r.server.ID.String(), r.server.ID.String()} })},
 		{"no exp", with(func(c jwt.MapClaims) { delete(c, "exp") })},
 		{"no iat", with(func(c jwt.MapClaims) { delete(c, "iat") })},
 		{"no jti", with(func(c jwt.MapClaims) { delete(c, "jti") })},
@@ -150,19 +155,41 @@ func TestTokenRejections(t *testing.T) {
 }
 
 func TestReplayCachePrunes(t *testing.T) {
-	var c replayCache
 	t0 := time.Unix(1_700_000_000, 0)
-	if err := c.add("a", t0.Add(time.Minute), t0); err != nil {
+	c, _ := newReplayCache(nil, 10, t0)
+	a, b := identity.ID{1}, identity.ID{2}
+	if err := c.add(a, token{"j1", t0.Add(time.Minute)}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.add("a", t0.Add(time.Minute), t0.Add(30*time.Second)); err == nil {
-		t.Error("second add of a within its lifetime: no error")
+	if err := c.add(a, token{"j1", t0.Add(time.Minute)}, t0.Add(30*time.Second)); !errors.Is(err, errReplayed) {
+		t.Errorf("second add of j1 within its lifetime: %v, want errReplayed", err)
 	}
-	if err := c.add("b", t0.Add(3*time.Minute), t0.Add(2*time.Minute)); err != nil {
+	if err := c.add(b, token{"j1", t0.Add(time.Minute)}, t0.Add(30*time.Second)); err != nil {
+		t.Errorf("the same jti from another peer: %v, want accepted", err)
+	}
+	if err := c.add(b, token{"j2", t0.Add(3 * time.Minute)}, t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.len(); n != 1 {
-		t.Errorf("cache holds %d ids after a's expiry, want 1", n)
+		t.Errorf("cache holds %d ids after the first ones expired, want 1", n)
+	}
+}
+
+// One peer cannot take more than its quota of the cache, so it cannot crowd out another.
+func TestReplayQuotaPerPeer(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	c, _ := newReplayCache(nil, 3, t0)
+	noisy, quiet := identity.ID{1}, identity.ID{2}
+	for i := range 3 {
+		if err := c.add(noisy, token{fmt.Sprint(i), t0.Add(time.Minute)}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.add(noisy, token{"x", t0.Add(time.Minute)}, t0); !errors.Is(err, errReplayQuota) {
+		t.Errorf("beyond the quota: %v, want errReplayQuota", err)
+	}
+	if err := c.add(quiet, token{"x", t0.Add(time.Minute)}, t0); err != nil {
+		t.Errorf("another peer while the first is at its quota: %v", err)
 	}
 }
 
@@ -200,45 +227,46 @@ func TestUnknownKeyRefusedAtHandshake(t *testing.T) {
 	stranger := newIdentity(t)
 	c := r.newClient(t, stranger, r.server.ID, conn)
 	_, err := c.Send(context.Background(), events(1, 1))
-	if err == nil || statusCode(err) != 0 {
-		t.Fatalf("Send from an unknown key: %v, want a TLS refusal", err)
+	var refused *RefusedError
+	if !errors.As(err, &refused) || refused.Key != stranger.ID {
+		t.Fatalf("Send from an unknown key: %v, want a *RefusedError for %s", err, stranger.ID.Short())
 	}
-	if !strings.Contains(err.Error(), "refused this agent's key "+stranger.ID.Short()) {
-		t.Errorf("error = %q, want it to say the partner refused key %s", err, stranger.ID.Short())
+	if !strings.Contains(err.Error(), "refuses this agent's key "+stranger.ID.Short()) {
+		t.Errorf("error = %q, want it to say the partner refuses key %s", err, stranger.ID.Short())
 	}
-	if _, err := Pair(context.Background(), stranger, r.server.ID, r.url, json.RawMessage(`{}`)); err == nil {
-		t.Error("Pair with no invitation pending: no error")
+	// Naming an invitation the server never made does not get a stranger in either.
+	if _, err := Pair(context.Background(), stranger, r.server.ID, r.url, "feedfeed", json.RawMessage(`{}`)); !errors.As(err, &refused) {
+		t.Errorf("Pair for an invitation that does not exist: %v, want a *RefusedError", err)
 	}
 	if n := r.inbox.callCount(); n != 0 {
 		t.Errorf("handler was called %d times, want 0", n)
 	}
 }
 
-func TestUnknownKeyMayOnlyPairWhilePairing(t *testing.T) {
+func TestUnknownKeyMayOnlyPairForAnInvitation(t *testing.T) {
 	r := newRig(t)
-	r.peers.setPairing(true)
+	r.peers.setInvitation("abc123", true)
 	stranger := newIdentity(t)
 	ctx := context.Background()
 
-	out, err := Pair(ctx, stranger, r.server.ID, r.url, json.RawMessage(`{"secret":"s3"}`))
+	out, err := Pair(ctx, stranger, r.server.ID, r.url, "abc123", json.RawMessage(`{"secret":"s3"}`))
 	if err != nil {
 		t.Fatalf("Pair: %v", err)
 	}
 	var answer struct {
-		Welcome string          `json:"welcome"`
-		Echo    json.RawMessage `json:"echo"`
+		Welcome    string          `json:"welcome"`
+		Invitation string          `json:"invitation"`
+		Echo       json.RawMessage `json:"echo"`
 	}
 	if err := json.Unmarshal(out, &answer); err != nil {
 		t.Fatalf("Pair answer %s: %v", out, err)
 	}
-	if answer.Welcome != stranger.ID.Short() || string(answer.Echo) != `{"secret":"s3"}` {
-		t.Errorf("Pair answer = %s, want the handler's answer for %s", out, stranger.ID.Short())
+	if answer.Welcome != stranger.ID.Short() || answer.Invitation != "abc123" || string(answer.Echo) != `{"secret":"s3"}` {
+		t.Errorf("Pair answer = %s, want the handler's answer for %s and invitation abc123", out, stranger.ID.Short())
 	}
-	if got := r.inbox.pairs; len(got) != 1 || got[0] != stranger.ID {
-		t.Errorf("handler saw pair peers %v, want [%s]", got, stranger.ID.Short())
-	}
-
+	// A stranger admitted for an invitation may call nothing else.
 	c := r.newClient(t, stranger, r.server.ID, conn)
+	c.tr.TLSClientConfig.ServerName = invitationServerName("abc123")
 	if _, err := c.Send(ctx, events(1, 1)); statusCode(err) != http.StatusForbidden {
 		t.Errorf("Send from the pairing stranger: %v, want 403", err)
 	}
@@ -248,15 +276,47 @@ func TestUnknownKeyMayOnlyPairWhilePairing(t *testing.T) {
 	if err := c.Unpair(ctx); statusCode(err) != http.StatusForbidden {
 		t.Errorf("Unpair from the pairing stranger: %v, want 403", err)
 	}
-	// The invitation ends while the stranger's connection is still open: /v1/pair closes too.
-	r.peers.setPairing(false)
-	_, err = roundTripFor(c, http.MethodPost, "/v1/pair", []byte(`{}`))
-	if statusCode(err) != http.StatusForbidden {
-		t.Errorf("Pair after the invitation ended, on a kept-alive connection: %v, want 403", err)
+	// An invitation that ended still admits the stranger, to hear why: the handler says so.
+	r.peers.setInvitation("abc123", false)
+	r.inbox.setFail(codedErr{code: 403, msg: "the invitation has already been used"})
+	_, err = Pair(ctx, stranger, r.server.ID, r.url, "abc123", json.RawMessage(`{}`))
+	if statusCode(err) != http.StatusForbidden || !strings.Contains(err.Error(), "already been used") {
+		t.Errorf("Pair for an ended invitation: %v, want the handler's 403 in words", err)
 	}
-	if n := r.inbox.callCount(); n != 1 || r.inbox.stored() != 0 {
-		t.Errorf("handler calls = %d, stored = %d; want 1 (the pair) and 0", n, r.inbox.stored())
+	if n := r.inbox.callCount(); n != 2 || r.inbox.stored() != 0 {
+		t.Errorf("handler calls = %d, stored = %d; want 2 (the pairs) and 0", n, r.inbox.stored())
 	}
+}
+
+// A connection admitted for a pending invitation, kept open, is closed when the invitation ends.
+func TestPairingConnectionClosedWhenInvitationEnds(t *testing.T) {
+	r := newRig(t)
+	r.peers.setInvitation("abc123", true)
+	stranger := newIdentity(t)
+	cfg := clientTLS(stranger, r.server.ID, r.url)
+	cfg.ServerName = invitationServerName("abc123")
+	tc, err := tls.Dial("tcp", strings.TrimPrefix(r.url, "https://"), cfg)
+	if err != nil {
+		t.Fatalf("handshake for a pending invitation: %v", err)
+	}
+	defer tc.Close()
+	// The TLS 1.3 server verifies the client's certificate after the client's handshake
+	// returns; a read makes sure the server has admitted it.
+	tc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := tc.Read(make([]byte, 1)); err == nil || !isTimeout(err) {
+		t.Fatalf("read from an admitted, idle connection: %v, want a timeout", err)
+	}
+	r.peers.setInvitation("abc123", false)
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = tc.Read(make([]byte, 1))
+	if err == nil || isTimeout(err) {
+		t.Errorf("read after the invitation ended: %v, want the connection closed", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // roundTripFor sends a raw request over c's kept-alive transport, without a token.
@@ -282,8 +342,8 @@ func TestClientPinnedToWrongServerKey(t *testing.T) {
 	if !pin.Permanent() {
 		t.Error("PinError is not Permanent()")
 	}
-	r.peers.setPairing(true)
-	if _, err := Pair(context.Background(), newIdentity(t), impostorPin, r.url, json.RawMessage(`{}`)); !errors.As(err, &pin) {
+	r.peers.setInvitation("abc123", true)
+	if _, err := Pair(context.Background(), newIdentity(t), impostorPin, r.url, "abc123", json.RawMessage(`{}`)); !errors.As(err, &pin) {
 		t.Errorf("Pair to the wrong key: %v, want a *PinError", err)
 	}
 	if n := r.inbox.callCount(); n != 0 {
@@ -423,7 +483,10 @@ func TestStatusErrorClassification(t *testing.T) {
 
 func TestServeStopsWithContext(t *testing.T) {
 	server, client := newIdentity(t), newIdentity(t)
-	srv := NewServer(server, &peers{pins: map[string]identity.ID{conn: client.ID}}, newInbox(), nil)
+	srv, err := NewServer(server, &peers{pins: map[string]identity.ID{conn: client.ID}}, newInbox(), ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

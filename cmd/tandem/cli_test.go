@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandemsync/tandem/core/secrets"
+)
+
+// needKeychain skips (or, under make test, fails) when no OS keychain answers: the commands
+// keep the agent's key there.
+func needKeychain(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := secrets.NewKeychain("tandem-cli-test").Probe(ctx); err != nil {
+		if os.Getenv("TANDEM_REQUIRE_KEYCHAIN") == "1" {
+			t.Fatalf("keychain required but unavailable: %v", err)
+		}
+		t.Skipf("no OS keychain: %v", err)
+	}
+}
+
+// buildTandem builds the command once per test binary.
+var buildTandem = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "tandem-cli-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "tandem")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", &buildError{out: string(out), err: err}
+	}
+	return bin, nil
+})
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+// serveAgent runs `tandem serve` on dir until the test ends; its log is returned for reading.
+func serveAgent(t *testing.T, bin, dir, name string) *syncBuffer {
+	t.Helper()
+	var out syncBuffer
+	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--name", name)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		removeAgentKey(t, bin, dir)
+	})
+	// Ready when its control socket answers.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "control.sock")); err == nil {
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("tandem serve exited:\n%s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tandem serve did not open its control socket:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return &out
+}
+
+// removeAgentKey deletes the test agent's key from the keychain.
+func removeAgentKey(t *testing.T, bin, dir string) {
+	abs, _ := filepath.Abs(dir)
+	secrets.NewKeychain("tandem").Delete(context.Background(), "agent-key:"+abs)
+}
+
+// firstLogLine is the first line the agent logged (Fyne's locale warnings aside).
+func firstLogLine(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, " INFO ") || strings.Contains(line, " WARN ") || strings.Contains(line, " ERROR ") {
+			return line
+		}
+	}
+	return ""
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
+}
+
+// tandem runs one command and returns its stdout; it fails the test on an error unless
+// wantErr, in which case it returns stderr.
+func tandem(t *testing.T, bin string, wantErr bool, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if wantErr {
+		if err == nil {
+			t.Fatalf("tandem %s succeeded, want an error; output:\n%s", strings.Join(args, " "), stdout.String())
+		}
+		return stderr.String()
+	}
+	if err != nil {
+		t.Fatalf("tandem %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// With tandem serve running, invite, accept, connections and queue act on the running agents
+// through their control sockets (their databases are locked, so nothing else could).
+func TestCLIDrivesRunningServe(t *testing.T) {
+	needKeychain(t)
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	blue, red := filepath.Join(root, "blue"), filepath.Join(root, "red")
+	blueLog := serveAgent(t, bin, blue, "Blue")
+	serveAgent(t, bin, red, "Red")
+	if first := firstLogLine(blueLog.String()); !strings.Contains(first, "secrets=") {
+		t.Errorf("serve's first log line %q does not name where secrets are kept", first)
+	}
+
+	code := strings.TrimSpace(tandem(t, bin, false, "invite", "--data-dir", blue, "--expires", "2h"))
+	if !strings.HasPrefix(code, "tandem1-") {
+		t.Fatalf("invite printed %q, want a code", code)
+	}
+	inv := tandem(t, bin, false, "invitations", "--data-dir", blue)
+	if !strings.Contains(inv, "pending") {
+		t.Errorf("invitations:\n%s\nwant the pending one", inv)
+	}
+	if msg := tandem(t, bin, true, "accept", code, "--data-dir", blue); !strings.Contains(msg, "never pairs with itself") {
+		t.Errorf("blue accepting its own code: %q", msg)
+	}
+	out := tandem(t, bin, false, "accept", code, "--data-dir", red)
+	if !strings.Contains(out, "Paired with Blue") || !strings.Contains(out, "Verification code:") {
+		t.Fatalf("accept:\n%s", out)
+	}
+	list := tandem(t, bin, false, "connections", "--data-dir", blue)
+	if !strings.Contains(list, "Red") || !strings.Contains(list, "Active") || !strings.Contains(list, "Unverified") {
+		t.Fatalf("connections at blue:\n%s", list)
+	}
+	out = tandem(t, bin, false, "connections", "pause", "Red", "--data-dir", blue)
+	if !strings.Contains(out, "Paused") {
+		t.Errorf("connections pause:\n%s", out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(tandem(t, bin, false, "connections", "--data-dir", red), "Paused by the partner") {
+		if time.Now().After(deadline) {
+			t.Fatalf("red does not show that blue paused:\n%s", tandem(t, bin, false, "connections", "--data-dir", red))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if q := tandem(t, bin, false, "queue", "--data-dir", red, "--connection", "Blue"); !strings.Contains(q, "CONNECTION") && !strings.Contains(q, "Nothing waiting") {
+		t.Errorf("queue:\n%s", q)
+	}
+	if msg := tandem(t, bin, true, "connections", "revoke", "Blue", "--data-dir", red); !strings.Contains(msg, "--keep-queued") {
+		t.Errorf("revoke without a choice: %q; want it to ask for --keep-queued or --delete-queued", msg)
+	}
+	if out := tandem(t, bin, false, "audit", "verify", "--data-dir", blue); !strings.Contains(out, "chain is intact") {
+		t.Errorf("audit verify:\n%s", out)
+	}
+	if out := tandem(t, bin, false, "audit", "--data-dir", blue); !strings.Contains(out, "pause") || !strings.Contains(out, "pairing") {
+		t.Errorf("audit:\n%s", out)
+	}
+}
