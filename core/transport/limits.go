@@ -145,6 +145,7 @@ type pairingConns struct {
 type pairingConn struct {
 	peer       identity.ID
 	invitation string
+	busy       int // requests in flight: a redemption in progress is never cut off
 }
 
 func (p *pairingConns) add(c net.Conn, pc pairingConn) {
@@ -160,6 +161,26 @@ func (p *pairingConns) remove(c net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.m, c)
+}
+
+// begin marks a request in flight on c; the returned func ends it.
+func (p *pairingConns) begin(c net.Conn) (end func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pc, ok := p.m[c]
+	if !ok {
+		return func() {}
+	}
+	pc.busy++
+	p.m[c] = pc
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if pc, ok := p.m[c]; ok {
+			pc.busy--
+			p.m[c] = pc
+		}
+	}
 }
 
 func (p *pairingConns) len() int {
@@ -178,15 +199,23 @@ func (p *pairingConns) sweep(s *Server) {
 	}
 	p.mu.Unlock()
 	for c, pc := range list {
+		if pc.busy > 0 {
+			continue
+		}
 		if s.peers.Known(pc.peer) {
 			p.remove(c)
 			continue
 		}
-		if _, pending := s.peers.Invitation(pc.invitation); !pending {
-			s.log.Info("closed a pairing connection: its invitation ended", "invitation", pc.invitation, "remote", c.RemoteAddr().String())
-			c.Close()
-			p.remove(c)
+		if _, pending := s.peers.Invitation(pc.invitation); pending {
+			continue
 		}
+		p.mu.Lock()
+		if now, ok := p.m[c]; ok && now.busy == 0 {
+			delete(p.m, c)
+			c.Close()
+			s.log.Info("closed a pairing connection: its invitation ended", "invitation", pc.invitation, "remote", c.RemoteAddr().String())
+		}
+		p.mu.Unlock()
 	}
 }
 

@@ -152,6 +152,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(handshakeLog{s}, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				return context.WithValue(ctx, rawConnKey{}, tc.NetConn())
+			}
+			return ctx
+		},
 		ConnState: func(c net.Conn, st http.ConnState) {
 			if st == http.StateClosed || st == http.StateHijacked {
 				if tc, ok := c.(*tls.Conn); ok {
@@ -188,6 +194,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-errc // http.ErrServerClosed
 	return nil
 }
+
+// rawConnKey carries a request's connection beneath TLS in its context.
+type rawConnKey struct{}
 
 // handshakeLog takes net/http's error lines (failed TLS handshakes, mostly) and counts them
 // per remote address into one line an interval.
@@ -343,6 +352,9 @@ func (s *Server) handlePair(w http.ResponseWriter, r *http.Request) {
 		setRetryAfter(w, wait)
 		s.reject(w, r, http.StatusTooManyRequests, peer, "too many pairing attempts from this address; wait and try again", nil)
 		return
+	}
+	if raw, ok := r.Context().Value(rawConnKey{}).(net.Conn); ok {
+		defer s.pairing.begin(raw)()
 	}
 	inv := invitationFromServerName(r.TLS.ServerName)
 	if inv == "" {
