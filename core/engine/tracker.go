@@ -40,6 +40,12 @@ type Write struct {
 	Fields []string  // names of the changed fields: title, description, status, priority,
 	// labels, assignee, reporter, and "custom.NAME" for a custom field
 	NewComments []item.Comment // comments to add, in order; Author is kept where the tracker can
+	// EditComments are comments already on the item to change, by their local ID: the new
+	// Body (and the partner's Author, kept as on NewComments). DeleteComments are the local
+	// ids of comments to remove; one that is already gone is not an error. Trackers that
+	// cannot edit or delete comments answer a permanent error naming what they cannot do.
+	EditComments   []item.Comment
+	DeleteComments []string
 	// Retry is set when an earlier attempt at this write failed, possibly after the tracker
 	// acted on it (a request whose answer was lost). A tracker without transactions should
 	// look for what that attempt made (e.g. a ticket it created) before creating again.

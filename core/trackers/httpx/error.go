@@ -20,8 +20,11 @@ type Error struct {
 	Message    string // the tracker's own explanation, when it gave one
 	Hint       string // what the operator can do, e.g. "check the token in Settings"
 	Malformed  bool   // the answer arrived but could not be understood
-	retryAfter time.Duration
-	Err        error // the underlying cause, if any
+	// RateLimited is set when the tracker refused because a request budget is spent (429,
+	// or GitHub's 403 with its limit headers): retrying after RetryAfter helps.
+	RateLimited bool
+	retryAfter  time.Duration
+	Err         error // the underlying cause, if any
 }
 
 func (e *Error) Error() string {
@@ -37,14 +40,14 @@ func (e *Error) Error() string {
 		if e.Err != nil {
 			fmt.Fprintf(&b, ": %v", e.Err)
 		}
+	case e.RateLimited:
+		fmt.Fprintf(&b, "%s is limiting our requests (%d)", e.Tracker, e.StatusCode)
 	case e.StatusCode == http.StatusUnauthorized:
 		fmt.Fprintf(&b, "%s rejected the credentials (401)", e.Tracker)
 	case e.StatusCode == http.StatusForbidden:
 		fmt.Fprintf(&b, "%s refused %s %s (403): the account lacks the right", e.Tracker, e.Method, e.Path)
 	case e.StatusCode == http.StatusNotFound:
 		fmt.Fprintf(&b, "%s has nothing at %s (404)", e.Tracker, e.Path)
-	case e.StatusCode == http.StatusTooManyRequests:
-		fmt.Fprintf(&b, "%s is limiting our requests (429)", e.Tracker)
 	case e.StatusCode >= 500:
 		fmt.Fprintf(&b, "%s had a server error on %s %s (%d %s)", e.Tracker, e.Method, e.Path,
 			e.StatusCode, http.StatusText(e.StatusCode))
@@ -69,7 +72,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Permanent reports whether retrying the same request cannot help: a 4xx answer other than
 // 408 (timeout) and 429 (too many requests).
 func (e *Error) Permanent() bool {
-	return e.StatusCode >= 400 && e.StatusCode < 500 &&
+	return !e.RateLimited && e.StatusCode >= 400 && e.StatusCode < 500 &&
 		e.StatusCode != http.StatusRequestTimeout && e.StatusCode != http.StatusTooManyRequests
 }
 

@@ -8,36 +8,15 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/httpx"
 )
-
-// Check is the outcome of TestConnection, for the Settings screen.
-type Check struct {
-	Reachable     bool     // RT answered at the address
-	AuthOK        bool     // the credential was accepted
-	User          string   // the account Tandem acts as
-	Version       string   // RT's version
-	QueuesFound   []string // configured queues the account can see
-	QueuesMissing []string // configured queues that do not exist or are hidden from the account
-	Problem       string   // what is wrong, in words for the operator; "" when all is well
-}
-
-// OK reports whether the tracker is ready to sync.
-func (c Check) OK() bool { return c.Problem == "" }
-
-// String says the outcome in one line.
-func (c Check) String() string {
-	if c.OK() {
-		return fmt.Sprintf("RT %s reachable, signed in as %s, queues found: %s", c.Version, c.User, strings.Join(c.QueuesFound, ", "))
-	}
-	return c.Problem
-}
 
 // TestConnection checks, in order, that RT answers, that it accepts the credential and that
 // every configured queue exists and is visible to the account. It never returns an error:
 // every failure is described in Check.Problem.
-func (t *Tracker) TestConnection(ctx context.Context) Check {
-	var c Check
+func (t *Tracker) TestConnection(ctx context.Context) connector.Check {
+	c := connector.Check{Scope: "queues"}
 	var about struct {
 		Version string `json:"Version"`
 	}
@@ -75,18 +54,20 @@ func (t *Tracker) TestConnection(ctx context.Context) Check {
 		err := t.hc.GetJSON(ctx, t.endpoint("/queue/"+url.PathEscape(q), nil), &out)
 		switch {
 		case err == nil:
-			c.QueuesFound = append(c.QueuesFound, q)
+			c.Found = append(c.Found, q)
 		case httpx.IsStatus(err, http.StatusNotFound) || httpx.IsStatus(err, http.StatusForbidden):
-			c.QueuesMissing = append(c.QueuesMissing, q)
+			c.Missing = append(c.Missing, q)
 		default:
 			c.Problem = fmt.Sprintf("checking queue %q: %v", q, err)
 			return c
 		}
 	}
-	if len(c.QueuesMissing) > 0 {
+	if len(c.Missing) > 0 {
 		c.Problem = fmt.Sprintf("%s has no queue %s that %s can see: check the queue names in Settings and the account's rights in RT",
-			t.name, quoteList(c.QueuesMissing), c.User)
+			t.name, quoteList(c.Missing), c.User)
+		return c
 	}
+	c.Detail = fmt.Sprintf("RT %s reachable, signed in as %s, queues found: %s", c.Version, c.User, strings.Join(c.Found, ", "))
 	return c
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/httpx"
 	"github.com/tandemsync/tandem/core/trackers/rt/rttest"
 )
@@ -288,7 +289,7 @@ func TestLiveTestConnection(t *testing.T) {
 			tr, _ := live(t, tc.mod)
 			c := tr.TestConnection(context.Background())
 			if c.OK() != tc.wantOK || !strings.Contains(c.String(), tc.want) || c.Reachable != tc.reach || c.AuthOK != tc.auth ||
-				!slices.Equal(c.QueuesMissing, tc.missing) {
+				!slices.Equal(c.Missing, tc.missing) {
 				t.Errorf("got %+v (%q); want ok %v, reachable %v, auth %v, missing %v, message containing %q",
 					c, c, tc.wantOK, tc.reach, tc.auth, tc.missing, tc.want)
 			}
@@ -431,7 +432,7 @@ func TestLiveRetriedCommentsAreNotPostedTwice(t *testing.T) {
 	direct(t, s, "root", "password", http.MethodPost, "/ticket", map[string]any{"Queue": "General", "Subject": fmt.Sprintf("retried comments %d", time.Now().UnixNano())}, &tk)
 	ann := item.User{Name: "Ann Partner", Email: "ann@partner.example"}
 	post := func(body string) {
-		direct(t, s, "root", "password", http.MethodPost, "/ticket/"+tk.ID+"/correspond", map[string]any{"Content": withMarker(ann, body), "ContentType": "text/plain"}, nil)
+		direct(t, s, "root", "password", http.MethodPost, "/ticket/"+tk.ID+"/correspond", map[string]any{"Content": connector.WithAuthor(ann, body), "ContentType": "text/plain"}, nil)
 	}
 	post("+1") // synced earlier, linked to the partner's first "+1"
 	post("+1") // posted by the attempt whose answer was lost

@@ -2,7 +2,6 @@ package rt
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -84,38 +83,4 @@ func ownerValue(u item.User) string {
 		return u.Email
 	}
 	return nobody
-}
-
-// The marker that keeps a partner's author on a comment Tandem adds, since RT records the
-// API user as its creator: a first line "[Alice Smith <alice@example.com> via Tandem]".
-var markerRE = regexp.MustCompile(`^\[(.*?)(?: <([^<>\s]*)>)? via Tandem\]\r?\n?`)
-
-// withMarker returns body prefixed with the marker naming author.
-func withMarker(author item.User, body string) string {
-	name := author.Name
-	if name == "" {
-		name = author.ID
-	}
-	if name == "" {
-		name = "someone"
-	}
-	name = strings.NewReplacer("\n", " ", "]", ")", "<", "(", ">", ")").Replace(name)
-	if author.Email != "" && !strings.ContainsAny(author.Email, "<> \n") {
-		return fmt.Sprintf("[%s <%s> via Tandem]\n%s", name, author.Email, body)
-	}
-	return fmt.Sprintf("[%s via Tandem]\n%s", name, body)
-}
-
-// parseMarker returns the partner author and the body without the marker, and whether
-// body carried one.
-func parseMarker(body string) (item.User, string, bool) {
-	m := markerRE.FindStringSubmatchIndex(body)
-	if m == nil {
-		return item.User{}, body, false
-	}
-	u := item.User{Name: body[m[2]:m[3]]}
-	if m[4] >= 0 {
-		u.Email = body[m[4]:m[5]]
-	}
-	return u, body[m[1]:], true
 }

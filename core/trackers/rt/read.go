@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/httpx"
 )
 
@@ -482,7 +483,7 @@ func assemble(it *item.Item, txns []txnRow, texts, files []attRow) error {
 				Created:  at,
 				Internal: x.Type == "Comment",
 			}
-			if u, rest, ok := parseMarker(c.Body); ok {
+			if u, rest, ok := connector.ParseAuthor(c.Body); ok {
 				c.Author, c.Body = u, rest
 			}
 			it.Comments = append(it.Comments, c)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandemsync/tandem/core/engine"
+	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/httpx"
 )
 
@@ -123,4 +125,42 @@ func (t *Tracker) endpoint(path string, q url.Values) string {
 // quote makes s a TicketSQL string literal.
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// Auth choices of the RT settings.
+const (
+	AuthToken    = "token"
+	AuthPassword = "password"
+)
+
+// Connector is RT's registry entry.
+var Connector = connector.Connector{
+	Kind:   "rt",
+	Label:  "Request Tracker (RT)",
+	Remote: true,
+	Fields: []connector.Field{
+		{Key: "url", Label: "URL", Placeholder: "https://rt.example.com", Required: true,
+			Hint: "RT's web address, with its path if it has one (e.g. https://example.com/rt)."},
+		{Key: "queues", Label: "Queues", Kind: connector.List, Placeholder: "General, Support", Required: true,
+			Hint: "New tickets go to the first unless a rule names another."},
+		{Key: "auth", Label: "Sign in with", Kind: connector.Choice, Choices: []string{AuthToken, AuthPassword}, Default: AuthToken},
+		{Key: "user", Label: "User name", Placeholder: "RT user name", Required: true,
+			ShowWhen: &connector.Condition{Key: "auth", Values: []string{AuthPassword}}},
+		{Key: "credential", Label: "Token or password", Kind: connector.Secret, Required: true,
+			Placeholder: "RT authentication token or password",
+			Hint:        "An RT auth token (Settings > Auth Tokens in RT), or the user's password."},
+	},
+	Build: func(env connector.Env) (engine.Tracker, error) {
+		cfg := Config{URL: env.Values["url"], Queues: env.Values.List("queues"), RequestsPerMinute: env.RequestsPerMinute,
+			Timeout: env.Timeout, Transport: env.Transport, Logger: env.Logger}
+		if env.Values["auth"] == AuthPassword {
+			cfg.User, cfg.Password = env.Values["user"], env.Secrets["credential"]
+		} else {
+			cfg.Token = env.Secrets["credential"]
+		}
+		return New(cfg)
+	},
+	Describe: func(v connector.Values) string {
+		return fmt.Sprintf("Request Tracker at %s (%s)", v["url"], strings.Join(v.List("queues"), ", "))
+	},
 }

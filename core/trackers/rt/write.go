@@ -15,6 +15,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/trackers/connector"
 )
 
 // Apply creates and updates tickets and adds comments, one write at a time.
@@ -30,17 +31,7 @@ import (
 // RT cannot change a ticket's first message, so description changes after creation are not
 // written (a notice is logged); labels have no RT equivalent and are not written.
 func (t *Tracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.WriteResult, error) {
-	results := make([]engine.WriteResult, len(writes))
-	for i, w := range writes {
-		if err := ctx.Err(); err != nil {
-			for j := i; j < len(writes); j++ {
-				results[j].Err = err
-			}
-			return results, err
-		}
-		results[i] = t.apply(ctx, w)
-	}
-	return results, nil
+	return connector.ApplyEach(ctx, writes, t.apply)
 }
 
 func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult {
@@ -128,21 +119,7 @@ func (t *Tracker) postedBefore(ctx context.Context, id int64, added []item.Comme
 	if err != nil {
 		return nil, err
 	}
-	found := map[int]string{}
-	taken := map[string]bool{}
-	for i, c := range added {
-		want := strings.TrimSpace(withMarker(c.Author, c.Body))
-		for _, x := range it.Comments {
-			if known[x.ID] || taken[x.ID] || x.Internal != c.Internal {
-				continue
-			}
-			if strings.TrimSpace(withMarker(x.Author, x.Body)) == want {
-				found[i], taken[x.ID] = x.ID, true
-				break
-			}
-		}
-	}
-	return found, nil
+	return connector.PostedBefore(added, it.Comments, known), nil
 }
 
 // QueueField is the custom field under which a ticket's queue is read and written: a rule
@@ -161,7 +138,7 @@ func (t *Tracker) queueFor(it item.Item) (string, error) {
 			return c, nil
 		}
 	}
-	return "", permanent(fmt.Errorf("queue %q is not one of the synced queues (%s): Tandem would lose sight of the ticket there; add it in Settings or change the rule",
+	return "", connector.Permanent(fmt.Errorf("queue %q is not one of the synced queues (%s): Tandem would lose sight of the ticket there; add it in Settings or change the rule",
 		q, strings.Join(t.cfg.Queues, ", ")))
 }
 
@@ -186,7 +163,7 @@ func (t *Tracker) create(ctx context.Context, queue string, it item.Item) (int64
 	if it.Priority != "" {
 		n, err := priorityNumber(it.Priority)
 		if err != nil {
-			return 0, permanent(err)
+			return 0, connector.Permanent(err)
 		}
 		body["Priority"] = n
 	}
@@ -259,7 +236,7 @@ func (t *Tracker) update(ctx context.Context, id int64, w engine.Write) error {
 		case engine.FieldPriority:
 			n, err := priorityNumber(w.Item.Priority)
 			if err != nil {
-				return permanent(err)
+				return connector.Permanent(err)
 			}
 			body["Priority"] = n
 		case engine.FieldAssignee:
@@ -302,7 +279,7 @@ func (t *Tracker) update(ctx context.Context, id int64, w engine.Write) error {
 		}
 	}
 	if len(failed) > 0 {
-		return permanent(fmt.Errorf("%s refused part of the change: %s", t.name, strings.Join(failed, "; ")))
+		return connector.Permanent(fmt.Errorf("%s refused part of the change: %s", t.name, strings.Join(failed, "; ")))
 	}
 	return nil
 }
@@ -325,7 +302,7 @@ func (t *Tracker) comment(ctx context.Context, id int64, c item.Comment) error {
 	if c.Internal {
 		kind = "comment"
 	}
-	body := map[string]any{"Content": withMarker(c.Author, c.Body), "ContentType": "text/plain"}
+	body := map[string]any{"Content": connector.WithAuthor(c.Author, c.Body), "ContentType": "text/plain"}
 	return t.hc.DoJSON(ctx, http.MethodPost, t.endpoint(fmt.Sprintf("/ticket/%d/%s", id, kind), nil), body, nil)
 }
 
@@ -399,12 +376,3 @@ func (t *Tracker) markOwn(ctx context.Context, id int64, added []item.Comment) (
 	slices.Reverse(ids)
 	return ids, nil
 }
-
-// permanentError marks an error that retrying cannot fix.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string   { return e.err.Error() }
-func (e *permanentError) Unwrap() error   { return e.err }
-func (e *permanentError) Permanent() bool { return true }
-
-func permanent(err error) error { return &permanentError{err} }
