@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -286,17 +287,20 @@ func (f *fakeAgent) TrackerSettings(ctx context.Context) (agent.TrackerSettings,
 		return agent.TrackerSettings{}, err
 	}
 	s := f.settings
-	s.Queues = slices.Clone(s.Queues)
+	s.Values = maps.Clone(s.Values)
 	return s, nil
 }
 
 // trackerCall is one TestTracker or SaveTrackerSettings call as the fake received it.
 type trackerCall struct {
-	settings   agent.TrackerSettings
-	credential string
+	settings agent.TrackerSettings
+	secrets  map[string]string
 }
 
-func (f *fakeAgent) TestTracker(ctx context.Context, s agent.TrackerSettings, credential string) agent.TrackerCheck {
+// Connectors is the real registry: the forms under test are the ones operators get.
+func (f *fakeAgent) Connectors() []agent.ConnectorInfo { return agent.Registry() }
+
+func (f *fakeAgent) TestTracker(ctx context.Context, s agent.TrackerSettings, credential map[string]string) agent.TrackerCheck {
 	f.mu.Lock()
 	gate := f.gate
 	f.mu.Unlock()
@@ -309,7 +313,7 @@ func (f *fakeAgent) TestTracker(ctx context.Context, s agent.TrackerSettings, cr
 	return f.check
 }
 
-func (f *fakeAgent) SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, credential string) error {
+func (f *fakeAgent) SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, credential map[string]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.saved = append(f.saved, trackerCall{s, credential})

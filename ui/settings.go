@@ -14,31 +14,22 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/trackers/connector"
 )
 
-// The choices of the Settings screen, as the operator reads them.
-const (
-	choiceEmbedded = "Embedded tracker"
-	choiceRT       = "Request Tracker (RT)"
-	authToken      = "API token"
-	authPassword   = "User name and password"
-)
-
-// settingsScreen chooses the tracker the agent syncs and how to reach it.
+// settingsScreen chooses the tracker the agent syncs and how to reach it. Its forms are drawn
+// from the agent's connector registry: each connector's fields, which of them are secrets
+// (kept in the keychain, never shown back) and which apply only with some choice.
 type settingsScreen struct {
 	u       *UI
 	loaded  bool // the agent's settings are in the form
 	loading bool // a load is in flight
 
-	kind       *widget.RadioGroup
-	rtBox      *fyne.Container // everything that only RT needs
-	rtForm     *widget.Form
-	url        *widget.Entry
-	queues     *widget.Entry
-	auth       *widget.RadioGroup
-	user       *widget.Entry
-	credential *widget.Entry
-	credHint   *widget.Label
+	connectors []agent.ConnectorInfo
+	kind       *widget.RadioGroup // by connector label
+	forms      map[string]*connectorForm
+	formBox    *fyne.Container // the chosen connector's form
+	remoteBox  *fyne.Container // what every remote tracker has: poll interval, budget, keychain note
 	poll       *widget.Entry
 	rpm        *widget.Entry
 
@@ -46,48 +37,44 @@ type settingsScreen struct {
 	saveButton *widget.Button
 	progress   *widget.ProgressBarInfinite
 	result     *widget.Label // the outcome of Test connection
-	queueLine  *widget.Label // which queues the test found and missed
+	foundLine  *widget.Label // which queues, repositories or projects the test found and missed
+}
+
+// connectorForm is one connector's fields.
+type connectorForm struct {
+	info   agent.ConnectorInfo
+	form   *widget.Form
+	items  map[string]*widget.FormItem
+	entry  map[string]*widget.Entry
+	choice map[string]*widget.RadioGroup
 }
 
 func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 	s.u = u
-	s.kind = widget.NewRadioGroup([]string{choiceEmbedded, choiceRT}, func(string) { s.showKind() })
+	s.connectors = u.agent.Connectors()
+	s.forms = map[string]*connectorForm{}
+	var labels []string
+	for _, c := range s.connectors {
+		labels = append(labels, c.Label)
+		s.forms[c.Kind] = s.newForm(c)
+	}
+	s.kind = widget.NewRadioGroup(labels, func(string) { s.showKind() })
 	s.kind.Horizontal = true
 	s.kind.Required = true
-	s.kind.Selected = choiceEmbedded
+	s.kind.Selected = labels[0]
 
-	s.url = widget.NewEntry()
-	s.url.SetPlaceHolder("https://rt.example.com")
-	s.queues = widget.NewEntry()
-	s.queues.SetPlaceHolder("comma-separated, e.g. General, Support")
-	s.auth = widget.NewRadioGroup([]string{authToken, authPassword}, func(string) { s.showAuth() })
-	s.auth.Horizontal = true
-	s.auth.Required = true
-	s.auth.Selected = authToken
-	s.user = widget.NewEntry()
-	s.credential = widget.NewPasswordEntry()
-	s.credHint = widget.NewLabel("")
-	s.credHint.Importance = widget.LowImportance
-	s.credHint.Wrapping = fyne.TextWrapWord
 	s.poll = widget.NewEntry()
 	s.poll.SetPlaceHolder("10")
 	s.rpm = widget.NewEntry()
 	s.rpm.SetPlaceHolder("0 (unlimited)")
-
-	s.rtForm = widget.NewForm(
-		widget.NewFormItem("URL", s.url),
-		widget.NewFormItem("Queues", s.queues),
-		widget.NewFormItem("Sign in with", s.auth),
-		widget.NewFormItem("User name", s.user),
-		widget.NewFormItem("Token or password", s.credential),
-		widget.NewFormItem("", s.credHint),
-		widget.NewFormItem("Poll every (seconds)", s.poll),
-		widget.NewFormItem("Requests per minute", s.rpm),
-	)
-	keychain := widget.NewLabelWithStyle("The credential is kept in the OS keychain, never in Tandem's data directory or logs.",
+	keychain := widget.NewLabelWithStyle("Tokens, passwords and keys are kept in the OS keychain, never in Tandem's data directory or logs.",
 		fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
 	keychain.Wrapping = fyne.TextWrapWord
-	s.rtBox = container.NewVBox(s.rtForm, keychain)
+	s.remoteBox = container.NewVBox(widget.NewForm(
+		widget.NewFormItem("Poll every (seconds)", s.poll),
+		widget.NewFormItem("Requests per minute", s.rpm),
+	), keychain)
+	s.formBox = container.NewVBox()
 
 	s.testButton = widget.NewButtonWithIcon("Test connection", theme.SearchIcon(), s.test)
 	s.saveButton = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), s.save)
@@ -98,12 +85,11 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 	s.result = widget.NewLabel("")
 	s.result.Wrapping = fyne.TextWrapWord
 	s.result.Hide()
-	s.queueLine = widget.NewLabel("")
-	s.queueLine.Wrapping = fyne.TextWrapWord
-	s.queueLine.Hide()
+	s.foundLine = widget.NewLabel("")
+	s.foundLine.Wrapping = fyne.TextWrapWord
+	s.foundLine.Hide()
 
 	s.showKind()
-	s.showAuth()
 	s.testButton.Disable() // until the agent's settings are in the form
 	s.saveButton.Disable()
 
@@ -112,13 +98,90 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 		widget.NewLabelWithStyle("Tracker", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		widget.NewLabel("Which tracker this agent keeps in sync with its partners:"),
 		s.kind,
-		s.rtBox,
+		s.formBox,
+		s.remoteBox,
 		container.NewHBox(s.testButton, s.saveButton),
 		s.progress,
 		s.result,
-		s.queueLine,
+		s.foundLine,
 		u.historySet.build(u),
 	))
+}
+
+// newForm draws a connector's fields: an entry per text field (a password entry for a
+// secret), radio buttons per choice.
+func (s *settingsScreen) newForm(c agent.ConnectorInfo) *connectorForm {
+	f := &connectorForm{info: c, form: widget.NewForm(), items: map[string]*widget.FormItem{},
+		entry: map[string]*widget.Entry{}, choice: map[string]*widget.RadioGroup{}}
+	for _, fd := range c.Fields {
+		var w fyne.CanvasObject
+		switch fd.Kind {
+		case connector.Choice:
+			r := widget.NewRadioGroup(fd.Choices, func(string) { s.layout(f) })
+			r.Horizontal = true
+			r.Required = true
+			r.Selected = fd.Default
+			f.choice[fd.Key] = r
+			w = r
+		default:
+			var e *widget.Entry
+			if fd.IsSecret() {
+				e = widget.NewPasswordEntry()
+			} else {
+				e = widget.NewEntry()
+			}
+			e.SetPlaceHolder(fd.Placeholder)
+			e.SetText(fd.Default)
+			f.entry[fd.Key] = e
+			w = e
+		}
+		item := widget.NewFormItem(fd.Label, w)
+		item.HintText = fd.Hint
+		if fd.IsSecret() {
+			item.HintText = strings.TrimSpace(fd.Hint + " Leave empty to keep the one already in the keychain.")
+		}
+		f.items[fd.Key] = item
+	}
+	s.layout(f)
+	return f
+}
+
+// values are the form's current settings values (secrets excluded).
+func (f *connectorForm) values() connector.Values {
+	v := connector.Values{}
+	for _, fd := range f.info.Fields {
+		switch {
+		case fd.IsSecret():
+		case f.choice[fd.Key] != nil:
+			v[fd.Key] = f.choice[fd.Key].Selected
+		default:
+			v[fd.Key] = strings.TrimSpace(f.entry[fd.Key].Text)
+		}
+	}
+	return v
+}
+
+// layout shows the fields that apply to the current choices.
+func (s *settingsScreen) layout(f *connectorForm) {
+	v := f.values()
+	var items []*widget.FormItem
+	for _, fd := range f.info.Fields {
+		if fd.Applies(v) {
+			items = append(items, f.items[fd.Key])
+		}
+	}
+	f.form.Items = items
+	f.form.Refresh()
+}
+
+// chosen is the connector the kind radio names.
+func (s *settingsScreen) chosen() *connectorForm {
+	for _, c := range s.connectors {
+		if c.Label == s.kind.Selected {
+			return s.forms[c.Kind]
+		}
+	}
+	return s.forms[s.connectors[0].Kind]
 }
 
 // load asks the agent for its settings and shows them. Test and Save wait for it, so a save
@@ -148,22 +211,31 @@ func (s *settingsScreen) load() {
 	})
 }
 
-// fill shows settings in the form. The credential is never shown back.
+// fill shows settings in the form. Secrets are never shown back.
 func (s *settingsScreen) fill(ts agent.TrackerSettings) {
-	if ts.Kind == agent.TrackerRT {
-		s.kind.SetSelected(choiceRT)
-	} else {
-		s.kind.SetSelected(choiceEmbedded)
+	kind := ts.Kind
+	if kind == "" {
+		kind = agent.TrackerEmbedded
 	}
-	s.url.SetText(ts.URL)
-	s.queues.SetText(strings.Join(ts.Queues, ", "))
-	if ts.User != "" {
-		s.auth.SetSelected(authPassword)
-	} else {
-		s.auth.SetSelected(authToken)
+	f := s.forms[kind]
+	if f == nil {
+		s.u.setStatus(fmt.Sprintf("This agent syncs a tracker of kind %q, which this version does not know.", kind), true)
+		return
 	}
-	s.user.SetText(ts.User)
-	s.credential.SetText("")
+	for _, fd := range f.info.Fields {
+		switch {
+		case f.choice[fd.Key] != nil:
+			sel := ts.Values[fd.Key]
+			if sel == "" {
+				sel = fd.Default
+			}
+			f.choice[fd.Key].SetSelected(sel)
+		case fd.IsSecret():
+			f.entry[fd.Key].SetText("")
+		default:
+			f.entry[fd.Key].SetText(ts.Values[fd.Key])
+		}
+	}
 	s.poll.SetText("")
 	if ts.Poll > 0 {
 		s.poll.SetText(strconv.FormatFloat(ts.Poll.Seconds(), 'f', -1, 64))
@@ -172,82 +244,86 @@ func (s *settingsScreen) fill(ts agent.TrackerSettings) {
 	if ts.RequestsPerMinute > 0 {
 		s.rpm.SetText(strconv.Itoa(ts.RequestsPerMinute))
 	}
+	s.kind.SetSelected(f.info.Label)
+	s.layout(f)
 	s.showKind()
-	s.showAuth()
 }
 
-// showKind hides what only RT needs while the embedded tracker is chosen.
+// showKind shows the chosen connector's form, and what remote trackers share.
 func (s *settingsScreen) showKind() {
-	if s.rtBox == nil {
+	if s.formBox == nil {
 		return // SetSelected during build
 	}
-	if s.kind.Selected == choiceRT {
-		s.rtBox.Show()
+	f := s.chosen()
+	s.formBox.Objects = nil
+	if len(f.info.Fields) > 0 {
+		s.formBox.Objects = []fyne.CanvasObject{f.form}
+	}
+	s.formBox.Refresh()
+	if f.info.Remote {
+		s.remoteBox.Show()
 	} else {
-		s.rtBox.Hide()
+		s.remoteBox.Hide()
 	}
 	s.result.Hide()
-	s.queueLine.Hide()
-}
-
-func (s *settingsScreen) showAuth() {
-	if s.credHint == nil {
-		return // SetSelected during build
-	}
-	if s.auth.Selected == authPassword {
-		s.user.Enable()
-		s.user.SetPlaceHolder("RT user name")
-		s.credential.SetPlaceHolder("RT password")
-		s.credHint.SetText("Leave empty to keep the password already in the keychain.")
-	} else {
-		s.user.Disable()
-		s.user.SetPlaceHolder("not needed with a token")
-		s.credential.SetPlaceHolder("RT authentication token")
-		s.credHint.SetText("Leave empty to keep the token already in the keychain.")
-	}
-	if s.rtForm != nil {
-		s.rtForm.Refresh() // the form greys a label only as its field is when it refreshes
-	}
+	s.foundLine.Hide()
 }
 
 // settings reads the form; a value the agent could not use is an error naming the field.
-func (s *settingsScreen) settings() (agent.TrackerSettings, string, error) {
-	if s.kind.Selected != choiceRT {
-		return agent.TrackerSettings{Kind: agent.TrackerEmbedded}, "", nil
-	}
-	ts := agent.TrackerSettings{Kind: agent.TrackerRT, URL: strings.TrimSpace(s.url.Text)}
-	for _, q := range strings.Split(s.queues.Text, ",") {
-		if q = strings.TrimSpace(q); q != "" {
-			ts.Queues = append(ts.Queues, q)
+func (s *settingsScreen) settings() (agent.TrackerSettings, map[string]string, error) {
+	f := s.chosen()
+	ts := agent.TrackerSettings{Kind: f.info.Kind}
+	v := f.values()
+	secrets := map[string]string{}
+	for _, fd := range f.info.Fields {
+		if !fd.Applies(v) {
+			continue
+		}
+		if fd.IsSecret() {
+			if t := strings.TrimSpace(f.entry[fd.Key].Text); t != "" {
+				secrets[fd.Key] = t
+			}
+			continue
+		}
+		val := v[fd.Key]
+		if fd.Kind == connector.List {
+			val = strings.Join(v.List(fd.Key), ", ")
+		}
+		if val == "" && fd.Required {
+			msg := fmt.Sprintf("enter the %s %s", f.info.Label, strings.ToLower(fd.Label))
+			if fd.Placeholder != "" {
+				msg += ", e.g. " + fd.Placeholder
+			}
+			return ts, nil, errors.New(msg)
+		}
+		if val != "" {
+			if ts.Values == nil {
+				ts.Values = map[string]string{}
+			}
+			ts.Values[fd.Key] = val
 		}
 	}
-	if ts.URL == "" {
-		return ts, "", errors.New("enter RT's address, e.g. https://rt.example.com")
-	}
-	if len(ts.Queues) == 0 {
-		return ts, "", errors.New("enter at least one RT queue to sync, e.g. General")
-	}
-	if s.auth.Selected == authPassword {
-		ts.User = strings.TrimSpace(s.user.Text)
-		if ts.User == "" {
-			return ts, "", errors.New("enter the RT user name, or choose to sign in with a token")
-		}
+	if !f.info.Remote {
+		return ts, nil, nil
 	}
 	if p := strings.TrimSpace(s.poll.Text); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n <= 0 {
-			return ts, "", fmt.Errorf("poll interval %q: enter whole seconds above zero, e.g. 10", p)
+			return ts, nil, fmt.Errorf("poll interval %q: enter whole seconds above zero, e.g. 10", p)
 		}
 		ts.Poll = time.Duration(n) * time.Second
 	}
 	if r := strings.TrimSpace(s.rpm.Text); r != "" {
 		n, err := strconv.Atoi(r)
 		if err != nil || n < 0 {
-			return ts, "", fmt.Errorf("request budget %q: enter requests per minute, 0 for unlimited", r)
+			return ts, nil, fmt.Errorf("request budget %q: enter requests per minute, 0 for unlimited", r)
 		}
 		ts.RequestsPerMinute = n
 	}
-	return ts, s.credential.Text, nil
+	if len(secrets) == 0 {
+		secrets = nil
+	}
+	return ts, secrets, nil
 }
 
 // busy shows progress on long calls and keeps the buttons from starting a second one.
@@ -275,17 +351,17 @@ func (s *settingsScreen) idle() {
 
 // test checks the form's values with the agent without saving them.
 func (s *settingsScreen) test() {
-	ts, cred, err := s.settings()
+	ts, secrets, err := s.settings()
 	if err != nil {
 		s.u.showError(fmt.Errorf("test connection: %w", err))
 		return
 	}
 	s.busy("test")
 	s.result.Hide()
-	s.queueLine.Hide()
+	s.foundLine.Hide()
 	var check agent.TrackerCheck
 	s.u.call("test connection", func(ctx context.Context) error {
-		check = s.u.agent.TestTracker(ctx, ts, cred)
+		check = s.u.agent.TestTracker(ctx, ts, secrets)
 		return nil
 	}, func(error) {
 		s.idle()
@@ -311,41 +387,50 @@ func (s *settingsScreen) showCheck(c agent.TrackerCheck) {
 		s.u.setStatus("Connection test failed: "+summary, true)
 	}
 	s.result.Show()
+	scope := c.Scope
+	if scope == "" {
+		scope = "found"
+	}
 	var parts []string
-	if len(c.QueuesFound) > 0 {
-		parts = append(parts, "Queues found: "+strings.Join(c.QueuesFound, ", "))
+	if len(c.Found) > 0 {
+		parts = append(parts, strings.ToUpper(scope[:1])+scope[1:]+" found: "+strings.Join(c.Found, ", "))
 	}
-	if len(c.QueuesMissing) > 0 {
-		parts = append(parts, "missing or hidden from this account: "+strings.Join(c.QueuesMissing, ", "))
+	if len(c.Missing) > 0 {
+		parts = append(parts, "missing or hidden from this account: "+strings.Join(c.Missing, ", "))
 	}
-	s.queueLine.Importance = widget.MediumImportance
-	if len(c.QueuesMissing) > 0 {
-		s.queueLine.Importance = widget.WarningImportance
+	s.foundLine.Importance = widget.MediumImportance
+	if len(c.Missing) > 0 {
+		s.foundLine.Importance = widget.WarningImportance
 	}
-	s.queueLine.SetText(strings.Join(parts, " · "))
-	s.queueLine.Hidden = len(parts) == 0
-	s.queueLine.Refresh()
+	s.foundLine.SetText(strings.Join(parts, " · "))
+	s.foundLine.Hidden = len(parts) == 0
+	s.foundLine.Refresh()
 }
 
 // save stores the form's values; on error the form keeps everything typed.
 func (s *settingsScreen) save() {
-	ts, cred, err := s.settings()
+	ts, secrets, err := s.settings()
 	if err != nil {
 		s.u.showError(fmt.Errorf("save settings: %w", err))
 		return
 	}
+	f := s.chosen()
 	s.busy("save")
 	s.u.call("save settings", func(ctx context.Context) error {
-		return s.u.agent.SaveTrackerSettings(ctx, ts, cred)
+		return s.u.agent.SaveTrackerSettings(ctx, ts, secrets)
 	}, func(err error) {
 		s.idle()
 		if err != nil {
 			return
 		}
 		s.loaded = true
-		s.credential.SetText("") // kept in the keychain now, never shown back
+		for _, fd := range f.info.Fields {
+			if fd.IsSecret() {
+				f.entry[fd.Key].SetText("") // kept in the keychain now, never shown back
+			}
+		}
 		what := "the embedded tracker"
-		if ts.Kind == agent.TrackerRT {
+		if ts.Kind != agent.TrackerEmbedded {
 			what = ts.Describe()
 		}
 		s.u.setStatus("Saved: syncing "+what+".", false)

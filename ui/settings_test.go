@@ -2,16 +2,17 @@ package ui
 
 import (
 	"errors"
-	"image/color"
+
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
+
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/theme"
+
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandemsync/tandem/core/agent"
@@ -32,42 +33,110 @@ func openSettings(t *testing.T, f *fakeAgent) (*UI, fyne.Window, *settingsScreen
 	return u, w, &u.settings
 }
 
+// field is the chosen connector's entry for key.
+func field(t *testing.T, s *settingsScreen, key string) *widget.Entry {
+	t.Helper()
+	e := s.chosen().entry[key]
+	if e == nil {
+		t.Fatalf("the %s form has no entry %q", s.chosen().info.Label, key)
+	}
+	return e
+}
+
+// choice is the chosen connector's radio group for key.
+func choice(t *testing.T, s *settingsScreen, key string) *widget.RadioGroup {
+	t.Helper()
+	r := s.chosen().choice[key]
+	if r == nil {
+		t.Fatalf("the %s form has no choice %q", s.chosen().info.Label, key)
+	}
+	return r
+}
+
+// formLabels are the labels of the fields the chosen form shows.
+func formLabels(s *settingsScreen) []string {
+	var out []string
+	for _, it := range s.chosen().form.Items {
+		out = append(out, it.Text)
+	}
+	return out
+}
+
+const (
+	choiceEmbedded = "Embedded tracker"
+	choiceRT       = "Request Tracker (RT)"
+	choiceGitHub   = "GitHub"
+)
+
+func rtValues(url, queues, user string) map[string]string {
+	v := map[string]string{"url": url, "queues": queues, "auth": "token"}
+	if user != "" {
+		v["auth"], v["user"] = "password", user
+	}
+	return v
+}
+
+func TestSettingsOffersEveryConnectorOfTheRegistry(t *testing.T) {
+	f := newFakeAgent()
+	_, _, s := openSettings(t, f)
+	var want []string
+	for _, c := range agent.Registry() {
+		want = append(want, c.Label)
+	}
+	if !reflect.DeepEqual(s.kind.Options, want) || len(want) < 3 {
+		t.Errorf("tracker choices %q, want the registry's %q", s.kind.Options, want)
+	}
+	// Each form has an input for every field of its connector, secrets as password entries.
+	for _, c := range agent.Registry() {
+		form := s.forms[c.Kind]
+		for _, fd := range c.Fields {
+			e, r := form.entry[fd.Key], form.choice[fd.Key]
+			switch {
+			case e == nil && r == nil:
+				t.Errorf("%s: no input for %s", c.Label, fd.Key)
+			case fd.IsSecret() && (e == nil || !e.Password):
+				t.Errorf("%s: secret %s is not a password entry", c.Label, fd.Key)
+			}
+		}
+	}
+}
+
 func TestSettingsShowsAgentSettings(t *testing.T) {
 	f := newFakeAgent()
-	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General", "Support"},
-		User: "root", Poll: 30 * time.Second, RequestsPerMinute: 120}
+	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, Values: rtValues("https://rt.example.com", "General, Support", "root"),
+		Poll: 30 * time.Second, RequestsPerMinute: 120}
 	_, w, s := openSettings(t, f)
 
 	got := map[string]string{
-		"kind": s.kind.Selected, "url": s.url.Text, "queues": s.queues.Text, "auth": s.auth.Selected,
-		"user": s.user.Text, "credential": s.credential.Text, "poll": s.poll.Text, "rpm": s.rpm.Text,
+		"kind": s.kind.Selected, "url": field(t, s, "url").Text, "queues": field(t, s, "queues").Text, "auth": choice(t, s, "auth").Selected,
+		"user": field(t, s, "user").Text, "credential": field(t, s, "credential").Text, "poll": s.poll.Text, "rpm": s.rpm.Text,
 	}
 	want := map[string]string{
-		"kind": choiceRT, "url": "https://rt.example.com", "queues": "General, Support", "auth": authPassword,
+		"kind": choiceRT, "url": "https://rt.example.com", "queues": "General, Support", "auth": "password",
 		"user": "root", "credential": "", "poll": "30", "rpm": "120",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("form shows %v, want %v", got, want)
 	}
-	if !s.rtBox.Visible() || s.user.Disabled() {
-		t.Errorf("RT fields visible %v, user name disabled %v: want visible and enabled", s.rtBox.Visible(), s.user.Disabled())
+	if !s.remoteBox.Visible() || !slices.Contains(formLabels(s), "User name") {
+		t.Errorf("RT fields visible %v, form %q: want the user name shown with password sign-in", s.remoteBox.Visible(), formLabels(s))
 	}
-	wantShown(t, w, "https://rt.example.com", "OS keychain", "Leave empty to keep the password already in the keychain")
+	wantShown(t, w, "https://rt.example.com", "OS keychain", "Leave empty to keep the one already in the keychain")
 }
 
 func TestSettingsTestAndSaveUseTheFormsValues(t *testing.T) {
 	f := newFakeAgent()
 	f.check = agent.TrackerCheck{OK: true, Summary: "RT 5.0.3 reachable, signed in as root, queues found: General",
-		Reachable: true, AuthOK: true, User: "root", Version: "5.0.3", QueuesFound: []string{"General"}}
+		Reachable: true, AuthOK: true, User: "root", Version: "5.0.3", Scope: "queues", Found: []string{"General"}}
 	u, w, s := openSettings(t, f)
 
 	s.kind.SetSelected(choiceRT)
-	typeInto(s.url, " https://rt.example.com/rt ")
-	typeInto(s.queues, "General , Support,")
-	typeInto(s.credential, "s3cret token")
+	typeInto(field(t, s, "url"), " https://rt.example.com/rt ")
+	typeInto(field(t, s, "queues"), "General , Support,")
+	typeInto(field(t, s, "credential"), "s3cret token")
 	typeInto(s.poll, "15")
 	typeInto(s.rpm, "60")
-	want := agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com/rt", Queues: []string{"General", "Support"},
+	want := agent.TrackerSettings{Kind: agent.TrackerRT, Values: map[string]string{"url": "https://rt.example.com/rt", "queues": "General, Support", "auth": "token"},
 		Poll: 15 * time.Second, RequestsPerMinute: 60}
 
 	// While the agent tests, the screen shows progress and refuses a second call.
@@ -82,7 +151,8 @@ func TestSettingsTestAndSaveUseTheFormsValues(t *testing.T) {
 	}
 	close(gate)
 	u.pending.Wait()
-	if want := []trackerCall{{want, "s3cret token"}}; !reflect.DeepEqual(f.tested, want) {
+	secret := map[string]string{"credential": "s3cret token"}
+	if want := []trackerCall{{want, secret}}; !reflect.DeepEqual(f.tested, want) {
 		t.Fatalf("TestTracker got %+v, want %+v", f.tested, want)
 	}
 	if s.result.Importance != widget.SuccessImportance || s.testButton.Disabled() || s.progress.Visible() {
@@ -93,38 +163,79 @@ func TestSettingsTestAndSaveUseTheFormsValues(t *testing.T) {
 
 	test.Tap(s.saveButton)
 	u.pending.Wait()
-	if want := []trackerCall{{want, "s3cret token"}}; !reflect.DeepEqual(f.saved, want) {
+	if want := []trackerCall{{want, secret}}; !reflect.DeepEqual(f.saved, want) {
 		t.Fatalf("SaveTrackerSettings got %+v, want %+v", f.saved, want)
 	}
-	if s.credential.Text != "" {
-		t.Errorf("credential entry shows %q after saving, want it empty (kept in the keychain)", s.credential.Text)
+	if field(t, s, "credential").Text != "" {
+		t.Errorf("credential entry shows %q after saving, want it empty (kept in the keychain)", field(t, s, "credential").Text)
 	}
 	wantShown(t, w, "Saved: syncing Request Tracker at https://rt.example.com/rt (General, Support).")
 
-	// Saving again without typing a credential keeps the keychain's: the agent gets "".
-	s.auth.SetSelected(authPassword)
-	typeInto(s.user, "root")
+	// Saving again without typing a credential keeps the keychain's: the agent gets none.
+	choice(t, s, "auth").SetSelected("password")
+	typeInto(field(t, s, "user"), "root")
 	test.Tap(s.saveButton)
 	u.pending.Wait()
-	want.User = "root"
-	if len(f.saved) != 2 || !reflect.DeepEqual(f.saved[1], trackerCall{want, ""}) {
-		t.Errorf("second save got %+v, want %+v with an empty credential", f.saved[1:], want)
+	want.Values["auth"], want.Values["user"] = "password", "root"
+	if len(f.saved) != 2 || !reflect.DeepEqual(f.saved[1], trackerCall{want, nil}) {
+		t.Errorf("second save got %+v, want %+v with no secret", f.saved[1:], want)
+	}
+}
+
+// TestSettingsGitHubForm fills GitHub's form as an operator would, both ways of signing in.
+func TestSettingsGitHubForm(t *testing.T) {
+	f := newFakeAgent()
+	f.check = agent.TrackerCheck{Summary: "GitHub has no repository octo-org/nope that tandem-bot can see: check the names",
+		Reachable: true, AuthOK: true, Scope: "repositories", Found: []string{"octo-org/app"}, Missing: []string{"octo-org/nope"}}
+	u, w, s := openSettings(t, f)
+	s.kind.SetSelected(choiceGitHub)
+	if got, want := formLabels(s), []string{"URL", "Repositories", "Sign in with", "Access token", "Webhook secret"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("GitHub form with a token shows %q, want %q", got, want)
+	}
+	typeInto(field(t, s, "repositories"), "octo-org/app, octo-org/nope")
+	typeInto(field(t, s, "token"), "ghp_abc")
+	test.Tap(s.testButton)
+	u.pending.Wait()
+	want := trackerCall{agent.TrackerSettings{Kind: "github", Values: map[string]string{"repositories": "octo-org/app, octo-org/nope", "auth": "token"}},
+		map[string]string{"token": "ghp_abc"}}
+	if len(f.tested) != 1 || !reflect.DeepEqual(f.tested[0], want) {
+		t.Fatalf("TestTracker got %+v, want %+v", f.tested, want)
+	}
+	wantShown(t, w, "GitHub has no repository octo-org/nope", "Repositories found: octo-org/app", "missing or hidden from this account: octo-org/nope")
+
+	// Signing in as an app shows the app's fields instead of the token.
+	choice(t, s, "auth").SetSelected("app")
+	if got, want := formLabels(s), []string{"URL", "Repositories", "Sign in with", "App ID", "Installation ID", "App private key", "Webhook secret"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("GitHub form as an app shows %q, want %q", got, want)
+	}
+	test.Tap(s.saveButton)
+	u.pending.Wait()
+	if len(f.saved) != 0 || !strings.Contains(u.status.Text, "enter the GitHub app id") {
+		t.Errorf("saving without the app id: agent called %+v, status %q", f.saved, u.status.Text)
+	}
+	typeInto(field(t, s, "app_id"), "42")
+	typeInto(field(t, s, "installation_id"), "7")
+	typeInto(field(t, s, "private_key"), "-----BEGIN RSA PRIVATE KEY----- abc -----END RSA PRIVATE KEY-----")
+	test.Tap(s.saveButton)
+	u.pending.Wait()
+	if len(f.saved) != 1 || f.saved[0].secrets["private_key"] == "" || f.saved[0].secrets["token"] != "" || f.saved[0].settings.Values["app_id"] != "42" {
+		t.Errorf("save as an app got %+v: want the app's fields and key, not the token typed before", f.saved)
 	}
 }
 
 func TestSettingsShowsWhatIsWrong(t *testing.T) {
 	f := newFakeAgent()
 	f.check = agent.TrackerCheck{Reachable: true, AuthOK: true, User: "root", Version: "5.0.3",
-		Summary:     "queue Support does not exist or root cannot see it",
-		QueuesFound: []string{"General"}, QueuesMissing: []string{"Support"}}
+		Summary: "queue Support does not exist or root cannot see it",
+		Scope:   "queues", Found: []string{"General"}, Missing: []string{"Support"}}
 	u, w, s := openSettings(t, f)
 	s.kind.SetSelected(choiceRT)
-	typeInto(s.url, "https://rt.example.com")
-	typeInto(s.queues, "General, Support")
+	typeInto(field(t, s, "url"), "https://rt.example.com")
+	typeInto(field(t, s, "queues"), "General, Support")
 	test.Tap(s.testButton)
 	u.pending.Wait()
-	if len(f.tested) != 1 || f.tested[0].credential != "" {
-		t.Fatalf("TestTracker got %+v, want one call with an empty credential", f.tested)
+	if len(f.tested) != 1 || f.tested[0].secrets != nil {
+		t.Fatalf("TestTracker got %+v, want one call with no secret typed", f.tested)
 	}
 	if s.result.Importance != widget.DangerImportance {
 		t.Errorf("a failed check shows with importance %v, want danger", s.result.Importance)
@@ -139,15 +250,15 @@ func TestSettingsSaveErrorKeepsTheForm(t *testing.T) {
 	u, w, s := openSettings(t, f)
 	u.win = w
 	s.kind.SetSelected(choiceRT)
-	s.auth.SetSelected(authPassword)
-	typeInto(s.url, "https://rt.example.com")
-	typeInto(s.queues, "General")
-	typeInto(s.user, "root")
-	typeInto(s.credential, "password")
+	choice(t, s, "auth").SetSelected("password")
+	typeInto(field(t, s, "url"), "https://rt.example.com")
+	typeInto(field(t, s, "queues"), "General")
+	typeInto(field(t, s, "user"), "root")
+	typeInto(field(t, s, "credential"), "password")
 	test.Tap(s.saveButton)
 	u.pending.Wait()
 
-	if len(f.saved) != 1 || f.saved[0].settings.User != "root" || f.saved[0].credential != "password" {
+	if len(f.saved) != 1 || f.saved[0].settings.Values["user"] != "root" || f.saved[0].secrets["credential"] != "password" {
 		t.Errorf("SaveTrackerSettings got %+v, want root with the typed password", f.saved)
 	}
 	if !strings.Contains(u.status.Text, "keychain is locked") || u.status.Importance != widget.DangerImportance {
@@ -156,8 +267,8 @@ func TestSettingsSaveErrorKeepsTheForm(t *testing.T) {
 	if w.Canvas().Overlays().Top() == nil {
 		t.Errorf("no error dialog shown")
 	}
-	got := []string{s.kind.Selected, s.url.Text, s.queues.Text, s.auth.Selected, s.user.Text, s.credential.Text}
-	want := []string{choiceRT, "https://rt.example.com", "General", authPassword, "root", "password"}
+	got := []string{s.kind.Selected, field(t, s, "url").Text, field(t, s, "queues").Text, choice(t, s, "auth").Selected, field(t, s, "user").Text, field(t, s, "credential").Text}
+	want := []string{choiceRT, "https://rt.example.com", "General", "password", "root", "password"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("after the error the form holds %q, want %q", got, want)
 	}
@@ -169,24 +280,27 @@ func TestSettingsSaveErrorKeepsTheForm(t *testing.T) {
 func TestSettingsRefusesBadNumbersWithoutCallingTheAgent(t *testing.T) {
 	tests := []struct {
 		field string
-		set   func(s *settingsScreen)
+		set   func(t *testing.T, s *settingsScreen)
 		want  string
 	}{
-		{"poll", func(s *settingsScreen) { typeInto(s.poll, "ten") }, `poll interval "ten"`},
-		{"poll zero", func(s *settingsScreen) { typeInto(s.poll, "0") }, `poll interval "0"`},
-		{"rpm", func(s *settingsScreen) { typeInto(s.rpm, "-1") }, `request budget "-1"`},
-		{"url", func(s *settingsScreen) { s.url.SetText("") }, "enter RT's address"},
-		{"queues", func(s *settingsScreen) { typeInto(s.queues, " , ") }, "at least one RT queue"},
-		{"user", func(s *settingsScreen) { s.auth.SetSelected(authPassword); s.user.SetText("") }, "enter the RT user name"},
+		{"poll", func(t *testing.T, s *settingsScreen) { typeInto(s.poll, "ten") }, `poll interval "ten"`},
+		{"poll zero", func(t *testing.T, s *settingsScreen) { typeInto(s.poll, "0") }, `poll interval "0"`},
+		{"rpm", func(t *testing.T, s *settingsScreen) { typeInto(s.rpm, "-1") }, `request budget "-1"`},
+		{"url", func(t *testing.T, s *settingsScreen) { field(t, s, "url").SetText("") }, "enter the Request Tracker (RT) url, e.g. https://rt.example.com"},
+		{"queues", func(t *testing.T, s *settingsScreen) { typeInto(field(t, s, "queues"), " , ") }, "enter the Request Tracker (RT) queues"},
+		{"user", func(t *testing.T, s *settingsScreen) {
+			choice(t, s, "auth").SetSelected("password")
+			field(t, s, "user").SetText("")
+		}, "enter the Request Tracker (RT) user name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.field, func(t *testing.T) {
 			f := newFakeAgent()
 			u, _, s := openSettings(t, f)
 			s.kind.SetSelected(choiceRT)
-			typeInto(s.url, "https://rt.example.com")
-			typeInto(s.queues, "General")
-			tc.set(s)
+			typeInto(field(t, s, "url"), "https://rt.example.com")
+			typeInto(field(t, s, "queues"), "General")
+			tc.set(t, s)
 			test.Tap(s.saveButton)
 			test.Tap(s.testButton)
 			u.pending.Wait()
@@ -202,13 +316,13 @@ func TestSettingsRefusesBadNumbersWithoutCallingTheAgent(t *testing.T) {
 
 func TestSettingsEmbeddedHidesRTFields(t *testing.T) {
 	f := newFakeAgent()
-	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General"}}
+	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, Values: rtValues("https://rt.example.com", "General", "")}
 	u, w, s := openSettings(t, f)
-	if !s.rtBox.Visible() {
+	if !s.remoteBox.Visible() || len(s.formBox.Objects) == 0 {
 		t.Fatalf("RT fields hidden while RT is the agent's tracker")
 	}
 	s.kind.SetSelected(choiceEmbedded)
-	if s.rtBox.Visible() {
+	if s.remoteBox.Visible() || len(s.formBox.Objects) != 0 {
 		t.Errorf("RT fields visible while the embedded tracker is chosen")
 	}
 	if got := shown(w); strings.Contains(got, "https://rt.example.com") || strings.Contains(got, "Requests per minute") {
@@ -216,7 +330,7 @@ func TestSettingsEmbeddedHidesRTFields(t *testing.T) {
 	}
 	test.Tap(s.saveButton)
 	u.pending.Wait()
-	if want := []trackerCall{{agent.TrackerSettings{Kind: agent.TrackerEmbedded}, ""}}; !reflect.DeepEqual(f.saved, want) {
+	if want := []trackerCall{{agent.TrackerSettings{Kind: agent.TrackerEmbedded}, nil}}; !reflect.DeepEqual(f.saved, want) {
 		t.Errorf("SaveTrackerSettings got %+v, want %+v", f.saved, want)
 	}
 	wantShown(t, w, "Saved: syncing the embedded tracker.")
@@ -225,7 +339,7 @@ func TestSettingsEmbeddedHidesRTFields(t *testing.T) {
 func TestSettingsLoadRetriedWhenShown(t *testing.T) {
 	f := newFakeAgent()
 	f.failing("TrackerSettings", errAgentDown)
-	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General"}}
+	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, Values: rtValues("https://rt.example.com", "General", "")}
 	u, _, s := openSettings(t, f)
 	if !strings.Contains(u.status.Text, "read tracker settings: agent is not running") {
 		t.Errorf("status line = %q, want the load error", u.status.Text)
@@ -237,40 +351,24 @@ func TestSettingsLoadRetriedWhenShown(t *testing.T) {
 	test.Tap(u.nav[screenOverview])
 	test.Tap(u.nav[screenSettings])
 	u.pending.Wait()
-	if s.kind.Selected != choiceRT || s.url.Text != "https://rt.example.com" || s.saveButton.Disabled() {
+	if s.kind.Selected != choiceRT || field(t, s, "url").Text != "https://rt.example.com" || s.saveButton.Disabled() {
 		t.Errorf("after opening Settings again the form shows %q at %q (save disabled %v), want the agent's RT settings",
-			s.kind.Selected, s.url.Text, s.saveButton.Disabled())
+			s.kind.Selected, field(t, s, "url").Text, s.saveButton.Disabled())
 	}
 }
 
-// The "User name" label is greyed exactly while its field is unused (token sign-in).
-func TestSettingsUserNameLabelFollowsSignIn(t *testing.T) {
+// The "User name" field is shown exactly while it is used (password sign-in).
+func TestSettingsUserNameFollowsSignIn(t *testing.T) {
 	f := newFakeAgent()
-	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, URL: "https://rt.example.com", Queues: []string{"General"}}
+	f.settings = agent.TrackerSettings{Kind: agent.TrackerRT, Values: rtValues("https://rt.example.com", "General", "")}
 	_, w, s := openSettings(t, f)
-	label := func() *canvas.Text {
-		var found *canvas.Text
-		visit(w, func(o fyne.CanvasObject) bool {
-			if x, ok := o.(*canvas.Text); ok && x.Text == "User name" {
-				found = x
-			}
-			return found == nil
-		})
-		if found == nil {
-			t.Fatal("no User name label in the window")
-		}
-		return found
-	}
-	th := fyne.CurrentApp().Settings().Theme()
-	v := fyne.CurrentApp().Settings().ThemeVariant()
-	grey, normal := th.Color(theme.ColorNameDisabled, v), th.Color(theme.ColorNameForeground, v)
 	for _, step := range []struct {
 		auth string
-		want color.Color
-	}{{authToken, grey}, {authPassword, normal}, {authToken, grey}} {
-		s.auth.SetSelected(step.auth)
-		if got := label().Color; got != step.want {
-			t.Errorf("signing in with %q: User name label colour %v, want %v", step.auth, got, step.want)
+		want bool
+	}{{"token", false}, {"password", true}, {"token", false}} {
+		choice(t, s, "auth").SetSelected(step.auth)
+		if got := strings.Contains(shown(w), "User name"); got != step.want {
+			t.Errorf("signing in with %q: User name shown %v, want %v", step.auth, got, step.want)
 		}
 	}
 }

@@ -49,11 +49,15 @@ type Agent interface {
 	Resume(ctx context.Context, connID string) (agent.ConnectionInfo, error)
 	Revoke(ctx context.Context, connID string, deleteQueued bool) (agent.ConnectionInfo, error)
 
+	// Connectors lists the trackers the agent can sync and their settings fields: Settings
+	// draws its forms from it.
+	Connectors() []agent.ConnectorInfo
 	// TrackerSettings, TestTracker and SaveTrackerSettings read, check and change which tracker
-	// the agent syncs. An empty credential means the one already in the keychain.
+	// the agent syncs. secrets holds the secret fields typed, by key; one left out means the
+	// one already in the keychain.
 	TrackerSettings(ctx context.Context) (agent.TrackerSettings, error)
-	TestTracker(ctx context.Context, s agent.TrackerSettings, credential string) agent.TrackerCheck
-	SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, credential string) error
+	TestTracker(ctx context.Context, s agent.TrackerSettings, secrets map[string]string) agent.TrackerCheck
+	SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, secrets map[string]string) error
 
 	// Changes tells what changed in the agent until ctx ends; the app reads only that.
 	Changes(ctx context.Context) <-chan agent.Topic

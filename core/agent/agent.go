@@ -208,7 +208,7 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if a.settings, err = a.loadTrackerSettings(); err != nil {
 		return nil, err
 	}
-	if a.sync, err = a.buildTracker(ctx, a.settings, ""); err != nil {
+	if a.sync, err = a.buildTracker(ctx, a.settings, nil); err != nil {
 		a.log.Error("tracker unavailable; events wait until Settings are fixed", "tracker", a.settings.Describe(), "err", err)
 		a.sync = unavailableTracker{fmt.Errorf("%s is unavailable: %w", a.settings.Describe(), err)}
 	}
@@ -359,8 +359,9 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 	tr, src, rec, settings := a.sync, c.rules, c.rec, a.settings
 	a.mu.Unlock()
 	poll := a.opt.Poll
-	if _, notifies := tr.(engine.ChangeNotifier); !notifies {
-		// A remote tracker is polled: every poll costs the tracker requests.
+	if settings.Kind != TrackerEmbedded && settings.Kind != "" {
+		// A remote tracker is polled: every poll costs the tracker requests. One that also
+		// says when something changed (GitHub's webhooks) is polled as reconciliation.
 		poll = settings.Poll
 		if poll <= 0 {
 			poll = 10 * time.Second

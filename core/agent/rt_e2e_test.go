@@ -77,11 +77,12 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 	keys := testKeys(t)
 	ctx := context.Background()
 	helpdesk := start(t, Options{Dir: t.TempDir(), Name: "Helpdesk", Listen: "127.0.0.1:0", Keys: keys})
-	settings := TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"General"}, User: srv.User, Poll: 300 * time.Millisecond, Timeout: 3 * time.Second}
-	if check := helpdesk.TestTracker(ctx, settings, srv.Password); !check.OK {
+	settings := rtSettings(srv.URL, "General", srv.User)
+	settings.Poll, settings.Timeout = 300*time.Millisecond, 3*time.Second
+	if check := helpdesk.TestTracker(ctx, settings, secret(srv.Password)); !check.OK {
 		t.Fatalf("test connection: %s", check.Summary)
 	}
-	if err := helpdesk.SaveTrackerSettings(ctx, settings, srv.Password); err != nil {
+	if err := helpdesk.SaveTrackerSettings(ctx, settings, secret(srv.Password)); err != nil {
 		t.Fatalf("save rt settings: %v", err)
 	}
 	dev := start(t, Options{Dir: t.TempDir(), Name: "Dev", Listen: "127.0.0.1:0", Prefix: "DEV", Keys: keys})
@@ -278,21 +279,33 @@ func TestTrackerSettingsSayWhatIsWrong(t *testing.T) {
 		credential string
 		want       string
 	}{
-		{"wrong password", TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"General"}, User: "root"}, "nope", "401"},
-		{"missing queue", TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"Helpdesk"}, User: "root"}, srv.Password, "Helpdesk"},
-		{"no credential stored", TrackerSettings{Kind: TrackerRT, URL: srv.URL, Queues: []string{"General"}, User: "root"}, "", "credential"},
-		{"not a url", TrackerSettings{Kind: TrackerRT, URL: "rt.example", Queues: []string{"General"}, User: "root"}, "x", "web address"},
+		{"wrong password", rtSettings(srv.URL, "General", "root"), "nope", "401"},
+		{"missing queue", rtSettings(srv.URL, "Helpdesk", "root"), srv.Password, "Helpdesk"},
+		{"no credential stored", rtSettings(srv.URL, "General", "root"), "", "token or password in the keychain"},
+		{"not a url", rtSettings("rt.example", "General", "root"), "x", "web address"},
 	} {
-		c := a.TestTracker(ctx, tc.s, tc.credential)
+		c := a.TestTracker(ctx, tc.s, secret(tc.credential))
 		if c.OK || !strings.Contains(c.Summary, tc.want) {
 			t.Errorf("%s: got ok=%v %q, want a failure mentioning %q", tc.name, c.OK, c.Summary, tc.want)
 		}
 	}
 	// A rejected save changes nothing.
-	if err := a.SaveTrackerSettings(ctx, TrackerSettings{Kind: TrackerRT, URL: "rt.example", Queues: []string{"General"}}, "x"); err == nil {
+	if err := a.SaveTrackerSettings(ctx, rtSettings("rt.example", "General", ""), secret("x")); err == nil {
 		t.Errorf("saving an invalid URL: no error")
 	}
 	if s, _ := a.TrackerSettings(ctx); s.Kind != TrackerEmbedded {
 		t.Errorf("after a rejected save the tracker is %q, want embedded", s.Kind)
 	}
 }
+
+// rtSettings are RT settings with a password (user set) or a token (user empty).
+func rtSettings(url, queues, user string) TrackerSettings {
+	v := map[string]string{"url": url, "queues": queues, "auth": rt.AuthToken}
+	if user != "" {
+		v["auth"], v["user"] = rt.AuthPassword, user
+	}
+	return TrackerSettings{Kind: TrackerRT, Values: v}
+}
+
+// secret is RT's credential as typed into Settings.
+func secret(credential string) map[string]string { return map[string]string{"credential": credential} }

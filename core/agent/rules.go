@@ -21,9 +21,12 @@ type RuleSources struct {
 var rulesBucket = []byte("rules")
 
 func defaultRules(kind string) RuleSources {
-	out, in := rules.Defaults(kind)
 	if kind == "" {
 		kind = TrackerEmbedded
+	}
+	out, in := rules.Defaults(kind)
+	if c, ok := lookup(kind); ok && c.DefaultRules != nil {
+		out, in = c.DefaultRules()
 	}
 	return RuleSources{Outgoing: out, Incoming: in, Kind: kind, Updated: time.Now().UTC()}
 }

@@ -15,33 +15,58 @@ import (
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules"
 	"github.com/tandemsync/tandem/core/secrets"
+	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/rt"
 )
 
-// Tracker kinds.
-const (
-	TrackerEmbedded = "embedded"
-	TrackerRT       = "rt"
-)
-
-// TrackerSettings say which tracker the agent syncs and how to reach it. The credential is
-// not here: it lives in the OS keychain.
+// TrackerSettings say which tracker the agent syncs and how to reach it: the registry's
+// kind and the values of its settings fields. Secrets are not here: they live in the OS
+// keychain.
 type TrackerSettings struct {
-	Kind              string        `json:"kind"`              // TrackerEmbedded or TrackerRT
-	URL               string        `json:"url,omitempty"`     // RT's web address
-	Queues            []string      `json:"queues,omitempty"`  // RT queues to sync
-	User              string        `json:"user,omitempty"`    // basic-auth user; empty: the credential is a token
-	Poll              time.Duration `json:"poll,omitempty"`    // how often to ask RT for changes; default 10s
-	RequestsPerMinute int           `json:"rpm,omitempty"`     // request budget; 0 is unlimited
-	Timeout           time.Duration `json:"timeout,omitempty"` // bound on one request; default 30s
+	Kind              string            `json:"kind"`             // a registry kind, e.g. "embedded", "rt", "github"
+	Values            map[string]string `json:"values,omitempty"` // by field key; lists comma-separated
+	Poll              time.Duration     `json:"poll,omitempty"`   // how often to ask a remote tracker for changes; default 10s
+	RequestsPerMinute int               `json:"rpm,omitempty"`    // request budget; 0 is unlimited
+	Timeout           time.Duration     `json:"timeout,omitempty"`
+}
+
+// UnmarshalJSON also reads the settings of data directories from before the registry, when
+// only RT had settings (url, queues, user at the top level).
+func (s *TrackerSettings) UnmarshalJSON(b []byte) error {
+	type plain TrackerSettings
+	var v struct {
+		plain
+		URL    string   `json:"url"`
+		Queues []string `json:"queues"`
+		User   string   `json:"user"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = TrackerSettings(v.plain)
+	if v.URL != "" || len(v.Queues) > 0 || v.User != "" {
+		if s.Values == nil {
+			s.Values = map[string]string{}
+		}
+		s.Values["url"], s.Values["queues"] = v.URL, strings.Join(v.Queues, ", ")
+		s.Values["auth"] = rt.AuthToken
+		if v.User != "" {
+			s.Values["auth"], s.Values["user"] = rt.AuthPassword, v.User
+		}
+	}
+	return nil
 }
 
 // Describe names the tracker for people, e.g. "Request Tracker at https://rt.example.com (General)".
 func (s TrackerSettings) Describe() string {
-	if s.Kind == TrackerRT {
-		return fmt.Sprintf("Request Tracker at %s (%s)", s.URL, strings.Join(s.Queues, ", "))
+	c, ok := lookup(s.Kind)
+	if !ok {
+		return fmt.Sprintf("unknown tracker %q", s.Kind)
 	}
-	return "embedded"
+	if c.Describe == nil {
+		return c.Label
+	}
+	return c.Describe(s.Values)
 }
 
 // TrackerCheck is the outcome of testing tracker settings, for the Settings screen.
@@ -51,13 +76,23 @@ type TrackerCheck struct {
 	Reachable     bool
 	AuthOK        bool
 	User, Version string
-	QueuesFound   []string
-	QueuesMissing []string
+	Scope         string   // what Found and Missing list: "queues", "repositories", "projects"
+	Found         []string // configured containers the account can see
+	Missing       []string // configured containers missing or hidden from the account
 }
 
 var trackerKey = []byte("tracker")
 
-func (a *Agent) credentialAccount() string { return "tracker-credential:" + a.opt.Dir }
+var secretsNotFound = secrets.ErrNotFound
+
+// secretAccount is the keychain entry of a connector's secret field for this data directory.
+// RT's credential keeps the name it had before the registry.
+func (a *Agent) secretAccount(kind, field string) string {
+	if kind == TrackerRT && field == "credential" {
+		return "tracker-credential:" + a.opt.Dir
+	}
+	return "tracker-" + kind + "-" + field + ":" + a.opt.Dir
+}
 
 func (a *Agent) loadTrackerSettings() (TrackerSettings, error) {
 	s := TrackerSettings{Kind: TrackerEmbedded}
@@ -74,33 +109,42 @@ func (a *Agent) loadTrackerSettings() (TrackerSettings, error) {
 	return s, nil
 }
 
-// buildTracker makes the tracker the settings describe; credential "" means the one in the
-// keychain.
-func (a *Agent) buildTracker(ctx context.Context, s TrackerSettings, credential string) (engine.Tracker, error) {
-	switch s.Kind {
-	case TrackerEmbedded, "":
+// buildTracker makes the tracker the settings describe. A secret missing from typed (or
+// empty) is read from the keychain.
+func (a *Agent) buildTracker(ctx context.Context, s TrackerSettings, typed map[string]string) (engine.Tracker, error) {
+	c, ok := lookup(s.Kind)
+	if !ok {
+		return nil, fmt.Errorf("unknown tracker kind %q: choose one of %s", s.Kind, strings.Join(kinds(), ", "))
+	}
+	if c.Build == nil {
 		return a.local, nil
-	case TrackerRT:
-	default:
-		return nil, fmt.Errorf("unknown tracker kind %q: choose embedded or rt", s.Kind)
 	}
-	if credential == "" {
-		c, err := a.opt.Keys.Get(ctx, a.credentialAccount())
-		if errors.Is(err, secrets.ErrNotFound) {
-			return nil, errors.New("no RT credential in the keychain: enter the token or password in Settings")
+	values := connector.Values(s.Values)
+	secrets := connector.Values{}
+	for _, f := range c.Fields {
+		if !f.IsSecret() || !f.Applies(values) {
+			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read the RT credential from the keychain: %w", err)
+		if v := strings.TrimSpace(typed[f.Key]); v != "" {
+			secrets[f.Key] = typed[f.Key]
+			continue
 		}
-		credential = c
+		v, err := a.opt.Keys.Get(ctx, a.secretAccount(c.Kind, f.Key))
+		switch {
+		case errors.Is(err, secretsNotFound):
+			if f.Required {
+				return nil, fmt.Errorf("no %s %s in the keychain: enter it in Settings", c.Label, strings.ToLower(f.Label))
+			}
+		case err != nil:
+			return nil, fmt.Errorf("read the %s %s from the keychain: %w", c.Label, strings.ToLower(f.Label), err)
+		default:
+			secrets[f.Key] = v
+		}
 	}
-	cfg := rt.Config{URL: s.URL, Queues: s.Queues, RequestsPerMinute: s.RequestsPerMinute, Timeout: s.Timeout, Logger: a.log}
-	if s.User != "" {
-		cfg.User, cfg.Password = s.User, credential
-	} else {
-		cfg.Token = credential
+	if err := c.Validate(values, secrets, func(string) bool { return false }); err != nil {
+		return nil, err
 	}
-	return rt.New(cfg)
+	return c.Build(connector.Env{Values: values, Secrets: secrets, RequestsPerMinute: s.RequestsPerMinute, Timeout: s.Timeout, Logger: a.log})
 }
 
 // TrackerSettings returns the current tracker settings.
@@ -110,37 +154,55 @@ func (a *Agent) TrackerSettings(ctx context.Context) (TrackerSettings, error) {
 	return a.settings, nil
 }
 
-// TestTracker checks settings without saving them: reachable, credential accepted, queues
-// found. An empty credential tests the one in the keychain.
-func (a *Agent) TestTracker(ctx context.Context, s TrackerSettings, credential string) TrackerCheck {
-	tr, err := a.buildTracker(ctx, s, credential)
+// TestTracker checks settings without saving them: reachable, credential accepted, the
+// configured queues, repositories or projects found. A secret left empty is the one in the
+// keychain.
+func (a *Agent) TestTracker(ctx context.Context, s TrackerSettings, secrets map[string]string) TrackerCheck {
+	tr, err := a.buildTracker(ctx, s, secrets)
 	if err != nil {
 		return TrackerCheck{Summary: err.Error()}
 	}
-	r, ok := tr.(*rt.Tracker)
+	tester, ok := tr.(connector.Tester)
 	if !ok {
 		return TrackerCheck{OK: true, Reachable: true, AuthOK: true, Summary: "The embedded tracker is always ready."}
 	}
-	c := r.TestConnection(ctx)
+	c := tester.TestConnection(ctx)
 	return TrackerCheck{OK: c.OK(), Summary: c.String(), Reachable: c.Reachable, AuthOK: c.AuthOK, User: c.User, Version: c.Version,
-		QueuesFound: c.QueuesFound, QueuesMissing: c.QueuesMissing}
+		Scope: c.Scope, Found: c.Found, Missing: c.Missing}
 }
 
-// SaveTrackerSettings stores the settings (and a non-empty credential, in the keychain) and
+// SaveTrackerSettings stores the settings (and the secrets typed, in the keychain) and
 // switches every connection to the tracker they describe. Changing the tracker restarts
 // change detection from the beginning of the new tracker, so its existing items are offered
 // to the partners.
-func (a *Agent) SaveTrackerSettings(ctx context.Context, s TrackerSettings, credential string) error {
+func (a *Agent) SaveTrackerSettings(ctx context.Context, s TrackerSettings, secrets map[string]string) error {
 	if s.Kind == "" {
 		s.Kind = TrackerEmbedded
 	}
-	tr, err := a.buildTracker(ctx, s, credential)
+	c, ok := lookup(s.Kind)
+	if !ok {
+		return fmt.Errorf("unknown tracker kind %q: choose one of %s", s.Kind, strings.Join(kinds(), ", "))
+	}
+	tr, err := a.buildTracker(ctx, s, secrets)
 	if err != nil {
 		return err
 	}
-	if credential != "" {
-		if err := a.opt.Keys.Set(ctx, a.credentialAccount(), credential); err != nil {
-			return fmt.Errorf("keep the RT credential in the keychain: %w", err)
+	// Only the connector's own settings are kept: a value typed for another kind is not.
+	kept := map[string]string{}
+	for _, f := range c.Fields {
+		if v := strings.TrimSpace(s.Values[f.Key]); v != "" && !f.IsSecret() {
+			kept[f.Key] = v
+		}
+	}
+	s.Values = kept
+	if len(kept) == 0 {
+		s.Values = nil
+	}
+	for _, f := range c.Fields {
+		if v := strings.TrimSpace(secrets[f.Key]); v != "" && f.IsSecret() {
+			if err := a.opt.Keys.Set(ctx, a.secretAccount(c.Kind, f.Key), secrets[f.Key]); err != nil {
+				return fmt.Errorf("keep the %s %s in the keychain: %w", c.Label, strings.ToLower(f.Label), err)
+			}
 		}
 	}
 	v, err := json.Marshal(s)
@@ -153,8 +215,18 @@ func (a *Agent) SaveTrackerSettings(ctx context.Context, s TrackerSettings, cred
 	a.mu.Lock()
 	old := a.settings
 	a.mu.Unlock()
-	moved := old.Kind != s.Kind || old.URL != s.URL || strings.Join(old.Queues, "\n") != strings.Join(s.Queues, "\n")
+	moved := old.Kind != s.Kind || !sameValues(old.Values, s.Values, "url", "queues", "repositories", "projects")
 	return a.useTracker(tr, s, moved)
+}
+
+// sameValues reports whether a and b agree on keys.
+func sameValues(a, b map[string]string, keys ...string) bool {
+	for _, k := range keys {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // useTracker points every connection at tr, restarting the running engines; reset clears
