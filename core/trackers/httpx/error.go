@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -113,6 +115,9 @@ func bodyMessage(body []byte) string {
 	var j struct {
 		Message string `json:"message"`
 		Error   string `json:"error"`
+		// Jira: messages about the request, and per field.
+		ErrorMessages []string          `json:"errorMessages"`
+		Errors        map[string]string `json:"errors"`
 	}
 	if json.Unmarshal(body, &j) == nil {
 		if j.Message != "" {
@@ -120,6 +125,14 @@ func bodyMessage(body []byte) string {
 		}
 		if j.Error != "" {
 			return clip(j.Error)
+		}
+		msgs := slices.Clone(j.ErrorMessages)
+		fields := slices.Sorted(maps.Keys(j.Errors))
+		for _, f := range fields {
+			msgs = append(msgs, f+": "+j.Errors[f])
+		}
+		if len(msgs) > 0 {
+			return clip(strings.Join(msgs, "; "))
 		}
 	}
 	var msgs []string
