@@ -4,6 +4,7 @@ import (
 	"github.com/tandemsync/tandem/core/rules"
 	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/github"
+	"github.com/tandemsync/tandem/core/trackers/jira"
 	"github.com/tandemsync/tandem/core/trackers/rt"
 )
 
@@ -35,6 +36,7 @@ var registry = []connector.Connector{
 	},
 	withRules(rt.Connector, func() (string, string) { return rules.Defaults(TrackerRT) }),
 	github.Connector,
+	jira.Connector,
 }
 
 func withRules(c connector.Connector, r func() (string, string)) connector.Connector {
