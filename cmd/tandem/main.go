@@ -32,6 +32,7 @@ Usage:
                  (--text, --connection, --outcome, --since, --limit;
                   history retention [DAYS] | delete | capture CONN on|off)
   tandem audit [verify]          show the audit log of configuration changes, or check its chain
+  tandem tracker [flags] [set|test KIND KEY=VALUE...|fields]   show, change or test the tracker settings
   tandem bench                   measure end-to-end throughput and latency
   tandem version                 print the version
 
@@ -181,6 +182,12 @@ func run(args []string) error {
 			return err
 		}
 		return runHistory(ctx, af, hf, rest)
+	case "tracker":
+		rest, err := parseFlags(newFlags("tracker", &af), args)
+		if err != nil {
+			return err
+		}
+		return runTracker(ctx, af.options(), rest, os.Stdin, os.Stdout)
 	case "bench":
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		n := fs.Int("n", 10000, "changes for the throughput run")

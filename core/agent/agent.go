@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/http"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,9 @@ type Options struct {
 	// HistoryClock is the sync history's clock; default time.Now (tests move it on to see the
 	// retention and the capture's expiry work).
 	HistoryClock func() time.Time
+	// TrackerTransport carries the requests to a remote tracker (default: Go's, with the
+	// system's certificate authorities), e.g. for a tracker behind a private CA, or a test's.
+	TrackerTransport http.RoundTripper
 	// OnApplied is called after each change applied from a partner (the headless demo prints
 	// them; the benchmark times them).
 	OnApplied func(connection string, applied engine.Applied)

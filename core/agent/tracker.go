@@ -144,7 +144,8 @@ func (a *Agent) buildTracker(ctx context.Context, s TrackerSettings, typed map[s
 	if err := c.Validate(values, secrets, func(string) bool { return false }); err != nil {
 		return nil, err
 	}
-	return c.Build(connector.Env{Values: values, Secrets: secrets, RequestsPerMinute: s.RequestsPerMinute, Timeout: s.Timeout, Logger: a.log})
+	return c.Build(connector.Env{Values: values, Secrets: secrets, RequestsPerMinute: s.RequestsPerMinute, Timeout: s.Timeout,
+		Transport: a.opt.TrackerTransport, Logger: a.log})
 }
 
 // TrackerSettings returns the current tracker settings.
@@ -346,4 +347,10 @@ func (r ruleSet) Incoming(ctx context.Context, rep item.Replica, cur item.Item) 
 	}
 	it, o, err := in.Incoming(ctx, rep, cur, r.env)
 	return it, o.Skip, err
+}
+
+// HasTrackerSecret reports whether the keychain holds the secret field key of tracker kind.
+func (a *Agent) HasTrackerSecret(ctx context.Context, kind, key string) bool {
+	_, err := a.opt.Keys.Get(ctx, a.secretAccount(kind, key))
+	return err == nil
 }
