@@ -338,4 +338,3 @@ func printFields(w io.Writer) error {
 	}
 	return tw.Flush()
 }
-
