@@ -246,7 +246,7 @@ func Text(adf any) string {
 		}
 		cs, _ := m["content"].([]any)
 		for i, c := range cs {
-			if i > 0 && (m["type"] == "doc" || m["type"] == "listItem") {
+			if i > 0 && (m["type"] == "doc" || m["type"] == "listItem" || m["type"] == "bulletList" || m["type"] == "orderedList") {
 				b.WriteString("\n")
 			}
 			walk(c)
