@@ -65,7 +65,7 @@ func TestGitHubAgentSyncsWithJiraAgent(t *testing.T) {
 		is, cs, ok := jiraIssue(jr, "Crash on save")
 		crashKey = is.Key
 		return ok && is.Status == "To Do" && slices.Equal(is.Labels, []string{"bug"}) && is.Assignee == "557058:alice" &&
-			jiratest.Text(is.Description) == "Steps:\nopen\nsave twice" && len(cs) == 1 && strings.Contains(jiratest.Text(cs[0].Body), "[carol via Tandem]\nSame here on 2.1."),
+				jiratest.Text(is.Description) == "Steps:\nopen\nsave twice" && len(cs) == 1 && strings.Contains(jiratest.Text(cs[0].Body), "[carol via Tandem]\nSame here on 2.1."),
 			fmt.Sprintf("%+v %+v", is, cs)
 	})
 
@@ -89,9 +89,15 @@ func TestGitHubAgentSyncsWithJiraAgent(t *testing.T) {
 	// The GitHub agent stops; both sides change meanwhile; it starts again and catches up.
 	dev.stop()
 	gh.Tick(time.Second)
-	gh.EditIssue(repo, crash, func(is *githubtest.Issue) { is.Labels = []string{"bug", "regression"}; is.State, is.StateReason = "open", "reopened" })
+	gh.EditIssue(repo, crash, func(is *githubtest.Issue) {
+		is.Labels = []string{"bug", "regression"}
+		is.State, is.StateReason = "open", "reopened"
+	})
 	gh.AddComment(repo, crash, "carol", "Back in 2.2.1.")
-	jr.EditIssue(printer, func(is *jiratest.Issue) { is.Summary = "Printer jams on floor 3"; is.Labels = []string{"hardware", "urgent"} })
+	jr.EditIssue(printer, func(is *jiratest.Issue) {
+		is.Summary = "Printer jams on floor 3"
+		is.Labels = []string{"hardware", "urgent"}
+	})
 	dev = start(t, devOpt)
 	eventually(t, 90*time.Second, "github changes made while the agent was down, in jira", func() (bool, string) {
 		is, cs, _ := jiraIssue(jr, "Crash on save")
