@@ -138,7 +138,7 @@ func (s *settingsScreen) newForm(c agent.ConnectorInfo) *connectorForm {
 		item := widget.NewFormItem(fd.Label, w)
 		item.HintText = fd.Hint
 		if fd.IsSecret() {
-			item.HintText = strings.TrimSpace(fd.Hint + " Leave empty to keep the one already in the keychain.")
+			item.HintText = strings.TrimSpace(fd.Hint + " Empty keeps the one in the keychain.")
 		}
 		f.items[fd.Key] = item
 	}

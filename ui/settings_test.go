@@ -121,7 +121,7 @@ func TestSettingsShowsAgentSettings(t *testing.T) {
 	if !s.remoteBox.Visible() || !slices.Contains(formLabels(s), "User name") {
 		t.Errorf("RT fields visible %v, form %q: want the user name shown with password sign-in", s.remoteBox.Visible(), formLabels(s))
 	}
-	wantShown(t, w, "https://rt.example.com", "OS keychain", "Leave empty to keep the one already in the keychain")
+	wantShown(t, w, "https://rt.example.com", "OS keychain", "Empty keeps the one in the keychain")
 }
 
 func TestSettingsTestAndSaveUseTheFormsValues(t *testing.T) {

@@ -21,14 +21,7 @@ import (
 // window it draws is a real picture, not a blank or black rectangle. With
 // TANDEM_UPDATE_SCREENSHOT=1 it also writes docs/screenshot.png.
 func TestScreenshot(t *testing.T) {
-	for _, tool := range []string{"Xvfb", "xdotool", "import"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("TANDEM_REQUIRE_DISPLAY") == "1" {
-				t.Fatalf("%s is not installed and TANDEM_REQUIRE_DISPLAY=1 (run make test to install it)", tool)
-			}
-			t.Skipf("%s is not installed; set TANDEM_REQUIRE_DISPLAY=1 to make this a failure", tool)
-		}
-	}
+	needDisplayTools(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tandem")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -72,6 +65,20 @@ func TestScreenshot(t *testing.T) {
 	}
 	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" {
 		writePNG(t, filepath.Join("..", "..", "docs", "screenshot.png"), crop(shot, windowBounds(t, display, win)))
+	}
+}
+
+// needDisplayTools skips the test, or fails it under TANDEM_REQUIRE_DISPLAY=1, when Xvfb,
+// xdotool or ImageMagick's import is missing.
+func needDisplayTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"Xvfb", "xdotool", "import"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("TANDEM_REQUIRE_DISPLAY") == "1" {
+				t.Fatalf("%s is not installed and TANDEM_REQUIRE_DISPLAY=1 (run make test to install it)", tool)
+			}
+			t.Skipf("%s is not installed; set TANDEM_REQUIRE_DISPLAY=1 to make this a failure", tool)
+		}
 	}
 }
 

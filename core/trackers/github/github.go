@@ -237,7 +237,7 @@ var Connector = connector.Connector{
 			Hint: "Issues of these repositories are synced (pull requests are not); new issues go to the first."},
 		{Key: "auth", Label: "Sign in with", Kind: connector.Choice, Choices: []string{AuthToken, AuthApp}, Default: AuthToken},
 		{Key: "token", Label: "Access token", Kind: connector.Secret, Required: true, Placeholder: "github_pat_… or ghp_…",
-			Hint:     "A personal access token with Issues read and write on the repositories.",
+			Hint:     "A token with Issues read and write on the repositories.",
 			ShowWhen: &connector.Condition{Key: "auth", Values: []string{AuthToken}}},
 		{Key: "app_id", Label: "App ID", Placeholder: "123456", Required: true,
 			ShowWhen: &connector.Condition{Key: "auth", Values: []string{AuthApp}}},
@@ -246,7 +246,7 @@ var Connector = connector.Connector{
 		{Key: "private_key", Label: "App private key", Kind: connector.SecretPEM, Required: true, Placeholder: "-----BEGIN RSA PRIVATE KEY-----…",
 			ShowWhen: &connector.Condition{Key: "auth", Values: []string{AuthApp}}},
 		{Key: "webhook_secret", Label: "Webhook secret", Kind: connector.Secret,
-			Hint: "Optional: the secret of a webhook (issues, issue_comment) that tells Tandem at once; polling continues."},
+			Hint: "Optional: a webhook (issues, issue_comment) tells Tandem at once."},
 	},
 	Build: func(env connector.Env) (engine.Tracker, error) {
 		cfg := Config{URL: env.Values["url"], Repositories: env.Values.List("repositories"), WebhookSecret: env.Secrets["webhook_secret"],

@@ -29,7 +29,7 @@ import (
 
 const repo = "octo-org/app"
 
-func newTracker(t *testing.T, srv *githubtest.Server, mod func(*github.Config)) *github.Tracker {
+func newTracker(t testing.TB, srv *githubtest.Server, mod func(*github.Config)) *github.Tracker {
 	t.Helper()
 	cfg := github.Config{URL: srv.URL, Repositories: []string{repo}, Token: srv.Token, Transport: srv.Client().Transport,
 		Timeout: 5 * time.Second, PageSize: 2}

@@ -18,7 +18,7 @@ import (
 	"github.com/tandemsync/tandem/core/trackers/spectest"
 )
 
-func newTracker(t *testing.T, srv *jiratest.Server, mod func(*jira.Config)) *jira.Tracker {
+func newTracker(t testing.TB, srv *jiratest.Server, mod func(*jira.Config)) *jira.Tracker {
 	t.Helper()
 	cfg := jira.Config{URL: srv.URL, Projects: []string{"SUP"}, Email: srv.Email, APIToken: srv.Token, Transport: srv.Client().Transport,
 		Timeout: 5 * time.Second, PageSize: 2, Fields: []string{"Customer", "Story Points", "Severity"}}
