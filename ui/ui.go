@@ -237,7 +237,7 @@ func (u *UI) round(ctx context.Context, topics agent.Topic) {
 		}
 		s.overview = &o
 	}
-	if s.err == nil && (topics == agent.TopicAll || visible == screenTracker && topics.Has(agent.TopicItems|agent.TopicQueues|agent.TopicConnections)) {
+	if s.err == nil && visible == screenTracker && topics.Has(agent.TopicItems|agent.TopicQueues|agent.TopicConnections) {
 		if s.items, err = u.agent.Items(ctx); err != nil {
 			s.err = fmt.Errorf("read items: %w", err)
 		} else if s.sync, err = u.readItemSync(ctx, s.items); err != nil {

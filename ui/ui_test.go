@@ -233,8 +233,8 @@ func TestTrackerEditsItem(t *testing.T) {
 	f.add(item.Item{Title: "Old", Status: "open", Custom: map[string]string{"customer": "ACME"}, Reporter: item.User{ID: "ann", Name: "Ann Reporter"}})
 	f.add(item.Item{Title: "Other", Status: "open"})
 	u, w := newTestUI(t, f)
+	test.Tap(u.nav[screenTracker]) // items are read while the Tracker shows
 	u.refresh(context.Background())
-	test.Tap(u.nav[screenTracker])
 	s := &u.tracker
 
 	s.list.Select(s.index("T-1"))
@@ -289,6 +289,7 @@ func TestTrackerFollowsAgentWhenUntouched(t *testing.T) {
 	f := newFakeAgent()
 	f.add(item.Item{Title: "Before", Status: "open"})
 	u, _ := newTestUI(t, f)
+	test.Tap(u.nav[screenTracker])
 	u.refresh(context.Background())
 	s := &u.tracker
 	s.list.Select(0)

@@ -84,7 +84,7 @@ func needDisplayTools(t *testing.T) {
 
 // startXvfb starts Xvfb on a display number it picks itself (-displayfd), so parallel runs
 // never collide, and stops it when the test ends.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB) string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -122,7 +122,7 @@ func startXvfb(t *testing.T) string {
 
 // waitForWindow returns the id of the first visible window whose name matches, failing early
 // when the app exits.
-func waitForWindow(t *testing.T, display, name string, exited <-chan error, appOut *bytes.Buffer) string {
+func waitForWindow(t testing.TB, display, name string, exited <-chan error, appOut *bytes.Buffer) string {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		select {
@@ -141,7 +141,7 @@ func waitForWindow(t *testing.T, display, name string, exited <-chan error, appO
 	return ""
 }
 
-func screenshot(t *testing.T, display, dir string) (image.Image, error) {
+func screenshot(t testing.TB, display, dir string) (image.Image, error) {
 	t.Helper()
 	path := filepath.Join(dir, "screen.png")
 	cmd := exec.Command("import", "-window", "root", path)
@@ -188,7 +188,7 @@ func looksDrawn(img image.Image) error {
 	return nil
 }
 
-func windowBounds(t *testing.T, display, win string) image.Rectangle {
+func windowBounds(t testing.TB, display, win string) image.Rectangle {
 	t.Helper()
 	cmd := exec.Command("xdotool", "getwindowgeometry", "--shell", win)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
@@ -214,7 +214,7 @@ func crop(img image.Image, r image.Rectangle) image.Image {
 	return out
 }
 
-func writePNG(t *testing.T, path string, img image.Image) {
+func writePNG(t testing.TB, path string, img image.Image) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
@@ -231,7 +231,7 @@ func writePNG(t *testing.T, path string, img image.Image) {
 
 // freeAddr returns a loopback address nothing listens on, so the app does not collide with an
 // agent already running on the default port.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

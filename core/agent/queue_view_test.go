@@ -36,6 +36,12 @@ func TestQueuePagesAndBulk(t *testing.T) {
 		remote, _ = blue.Twin(connID, first.Key)
 		return remote != "", "no twin yet"
 	})
+	if infos, _ := blue.Connections(ctx); infos[0].Twins != 1 {
+		t.Errorf("blue counts %d twins, want 1", infos[0].Twins)
+	}
+	if o, _ := blue.Overview(ctx); o.Items != 1 || o.Twins != 1 {
+		t.Errorf("blue's overview: %d items, %d twins; want 1 and 1", o.Items, o.Twins)
+	}
 	red.stop() // from here Blue's events wait in its outbox
 
 	first.Title = "Edited while Red is away"
