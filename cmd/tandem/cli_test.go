@@ -200,4 +200,20 @@ func TestCLIDrivesRunningServe(t *testing.T) {
 	if out := tandem(t, bin, false, "audit", "--data-dir", blue); !strings.Contains(out, "pause") || !strings.Contains(out, "pairing") {
 		t.Errorf("audit:\n%s", out)
 	}
+	// The history commands ask the running agent too.
+	if msg := tandem(t, bin, true, "history", "retention", "0", "--data-dir", blue); !strings.Contains(msg, "from 1 to 365") {
+		t.Errorf("history retention 0: %q; want the allowed range", msg)
+	}
+	if out := tandem(t, bin, false, "history", "retention", "9", "--data-dir", blue); !strings.Contains(out, "keeps 9 days") {
+		t.Errorf("history retention 9: %q", out)
+	}
+	if out := tandem(t, bin, false, "history", "retention", "--data-dir", blue); !strings.Contains(out, "keeps 9 days") {
+		t.Errorf("history retention: %q", out)
+	}
+	if out := tandem(t, bin, false, "history", "capture", "Red", "on", "--data-dir", blue); !strings.Contains(out, "on for 24 hours") {
+		t.Errorf("history capture on: %q", out)
+	}
+	if out := tandem(t, bin, false, "history", "--item", "NO-SUCH-1", "--data-dir", blue); !strings.Contains(out, "Nothing recorded") {
+		t.Errorf("history of an unknown item: %q", out)
+	}
 }

@@ -56,11 +56,11 @@ func prepareDocsAgent(t *testing.T, root string) (dir, key string) {
 		blue.Close()
 		red.Close()
 	}()
-	code, err := blue.Invite(ctx)
+	inv, err := blue.Invite(ctx, agent.InviteRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := red.Accept(ctx, code)
+	info, err := red.Accept(ctx, inv.Code)
 	if err != nil {
 		t.Fatal(err)
 	}

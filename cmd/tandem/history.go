@@ -34,19 +34,13 @@ const historyUsage = "usage: tandem history [--item KEY | --text T] [--connectio
 	"       tandem history retention [DAYS] | delete | capture CONNECTION on|off"
 
 func runHistory(ctx context.Context, af agentFlags, hf historyFlags, args []string) error {
-	opt := af.options()
-	opt.Offline = true // reads and edits the history only: no listener, no control socket
-	a, err := agent.Open(ctx, opt)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
 	if len(args) > 0 {
-		return historyCommand(ctx, a, args)
+		return historyCommand(ctx, af, args)
 	}
 	var records []agent.HistoryRecord
+	more := false
 	if hf.item != "" {
-		if records, err = a.Timeline(ctx, hf.item); err != nil {
+		if err := call(ctx, af, "history.timeline", agent.TimelineRequest{Item: hf.item}, &records); err != nil {
 			return err
 		}
 		if len(records) == 0 {
@@ -63,22 +57,18 @@ func runHistory(ctx context.Context, af agentFlags, hf historyFlags, args []stri
 				q.Outcomes = append(q.Outcomes, agent.HistoryOutcome(o))
 			}
 		}
-		page, err := a.History(ctx, q)
-		if err != nil {
+		var page agent.HistoryPage
+		if err := call(ctx, af, "history.search", q, &page); err != nil {
 			return err
 		}
-		records = page.Records
+		records, more = page.Records, page.Next != ""
 		if len(records) == 0 {
 			fmt.Println("No sync history matches.")
 			return nil
 		}
-		defer func() {
-			if page.Next != "" {
-				fmt.Printf("Showing the newest %d; narrow with --item, --text, --outcome or --since, or raise --limit.\n", len(records))
-			}
-		}()
 	}
-	if gaps, _ := a.HistoryIncomplete(ctx); len(gaps) > 0 {
+	var gaps []agent.HistoryGap
+	if err := call(ctx, af, "history.incomplete", agent.None{}, &gaps); err == nil && len(gaps) > 0 {
 		g := gaps[len(gaps)-1]
 		fmt.Fprintf(os.Stderr, "Note: the history is incomplete: %d outcomes between %s and %s were not written (%s).\n",
 			g.Lost, g.From.Local().Format(time.DateTime), g.To.Local().Format(time.DateTime), g.Reason)
@@ -96,14 +86,20 @@ func runHistory(ctx context.Context, af agentFlags, hf historyFlags, args []stri
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05.000"), r.Connection, r.Direction,
 			dash(r.Local), dash(r.Remote), dash(r.Kind), outcome, r.Attempt, r.Duration.Round(time.Millisecond), dash(r.RuleVersion), r.Error)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if more {
+		fmt.Printf("Showing the newest %d; narrow with --item, --text, --outcome or --since, or raise --limit.\n", len(records))
+	}
+	return nil
 }
 
-func historyCommand(ctx context.Context, a *agent.Agent, args []string) error {
+func historyCommand(ctx context.Context, af agentFlags, args []string) error {
 	switch {
 	case args[0] == "retention" && len(args) == 1:
-		days, err := a.HistoryRetention(ctx)
-		if err != nil {
+		var days int
+		if err := call(ctx, af, "history.retention", agent.None{}, &days); err != nil {
 			return err
 		}
 		fmt.Printf("The history keeps %d days.\n", days)
@@ -111,21 +107,21 @@ func historyCommand(ctx context.Context, a *agent.Agent, args []string) error {
 	case args[0] == "retention" && len(args) == 2:
 		days, err := strconv.Atoi(args[1])
 		if err != nil {
-			return fmt.Errorf("retention %q is not a number of days: %w", args[1], agentHistoryRangeErr())
+			return fmt.Errorf("retention %q is not a number of days: allowed %d to %d", args[1], agent.MinHistoryRetentionDays, agent.MaxHistoryRetentionDays)
 		}
-		if err := a.SetHistoryRetention(ctx, days); err != nil {
+		if err := call(ctx, af, "history.retention.set", agent.RetentionRequest{Days: days}, nil); err != nil {
 			return err
 		}
 		fmt.Printf("The history now keeps %d days; older records are deleted.\n", days)
 		return nil
 	case args[0] == "delete" && len(args) == 1:
-		if err := a.DeleteHistory(ctx); err != nil {
+		if err := call(ctx, af, "history.delete", agent.None{}, nil); err != nil {
 			return err
 		}
 		fmt.Println("The sync history and every captured payload are deleted.")
 		return nil
 	case args[0] == "capture" && len(args) == 3 && (args[2] == "on" || args[2] == "off"):
-		if err := a.SetCapture(ctx, args[1], args[2] == "on"); err != nil {
+		if err := call(ctx, af, "history.capture", agent.CaptureRequest{Connection: args[1], On: args[2] == "on"}, nil); err != nil {
 			return err
 		}
 		if args[2] == "on" {
@@ -136,8 +132,4 @@ func historyCommand(ctx context.Context, a *agent.Agent, args []string) error {
 		return nil
 	}
 	return errors.New(historyUsage)
-}
-
-func agentHistoryRangeErr() error {
-	return fmt.Errorf("allowed: %d to %d", agent.MinHistoryRetentionDays, agent.MaxHistoryRetentionDays)
 }

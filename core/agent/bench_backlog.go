@@ -49,9 +49,9 @@ func PrepareBacklog(ctx context.Context, dir string, keys Keys, items, events in
 			done <- struct{}{}
 		}()
 	}
-	code, err := a.Invite(ctx)
+	inv, err := a.Invite(ctx, InviteRequest{})
 	if err == nil {
-		_, err = partner.Accept(ctx, code)
+		_, err = partner.Accept(ctx, inv.Code)
 	}
 	stopAll := func() {
 		stop()

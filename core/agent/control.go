@@ -130,6 +130,7 @@ func (a *Agent) controlMux() *control.Mux {
 	control.Handle(m, "audit.tail", func(ctx context.Context, req AuditTailRequest) ([]audit.Entry, error) {
 		return a.AuditTail(ctx, req.N)
 	})
+	a.handleHistory(m)
 	return m
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tandemsync/tandem/core/control"
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/history"
 	"github.com/tandemsync/tandem/core/queue"
@@ -154,4 +155,49 @@ func (r *historyRecorder) Record(outs []engine.Outcome) {
 		}
 		r.a.hist.Record(rec)
 	}
+}
+
+// Control requests of the history commands.
+type (
+	// TimelineRequest names an item, by its key on either side.
+	TimelineRequest struct {
+		Item string `json:"item"`
+	}
+	// RetentionRequest sets the history's retention in days.
+	RetentionRequest struct {
+		Days int `json:"days"`
+	}
+	// CaptureRequest turns a connection's debug capture on or off.
+	CaptureRequest struct {
+		Connection string `json:"connection"`
+		On         bool   `json:"on"`
+	}
+)
+
+// handleHistory serves the history's control methods: `tandem history` asks the running agent
+// through them, or opens the data directory when none runs.
+func (a *Agent) handleHistory(m *control.Mux) {
+	control.Handle(m, "history.search", a.History)
+	control.Handle(m, "history.timeline", func(ctx context.Context, req TimelineRequest) ([]HistoryRecord, error) {
+		return a.Timeline(ctx, req.Item)
+	})
+	control.Handle(m, "history.incomplete", func(ctx context.Context, _ None) ([]HistoryGap, error) {
+		return a.HistoryIncomplete(ctx)
+	})
+	control.Handle(m, "history.retention", func(ctx context.Context, _ None) (int, error) {
+		return a.HistoryRetention(ctx)
+	})
+	control.Handle(m, "history.retention.set", func(ctx context.Context, req RetentionRequest) (None, error) {
+		return None{}, a.SetHistoryRetention(ctx, req.Days)
+	})
+	control.Handle(m, "history.delete", func(ctx context.Context, _ None) (None, error) {
+		return None{}, a.DeleteHistory(ctx)
+	})
+	control.Handle(m, "history.capture", func(ctx context.Context, req CaptureRequest) (None, error) {
+		c, err := a.findConn(req.Connection)
+		if err != nil {
+			return None{}, err
+		}
+		return None{}, a.SetCapture(ctx, c.rec.ID, req.On)
+	})
 }
