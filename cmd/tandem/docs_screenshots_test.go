@@ -188,7 +188,7 @@ func TestDocsScreenshots(t *testing.T) {
 		xdo(t, display, "mousemove", "--window", win, "60", fmt.Sprint(78+n*44), "click", "1")
 		time.Sleep(1500 * time.Millisecond)
 	}
-	nav(3) // Queue
+	nav(3)                                                                   // Queue
 	xdo(t, display, "mousemove", "--window", win, "400", "97", "click", "1") // the Failed tab
 	time.Sleep(1500 * time.Millisecond)
 	xdo(t, display, "mousemove", "--window", win, "500", "330", "click", "1") // the first failed event
