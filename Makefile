@@ -5,7 +5,7 @@ PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb imagemagick xdotool dbus gn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN  := bin/tandem
 
-.PHONY: run app test bench deb deps build $(BIN)
+.PHONY: run app test fuzz bench deb deps build $(BIN)
 
 run: deps build
 	@if [ -n "$$DISPLAY" ]; then \
@@ -34,7 +34,23 @@ test: deps
 		go test -race ./core/... || rc=1; \
 		CGO_ENABLED=0 go test ./ui/... || rc=1; \
 		CGO_ENABLED=1 TANDEM_REQUIRE_DISPLAY=1 go test ./cmd/... || rc=1; \
+		$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) || rc=1; \
 		exit $$rc'
+
+# The fuzz targets: the invitation-code parser, the event batch decoder, the token verifier,
+# the control-channel request decoder and the audit-log verifier. make test runs each briefly;
+# make fuzz runs each for FUZZTIME (say FUZZTIME=10m for a long night).
+FUZZ_TARGETS := core/pairing:FuzzParseCode core/transport:FuzzBatchDecoder core/transport:FuzzTokenVerifier \
+                core/control:FuzzDecodeRequest core/audit:FuzzVerify
+FUZZTIME ?= 2m
+TEST_FUZZTIME := 5s
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in ./$$pkg for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 bench: build
 	go test -run '^$$' -bench . ./core/...

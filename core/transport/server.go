@@ -63,6 +63,10 @@ type ServerOptions struct {
 	ReplayQuota int
 	// LogEvery is the interval over which refusals are counted into one log line per peer.
 	LogEvery time.Duration
+	// ReadHeaderTimeout bounds the TLS handshake and reading a request's headers (slow
+	// clients); PairBodyTimeout bounds reading a /v1/pair body.
+	ReadHeaderTimeout time.Duration
+	PairBodyTimeout   time.Duration
 }
 
 func (o *ServerOptions) defaults() {
@@ -89,6 +93,12 @@ func (o *ServerOptions) defaults() {
 	}
 	if o.LogEvery <= 0 {
 		o.LogEvery = DefaultLogEvery
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = readHeaderTimeout
+	}
+	if o.PairBodyTimeout <= 0 {
+		o.PairBodyTimeout = pairBodyTimeout
 	}
 }
 
@@ -145,7 +155,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.mux,
 		TLSConfig:         s.tlsConfig(),
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: s.opt.ReadHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
@@ -361,7 +371,7 @@ func (s *Server) handlePair(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusForbidden, peer, "the request names no invitation; use the whole invitation code", nil)
 		return
 	}
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(pairBodyTimeout))
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opt.PairBodyTimeout))
 	var body json.RawMessage
 	if !s.decode(w, r, maxPairBody, &body, peer) {
 		return
