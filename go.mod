@@ -10,6 +10,7 @@ require (
 	github.com/traefik/yaegi v0.16.1
 	github.com/zalando/go-keyring v0.2.8
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/crypto v0.33.0
 	golang.org/x/term v0.48.0
 	gonum.org/v1/plot v0.17.0
 )

@@ -58,6 +58,7 @@ type connectionsScreen struct {
 
 	// The selected connection.
 	detailTitle   *widget.Label
+	detailID      *widget.Label // the partner's agent ID
 	detailStatus  *widget.Label
 	detailProblem *widget.Label
 	detailWhere   *widget.Label
@@ -154,7 +155,10 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 	s.detailTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.detailTitle.SizeName = theme.SizeNameSubHeadingText
-	s.detailTitle.Wrapping = fyne.TextWrapWord
+	s.detailTitle.Truncation = fyne.TextTruncateEllipsis
+	s.detailID = widget.NewLabel("")
+	s.detailID.Importance = widget.LowImportance
+	s.detailID.Truncation = fyne.TextTruncateEllipsis
 	s.detailStatus = widget.NewLabel("")
 	s.detailProblem = widget.NewLabel("")
 	s.detailProblem.Wrapping = fyne.TextWrapWord
@@ -171,11 +175,12 @@ func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 	s.revokeButton = widget.NewButtonWithIcon("Revoke…", theme.CancelIcon(), s.askRevoke)
 	s.revokeButton.Importance = widget.DangerImportance
 	s.detail = container.NewVBox(
-		s.detailTitle, s.detailStatus, s.detailProblem,
-		widget.NewLabel("Verification code:"), s.code, s.codeHint,
-		container.NewHBox(s.verifyButton),
-		widget.NewSeparator(),
+		s.detailTitle, s.detailID, s.detailStatus, s.detailProblem,
 		container.NewHBox(s.pauseButton, s.resumeButton, s.revokeButton),
+		widget.NewSeparator(),
+		container.NewHBox(widget.NewLabel("Verification code:"), s.code),
+		s.codeHint,
+		container.NewHBox(s.verifyButton),
 		s.detailWhere,
 	)
 	s.detail.Hide()
@@ -258,11 +263,13 @@ func (s *connectionsScreen) showDetail() {
 		return
 	}
 	s.noSelection.Hide()
-	s.detailTitle.SetText(fmt.Sprintf("%s (%s)", orDash(c.PartnerName), orDash(c.PartnerID)))
+	s.detailTitle.SetText(orDash(c.PartnerName))
+	s.detailID.SetText("Agent " + orDash(c.PartnerID))
 	s.detailStatus.SetText("Status: " + c.Status() + " · " + c.Verification())
 	text, imp := connectionProblem(c)
 	s.detailProblem.Importance = imp
 	s.detailProblem.SetText(text)
+	s.detailProblem.Hidden = imp == widget.LowImportance // "No errors" says nothing here
 	s.code.SetText(orDash(c.VerificationCode))
 	switch {
 	case c.IsVerified():

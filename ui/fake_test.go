@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/item"
 )
 
@@ -34,6 +35,10 @@ type fakeAgent struct {
 	invitations []agent.InvitationInfo // newest first
 	cancelled   []string
 	connCalls   []connectionCall
+
+	info      agent.AgentInfo
+	addresses []agent.Address // SetAddress calls
+	audit     audit.Report    // what VerifyAudit answers
 
 	itemsRead chan int // when not nil, gets how many items each Items call returned
 
@@ -58,7 +63,7 @@ type fakeAgent struct {
 }
 
 func newFakeAgent() *fakeAgent {
-	return &fakeAgent{fail: map[string]error{}, comments: map[string][]item.Comment{}, queues: map[string][]agent.QueueEntry{},
+	return &fakeAgent{audit: audit.Report{OK: true}, fail: map[string]error{}, comments: map[string][]item.Comment{}, queues: map[string][]agent.QueueEntry{},
 		settings: agent.TrackerSettings{Kind: agent.TrackerEmbedded}}
 }
 
@@ -585,4 +590,37 @@ func (f *fakeAgent) Throughput(ctx context.Context, connID string, span, step ti
 		out[i] = agent.HistoryTally{Applied: i % 7, Sent: i % 5, Failed: i % 11 / 10}
 	}
 	return out, nil
+}
+
+func (f *fakeAgent) Info(ctx context.Context) (agent.AgentInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["Info"]; err != nil {
+		return agent.AgentInfo{}, err
+	}
+	info := f.info
+	if info.Secrets == "" {
+		info.Secrets = "the OS keychain (Secret Service over D-Bus)"
+	}
+	return info, nil
+}
+
+func (f *fakeAgent) SetAddress(ctx context.Context, ad agent.Address) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.addresses = append(f.addresses, ad)
+	if err := f.fail["SetAddress"]; err != nil {
+		return err
+	}
+	f.info.Address = ad
+	return nil
+}
+
+func (f *fakeAgent) VerifyAudit(ctx context.Context) (audit.Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["VerifyAudit"]; err != nil {
+		return audit.Report{}, err
+	}
+	return f.audit, nil
 }

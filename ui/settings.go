@@ -105,6 +105,7 @@ func (s *settingsScreen) build(u *UI) fyne.CanvasObject {
 		s.result,
 		s.foundLine,
 		u.historySet.build(u),
+		u.agentSet.build(u),
 	))
 }
 

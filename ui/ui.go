@@ -19,6 +19,7 @@ import (
 
 	"github.com/tandemsync/tandem/assets"
 	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/item"
 )
 
@@ -58,6 +59,12 @@ type Agent interface {
 	TrackerSettings(ctx context.Context) (agent.TrackerSettings, error)
 	TestTracker(ctx context.Context, s agent.TrackerSettings, secrets map[string]string) agent.TrackerCheck
 	SaveTrackerSettings(ctx context.Context, s agent.TrackerSettings, secrets map[string]string) error
+
+	// Info is who and where the agent is, and where its secrets are kept; SetAddress changes
+	// its name, listen address and URL. VerifyAudit checks the audit log's hash chain.
+	Info(ctx context.Context) (agent.AgentInfo, error)
+	SetAddress(ctx context.Context, ad agent.Address) error
+	VerifyAudit(ctx context.Context) (audit.Report, error)
 
 	// Changes tells what changed in the agent until ctx ends; the app reads only that.
 	Changes(ctx context.Context) <-chan agent.Topic
@@ -119,6 +126,7 @@ type UI struct {
 	queue       queueScreen
 	history     historyScreen
 	historySet  historySettings
+	agentSet    agentSettings
 	// visible is the current screen's name, for the refresh loop (set on the Fyne goroutine).
 	visible atomic.Value
 
@@ -152,9 +160,11 @@ func NewWindow(app fyne.App, a Agent, opt Options) fyne.Window {
 	return w
 }
 
-// Start runs the refresh loop in the background until ctx ends; it returns at once.
+// Start runs the refresh loop in the background until ctx ends; it returns at once. It also
+// checks the audit log's chain once, and says so on the status line if it breaks.
 func (u *UI) Start(ctx context.Context) {
 	go u.serve(ctx)
+	u.agentSet.checkAudit()
 }
 
 // serve reads what the agent says changed, until ctx ends. It never polls: with nothing
@@ -429,6 +439,7 @@ func (u *UI) show(name string) {
 	case screenSettings:
 		u.settings.shown()
 		u.historySet.shown()
+		u.agentSet.shown()
 	}
 }
 

@@ -51,9 +51,15 @@ func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 // serveAgent runs `tandem serve` on dir until the test ends; its log is returned for reading.
 func serveAgent(t *testing.T, bin, dir, name string) *syncBuffer {
+	return serveAgentWith(t, bin, dir, name, nil)
+}
+
+// serveAgentWith is serveAgent with more arguments and the environment env (nil: this one's).
+func serveAgentWith(t *testing.T, bin, dir, name string, env []string, args ...string) *syncBuffer {
 	t.Helper()
 	var out syncBuffer
-	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--name", name)
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--name", name}, args...)...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -126,7 +132,14 @@ func (b *syncBuffer) String() string {
 // wantErr, in which case it returns stderr.
 func tandem(t *testing.T, bin string, wantErr bool, args ...string) string {
 	t.Helper()
+	return tandemEnv(t, bin, nil, wantErr, args...)
+}
+
+// tandemEnv is tandem with the environment env (nil: this one's).
+func tandemEnv(t *testing.T, bin string, env []string, wantErr bool, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -215,5 +228,67 @@ func TestCLIDrivesRunningServe(t *testing.T) {
 	}
 	if out := tandem(t, bin, false, "history", "--item", "NO-SUCH-1", "--data-dir", blue); !strings.Contains(out, "Nothing recorded") {
 		t.Errorf("history of an unknown item: %q", out)
+	}
+}
+
+// withoutKeychain is this environment without a D-Bus session, so no keychain can answer.
+func withoutKeychain(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DBUS_SESSION_BUS_ADDRESS=") && !strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") && !strings.HasPrefix(kv, passphraseEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// On a server without a keychain, tandem serve --secrets-file keeps the secrets in a
+// passphrase-encrypted file, says so in its first log line, and every later command on the
+// directory needs the passphrase.
+func TestServeWithSecretsFile(t *testing.T) {
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "srv")
+	pass := passphraseEnv + "=correct horse battery staple"
+	if msg := tandemEnv(t, bin, withoutKeychain(), true, "invite", "--data-dir", dir); !strings.Contains(msg, "keychain") {
+		t.Errorf("invite without a keychain or a secrets file: %q; want it to name the keychain", msg)
+	}
+	log := serveAgentWith(t, bin, dir, "Server", withoutKeychain(pass), "--secrets-file")
+	first := firstLogLine(log.String())
+	if !strings.Contains(first, "passphrase-encrypted file") || !strings.Contains(first, "secrets.enc") {
+		t.Errorf("serve's first log line %q does not name the secrets file", first)
+	}
+	// The running agent answers over its socket: no passphrase needed.
+	if out := tandemEnv(t, bin, withoutKeychain(), false, "invite", "--data-dir", dir); !strings.HasPrefix(out, "tandem1-") {
+		t.Errorf("invite from the running agent: %q", out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "secrets.enc"))
+	if err != nil || bytes.Contains(raw, []byte("tandem-ed25519-seed")) {
+		t.Fatalf("secrets file %v; it must exist and hold nothing in the clear", err)
+	}
+}
+
+// With no agent running, a command on a directory with a secrets file asks for its passphrase
+// in words, and works with it.
+func TestSecretsFileNeedsPassphraseOffline(t *testing.T) {
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "srv")
+	pass := passphraseEnv + "=correct horse battery staple"
+	if out := tandemEnv(t, bin, withoutKeychain(pass), false, "invite", "--secrets-file", "--data-dir", dir); !strings.HasPrefix(out, "tandem1-") {
+		t.Fatalf("first invite with a new secrets file: %q", out)
+	}
+	if msg := tandemEnv(t, bin, withoutKeychain(), true, "invitations", "--data-dir", dir); !strings.Contains(msg, passphraseEnv) {
+		t.Errorf("without the passphrase: %q; want it to say how to give it", msg)
+	}
+	if msg := tandemEnv(t, bin, withoutKeychain(passphraseEnv+"=wrong horse battery"), true, "invitations", "--data-dir", dir); !strings.Contains(msg, "does not open") {
+		t.Errorf("with a wrong passphrase: %q", msg)
+	}
+	if out := tandemEnv(t, bin, withoutKeychain(pass), false, "invitations", "--data-dir", dir); !strings.Contains(out, "pending") {
+		t.Errorf("invitations with the passphrase:\n%s", out)
 	}
 }

@@ -36,7 +36,7 @@ func serveInBackground(a *agent.Agent) (stop func()) {
 func runServe(ctx context.Context, af agentFlags) error {
 	opt := af.options()
 	// The first line says where the secrets are, before anything can go wrong with them.
-	slog.Info("tandem serve starting", "secrets", "the OS keychain (Secret Service over D-Bus)", "data", af.dir)
+	slog.Info("tandem serve starting", "secrets", af.secretsDescription(), "data", af.dir)
 	a, err := agent.Open(ctx, opt)
 	if err != nil {
 		return err
@@ -50,14 +50,31 @@ func runApp(ctx context.Context, af agentFlags) error {
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return errors.New("no display to open the app on; run `tandem serve` for a headless agent or `tandem demo --headless`")
 	}
-	a, err := agent.Open(ctx, af.options())
+	var a *agent.Agent
+	defer func() {
+		if a != nil {
+			a.Close()
+		}
+	}()
+	stop := func() {}
+	defer func() { stop() }()
+	open := func(ctx context.Context) (NamedAgent, error) {
+		var err error
+		if a, err = agent.Open(ctx, af.options()); err != nil {
+			return NamedAgent{}, err
+		}
+		stop = serveInBackground(a)
+		return NamedAgent{Title: "Tandem — " + a.Name(), Agent: a}, nil
+	}
+	na, err := open(ctx)
+	if errors.Is(err, secrets.ErrUnavailable) {
+		// Not only a line on stderr: a window says what is wrong and what to do.
+		return runGUIProblem(ui.KeychainProblem(err), open)
+	}
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	stop := serveInBackground(a)
-	defer stop()
-	return runGUI([]NamedAgent{{Title: "Tandem — " + a.Name(), Agent: a}})
+	return runGUI([]NamedAgent{na})
 }
 
 // queueFlags filter `tandem queue`'s listing.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/signal"
@@ -35,6 +36,29 @@ func runGUI(agents []NamedAgent) error {
 	if len(agents) == 0 {
 		return errors.New("open the app: no agent to show")
 	}
+	a := newApp()
+	showAgents(a, agents)
+	runFyne(a)
+	return nil
+}
+
+// runGUIProblem opens a window that tells the operator what keeps the agent from starting
+// and what to do; Try again calls open, and once it succeeds the agent's main window
+// replaces the problem's. It must run on the main goroutine.
+func runGUIProblem(p ui.Problem, open func(ctx context.Context) (NamedAgent, error)) error {
+	a := newApp()
+	var opened NamedAgent
+	w := ui.NewProblemWindow(a, p, func(ctx context.Context) (err error) {
+		opened, err = open(ctx)
+		return err
+	}, func() { showAgents(a, []NamedAgent{opened}) })
+	w.SetIcon(assets.Icon())
+	w.Show()
+	runFyne(a)
+	return nil
+}
+
+func newApp() fyne.App {
 	app.SetMetadata(fyne.AppMetadata{
 		ID: appID, Name: appName, Version: appVersion, Build: appBuild, Icon: assets.Icon(), Release: true,
 		// The ui posts every background result with fyne.Do, so Fyne's old locking is not needed.
@@ -42,6 +66,11 @@ func runGUI(agents []NamedAgent) error {
 	})
 	a := app.NewWithID(appID)
 	a.SetIcon(assets.Icon())
+	return a
+}
+
+// showAgents opens one main window per agent.
+func showAgents(a fyne.App, agents []NamedAgent) {
 	var windows []fyne.Window
 	for _, na := range agents {
 		w := ui.NewWindow(a, na.Agent, ui.Options{Title: na.Title})
@@ -60,8 +89,10 @@ func runGUI(agents []NamedAgent) error {
 		)) // Fyne adds Quit
 		w.SetCloseIntercept(w.Hide)
 	}
+}
 
-	// Ctrl-C or SIGTERM closes the app as closing its windows would.
+// runFyne runs the app until it quits; Ctrl-C or SIGTERM closes it as closing its windows would.
+func runFyne(a fyne.App) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -75,5 +106,4 @@ func runGUI(agents []NamedAgent) error {
 		}
 	}()
 	a.Run()
-	return nil
 }

@@ -45,6 +45,10 @@ Common flags (anywhere among the arguments):
                    "off" for none: the agent then pulls its partners' events)
   --url URL        URL partners use, when it differs from https://ADDR; kept for next time
   --name NAME      the name partners see; kept for next time
+  --secrets-file   keep the private key and credentials in DIR/secrets.enc, encrypted with a
+                   passphrase (from $TANDEM_SECRETS_PASSPHRASE or --passphrase-file FILE),
+                   instead of the OS keychain: for a server without a desktop session. Once
+                   the file exists, every command on DIR uses it.
 `
 
 func main() {
@@ -69,6 +73,10 @@ func defaultDataDir() string {
 // agentFlags are the flags every agent-opening command takes.
 type agentFlags struct {
 	dir, listen, url, name string
+	// secretsFile keeps the secrets in a passphrase-encrypted file in the data directory
+	// instead of the OS keychain (for a server without a desktop session).
+	secretsFile    bool
+	passphraseFile string
 }
 
 func newFlags(name string, af *agentFlags) *flag.FlagSet {
@@ -77,6 +85,8 @@ func newFlags(name string, af *agentFlags) *flag.FlagSet {
 	fs.StringVar(&af.listen, "listen", "", "address partners connect to (kept; first use: "+defaultListen+`; "off" for none)`)
 	fs.StringVar(&af.url, "url", "", "URL partners use, when it differs from https://ADDR")
 	fs.StringVar(&af.name, "name", "", "the name partners see")
+	fs.BoolVar(&af.secretsFile, "secrets-file", false, "keep secrets in a passphrase-encrypted file in the data directory, not the OS keychain")
+	fs.StringVar(&af.passphraseFile, "passphrase-file", "", "read the secrets file's passphrase from this file (else $"+passphraseEnv+")")
 	fs.Usage = func() { fmt.Fprintf(fs.Output(), usage, defaultDataDir()) }
 	return fs
 }
@@ -85,7 +95,8 @@ func newFlags(name string, af *agentFlags) *flag.FlagSet {
 const defaultListen = "127.0.0.1:7443"
 
 func (af agentFlags) options() agent.Options {
-	return agent.Options{Dir: af.dir, Listen: af.listen, DefaultListen: defaultListen, URL: af.url, Name: af.name, Logger: slog.Default()}
+	return agent.Options{Dir: af.dir, Listen: af.listen, DefaultListen: defaultListen, URL: af.url, Name: af.name, Logger: slog.Default(),
+		KeysFunc: af.keys}
 }
 
 // parseFlags reads fs's flags wherever they stand among args, so "tandem accept CODE

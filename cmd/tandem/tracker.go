@@ -37,7 +37,7 @@ func runTracker(ctx context.Context, opt agent.Options, args []string, stdin io.
 	if verb == "fields" {
 		return printFields(stdout)
 	}
-	opt.Listen = ""
+	opt.Offline = true // no listener, no control socket: this command only reads and changes settings
 	a, err := agent.Open(ctx, opt)
 	if err != nil {
 		return err

@@ -60,10 +60,13 @@ type Options struct {
 	// and no control socket; invitations still carry the address partners will dial.
 	Offline bool
 	Prefix  string // the embedded tracker's key prefix
-	Keys    Keys   // default: the OS keychain
-	NoSync  bool   // skip fsync (benchmark baselines only)
-	Logger  *slog.Logger
-	Poll    time.Duration // how often engines look for changes without a notification
+	Keys    Keys   // default: KeysFunc's, else the OS keychain
+	// KeysFunc opens the secrets store when Keys is nil, at Open: a command that reaches a
+	// running agent over its control socket never needs the store (nor its passphrase).
+	KeysFunc func() (Keys, error)
+	NoSync   bool // skip fsync (benchmark baselines only)
+	Logger   *slog.Logger
+	Poll     time.Duration // how often engines look for changes without a notification
 	// Operator is who edits the embedded tracker through this agent when the caller names
 	// no one (the app's Tracker screen): the reporter of new items and the author of
 	// comments. Default: the signed-in OS user.
@@ -179,6 +182,11 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.Keys == nil && opt.KeysFunc != nil {
+		if opt.Keys, err = opt.KeysFunc(); err != nil {
+			return nil, err
+		}
 	}
 	if opt.Keys == nil {
 		opt.Keys = secrets.NewKeychain("tandem")
@@ -560,6 +568,17 @@ func (a *Agent) Name() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.opt.Name
+}
+
+// Secrets names where the agent keeps its private key and credentials, for the operator.
+func (a *Agent) Secrets() string { return DescribeKeys(a.opt.Keys) }
+
+// DescribeKeys names a secrets store for the operator.
+func DescribeKeys(k Keys) string {
+	if d, ok := k.(interface{ Describe() string }); ok {
+		return d.Describe()
+	}
+	return "a secrets store of the caller's making"
 }
 
 // record writes a configuration change to the audit log. A failure to record is logged, not

@@ -28,6 +28,7 @@ type AgentInfo struct {
 	Address Address `json:"address"`
 	DataDir string  `json:"dataDir"`
 	Version string  `json:"version"`
+	Secrets string  `json:"secrets"` // where the private key and credentials are kept, in words
 }
 
 // ConnectionRequest names a connection: its ID, a unique start of it, or the partner's name.
@@ -187,7 +188,7 @@ func (a *Agent) Info(ctx context.Context) (AgentInfo, error) {
 	if err != nil {
 		return AgentInfo{}, err
 	}
-	return AgentInfo{ID: a.id.ID.String(), Name: a.Name(), URL: a.url, Address: ad, DataDir: a.opt.Dir, Version: Version}, nil
+	return AgentInfo{ID: a.id.ID.String(), Name: a.Name(), URL: a.url, Address: ad, DataDir: a.opt.Dir, Version: Version, Secrets: a.Secrets()}, nil
 }
 
 func (a *Agent) queuePage(ctx context.Context, req QueuePageRequest) (QueuePage, error) {

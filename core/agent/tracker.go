@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules"
@@ -204,6 +205,7 @@ func (a *Agent) SaveTrackerSettings(ctx context.Context, s TrackerSettings, secr
 			if err := a.opt.Keys.Set(ctx, a.secretAccount(c.Kind, f.Key), secrets[f.Key]); err != nil {
 				return fmt.Errorf("keep the %s %s in the keychain: %w", c.Label, strings.ToLower(f.Label), err)
 			}
+			a.record(ctx, audit.KindSecret, fmt.Sprintf("%s %s stored in %s", c.Label, strings.ToLower(f.Label), a.Secrets())) // never the value
 		}
 	}
 	v, err := json.Marshal(s)
@@ -217,6 +219,7 @@ func (a *Agent) SaveTrackerSettings(ctx context.Context, s TrackerSettings, secr
 	old := a.settings
 	a.mu.Unlock()
 	moved := old.Kind != s.Kind || !sameValues(old.Values, s.Values, "url", "queues", "repositories", "projects")
+	a.record(ctx, audit.KindSettings, fmt.Sprintf("tracker settings: %s (was %s)", s.Describe(), old.Describe()))
 	return a.useTracker(tr, s, moved)
 }
 

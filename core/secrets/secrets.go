@@ -48,6 +48,9 @@ func NewKeychainTimeout(service string, timeout time.Duration) *Keychain {
 	return &Keychain{service: service, timeout: timeout}
 }
 
+// Describe names the store for the operator.
+func (k *Keychain) Describe() string { return "the OS keychain (Secret Service over D-Bus)" }
+
 // Get returns the secret stored for account, or ErrNotFound.
 func (k *Keychain) Get(ctx context.Context, account string) (string, error) {
 	return k.call(ctx, "get", account, func() (string, error) {
@@ -194,6 +197,9 @@ type Memory struct {
 func NewMemory() *Memory {
 	return &Memory{m: make(map[string]string)}
 }
+
+// Describe names the store for the operator.
+func (m *Memory) Describe() string { return "process memory only (throwaway keys)" }
 
 // Get returns the secret stored for account, or ErrNotFound.
 func (m *Memory) Get(ctx context.Context, account string) (string, error) {

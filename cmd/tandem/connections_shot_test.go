@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConnectionsScreenshot runs the real app (Blue) with two partners served headless (Red and
+// Green), pairs them through the control sockets, lets Green pause and Blue verify Red, and
+// checks that the Connections screen is drawn. With TANDEM_UPDATE_SCREENSHOT=1 it writes
+// docs/connections.png.
+func TestConnectionsScreenshot(t *testing.T) {
+	needDisplayTools(t)
+	needKeychain(t)
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	blue, red, green := filepath.Join(root, "blue"), filepath.Join(root, "red"), filepath.Join(root, "green")
+	serveAgent(t, bin, red, "Red Support")
+	serveAgent(t, bin, green, "Green Logistics")
+
+	display := startXvfb(t)
+	app := exec.Command(bin, "--data-dir", blue, "--listen", freeAddr(t), "--name", "Blue Helpdesk")
+	app.Env = append(os.Environ(), "DISPLAY="+display, "LANG="+utf8Locale(), "LC_ALL="+utf8Locale(), "XDG_CONFIG_HOME="+filepath.Join(root, "config"))
+	var appOut bytes.Buffer
+	app.Stdout, app.Stderr = &appOut, &appOut
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- app.Wait() }()
+	t.Cleanup(func() {
+		app.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			app.Process.Kill()
+			<-exited
+		}
+		removeAgentKey(t, bin, blue)
+	})
+	win := waitForWindow(t, display, "^Tandem", exited, &appOut)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(blue, "control.sock")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app opened no control socket:\n%s", appOut.String())
+		}
+	}
+	// Blue invites both; the app's agent answers through its control socket.
+	for _, partner := range []string{red, green} {
+		code := strings.TrimSpace(tandem(t, bin, false, "invite", "--data-dir", blue))
+		tandem(t, bin, false, "accept", code, "--data-dir", partner)
+	}
+	list := tandem(t, bin, false, "connections", "--data-dir", blue)
+	var redCode string
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, "Red Support") {
+			_, after, _ := strings.Cut(line, "(code ")
+			redCode, _, _ = strings.Cut(after, ")")
+		}
+	}
+	tandem(t, bin, false, "connections", "verify", "Red Support", redCode, "--data-dir", blue)
+	tandem(t, bin, false, "connections", "pause", "Blue Helpdesk", "--data-dir", green)
+	tandem(t, bin, false, "invite", "--data-dir", blue, "--expires", "3h") // one pending in the list
+
+	// Connections in the navigation, then the first connection in the list.
+	xdo(t, display, "mousemove", "--window", win, "70", "115", "click", "1")
+	time.Sleep(time.Second)
+	xdo(t, display, "mousemove", "--window", win, "250", "215", "click", "1")
+
+	var shot image.Image
+	var problem error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		shot, problem = screenshot(t, display, root)
+		if problem == nil {
+			problem = looksDrawn(shot)
+		}
+		if problem == nil && strings.Contains(tandem(t, bin, false, "connections", "--data-dir", blue), "Paused by the partner") {
+			time.Sleep(time.Second) // the window redraws what the agent told it
+			shot, problem = screenshot(t, display, root)
+			break
+		}
+	}
+	if problem != nil {
+		t.Fatalf("the Connections screen is not drawn: %v\n%s", problem, appOut.String())
+	}
+	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" {
+		writePNG(t, filepath.Join("..", "..", "docs", "connections.png"), crop(shot, windowBounds(t, display, win)))
+	}
+}
