@@ -16,7 +16,7 @@ import (
 	"github.com/tandemsync/tandem/core/agent"
 )
 
-const trackerUsage = `usage:
+const trackerUsage = `usage (on a running agent through its control socket, else on its data directory):
   tandem tracker [flags]                          show the tracker settings
   tandem tracker set [flags] KIND [KEY=VALUE ...]  change them (secrets: standard input or a prompt)
   tandem tracker test [flags] [KIND [KEY=VALUE ...]]  check them against the tracker (saved ones without KIND)
@@ -26,9 +26,8 @@ poll=SECONDS, rpm=REQUESTS-PER-MINUTE, timeout=SECONDS. Secrets are never taken 
 command line: on a terminal Tandem asks for each (empty keeps the one in the keychain); from a
 pipe it reads KEY=VALUE lines, or the whole input as the first secret field the settings need.`
 
-// runTracker shows, sets and tests the tracker settings of an agent's data directory. It opens
-// the agent without serving partners, so it works on a stopped agent; a running one holds the
-// data directory, and the command says so.
+// runTracker shows, sets and tests the tracker settings of an agent: through its control
+// socket when the agent runs (the app or tandem serve), else on its data directory.
 func runTracker(ctx context.Context, opt agent.Options, args []string, stdin io.Reader, stdout io.Writer) error {
 	verb := "show"
 	if len(args) > 0 {
@@ -37,41 +36,41 @@ func runTracker(ctx context.Context, opt agent.Options, args []string, stdin io.
 	if verb == "fields" {
 		return printFields(stdout)
 	}
-	opt.Offline = true // no listener, no control socket: this command only reads and changes settings
-	a, err := agent.Open(ctx, opt)
-	if err != nil {
+	var view agent.TrackerView
+	if err := agent.Call(ctx, opt, "tracker.get", agent.None{}, &view); err != nil {
 		return err
 	}
-	defer a.Close()
-	cur, err := a.TrackerSettings(ctx)
-	if err != nil {
-		return err
-	}
+	cur := view.Settings
 	switch verb {
 	case "show":
 		if len(args) > 0 {
 			return errors.New(trackerUsage)
 		}
-		return showTracker(ctx, a, cur, stdout)
+		return showTracker(view, stdout)
 	case "set", "test":
-		if verb == "test" && len(args) == 0 {
-			return printCheck(stdout, a.TestTracker(ctx, cur, nil))
-		}
-		s, err := trackerArgs(cur, args)
-		if err != nil {
-			return err
-		}
-		secrets, err := readSecrets(s, stdin, stdout)
-		if err != nil {
-			return err
+		req := agent.TrackerRequest{Settings: cur}
+		if len(args) > 0 || verb == "set" {
+			s, err := trackerArgs(cur, args)
+			if err != nil {
+				return err
+			}
+			secrets, err := readSecrets(s, stdin, stdout)
+			if err != nil {
+				return err
+			}
+			req = agent.TrackerRequest{Settings: s, Secrets: secrets}
 		}
 		if verb == "test" {
-			return printCheck(stdout, a.TestTracker(ctx, s, secrets))
+			var check agent.TrackerCheck
+			if err := agent.Call(ctx, opt, "tracker.test", req, &check); err != nil {
+				return err
+			}
+			return printCheck(stdout, check)
 		}
-		if err := a.SaveTrackerSettings(ctx, s, secrets); err != nil {
+		if err := agent.Call(ctx, opt, "tracker.set", req, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Saved: this agent syncs %s.\nRun tandem tracker test to check it against the tracker.\n", s.Describe())
+		fmt.Fprintf(stdout, "Saved: this agent syncs %s.\nRun tandem tracker test to check it against the tracker.\n", req.Settings.Describe())
 		return nil
 	}
 	return fmt.Errorf("unknown tracker command %q\n%s", verb, trackerUsage)
@@ -267,7 +266,8 @@ func secretKeys(fs []agent.SettingsField) string {
 	return strings.Join(keys, ", ")
 }
 
-func showTracker(ctx context.Context, a *agent.Agent, s agent.TrackerSettings, w io.Writer) error {
+func showTracker(view agent.TrackerView, w io.Writer) error {
+	s := view.Settings
 	c, err := connectorOf(s.Kind)
 	if err != nil {
 		return err
@@ -281,7 +281,7 @@ func showTracker(ctx context.Context, a *agent.Agent, s agent.TrackerSettings, w
 		v := s.Values[f.Key]
 		if f.IsSecret() {
 			v = "not in the keychain"
-			if a.HasTrackerSecret(ctx, s.Kind, f.Key) {
+			if view.Stored[f.Key] {
 				v = "kept in the keychain"
 			}
 		}

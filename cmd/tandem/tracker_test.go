@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandemsync/tandem/core/agent"
 	"github.com/tandemsync/tandem/core/secrets"
@@ -80,8 +83,60 @@ func TestTrackerCommand(t *testing.T) {
 	if _, err := readSecrets(agent.TrackerSettings{Kind: "github", Values: map[string]string{"auth": "token"}}, strings.NewReader("token=a\npassword=b"), &bytes.Buffer{}); err == nil {
 		t.Errorf("an unknown secret key on standard input was accepted")
 	}
+	// Every change is in the audit log, secrets by name only.
+	a, err := agent.Open(ctx, agent.Options{Dir: opt.Dir, Keys: keys, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := a.AuditTail(ctx, 100)
+	a.Close()
+	var log []string
+	for _, e := range entries {
+		log = append(log, e.Kind+": "+e.What)
+	}
+	joined := strings.Join(log, "\n")
+	if !strings.Contains(joined, `settings: tracker set: github auth="token" repositories="octo-org/app, octo-org/gone"`) ||
+		!strings.Contains(joined, "secret: GitHub access token stored in ") || strings.Contains(joined, srv.Token) {
+		t.Errorf("audit log:\n%s", joined)
+	}
+
+	// On a running agent the command goes through its control socket.
+	run2 := start(t, agent.Options{Dir: opt.Dir, Keys: keys, TrackerTransport: srv.Client().Transport, Listen: "127.0.0.1:0"})
+	if out, err := run("", "set", "github", "repositories=octo-org/app"); err != nil || !strings.Contains(out, "Saved") {
+		t.Fatalf("set on a running agent: %q, %v", out, err)
+	}
+	if s, _ := run2.TrackerSettings(ctx); s.Values["repositories"] != "octo-org/app" {
+		t.Errorf("the running agent syncs %v after set, want octo-org/app", s.Values)
+	}
+	if out, err := run("", "test"); err != nil || !strings.Contains(out, "OK: GitHub at") {
+		t.Errorf("test on a running agent: %q, %v", out, err)
+	}
+
 	var fields bytes.Buffer
 	if err := runTracker(ctx, opt, []string{"fields"}, nil, &fields); err != nil || !strings.Contains(fields.String(), "jira  ") {
 		t.Errorf("fields: %q, %v", fields.String(), err)
+	}
+}
+
+// start runs an agent in this process until the test ends.
+func start(t *testing.T, opt agent.Options) *agent.Agent {
+	t.Helper()
+	a, err := agent.Open(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; a.Close() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(opt.Dir, "control.sock")); err == nil {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not open its control socket")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -132,6 +132,7 @@ func (a *Agent) controlMux() *control.Mux {
 		return a.AuditTail(ctx, req.N)
 	})
 	a.handleHistory(m)
+	a.handleTracker(m)
 	return m
 }
 

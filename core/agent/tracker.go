@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,30 @@ func (s TrackerSettings) Describe() string {
 		return c.Label
 	}
 	return c.Describe(s.Values)
+}
+
+// summary is the settings in one line for the audit log: kind, values, poll and budget (no
+// secret is ever among the values).
+func (s TrackerSettings) summary() string {
+	keys := make([]string, 0, len(s.Values))
+	for k := range s.Values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := []string{s.Kind}
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, s.Values[k]))
+	}
+	if s.Poll > 0 {
+		parts = append(parts, "poll="+s.Poll.String())
+	}
+	if s.RequestsPerMinute > 0 {
+		parts = append(parts, fmt.Sprintf("rpm=%d", s.RequestsPerMinute))
+	}
+	if s.Timeout > 0 {
+		parts = append(parts, "timeout="+s.Timeout.String())
+	}
+	return strings.Join(parts, " ")
 }
 
 // TrackerCheck is the outcome of testing tracker settings, for the Settings screen.
@@ -218,8 +243,8 @@ func (a *Agent) SaveTrackerSettings(ctx context.Context, s TrackerSettings, secr
 	a.mu.Lock()
 	old := a.settings
 	a.mu.Unlock()
+	a.record(ctx, audit.KindSettings, "tracker set: "+s.summary()+" (was "+old.summary()+")")
 	moved := old.Kind != s.Kind || !sameValues(old.Values, s.Values, "url", "queues", "repositories", "projects")
-	a.record(ctx, audit.KindSettings, fmt.Sprintf("tracker settings: %s (was %s)", s.Describe(), old.Describe()))
 	return a.useTracker(tr, s, moved)
 }
 
