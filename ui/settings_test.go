@@ -189,7 +189,7 @@ func TestSettingsGitHubForm(t *testing.T) {
 		Reachable: true, AuthOK: true, Scope: "repositories", Found: []string{"octo-org/app"}, Missing: []string{"octo-org/nope"}}
 	u, w, s := openSettings(t, f)
 	s.kind.SetSelected(choiceGitHub)
-	if got, want := formLabels(s), []string{"URL", "Repositories", "Sign in with", "Access token", "Webhook secret"}; !reflect.DeepEqual(got, want) {
+	if got, want := formLabels(s), []string{"URL", "Repositories", "Sign in with", "Access token", "Webhook address", "Webhook secret"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("GitHub form with a token shows %q, want %q", got, want)
 	}
 	typeInto(field(t, s, "repositories"), "octo-org/app, octo-org/nope")
@@ -205,7 +205,7 @@ func TestSettingsGitHubForm(t *testing.T) {
 
 	// Signing in as an app shows the app's fields instead of the token.
 	choice(t, s, "auth").SetSelected("app")
-	if got, want := formLabels(s), []string{"URL", "Repositories", "Sign in with", "App ID", "Installation ID", "App private key", "Webhook secret"}; !reflect.DeepEqual(got, want) {
+	if got, want := formLabels(s), []string{"URL", "Repositories", "Sign in with", "App ID", "Installation ID", "App private key", "Webhook address", "Webhook secret"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("GitHub form as an app shows %q, want %q", got, want)
 	}
 	test.Tap(s.saveButton)

@@ -76,7 +76,7 @@ func TestSettingsScreenshot(t *testing.T) {
 			t.Fatalf("xdotool %v: %v: %s", args, err, out)
 		}
 	}
-	xdo("windowsize", win, "1000", "720")
+	xdo("windowsize", win, "1000", "800")
 	time.Sleep(time.Second)
 	// The navigation's seventh entry, Settings; then its Test connection button.
 	click := func(x, y int) {
@@ -121,5 +121,5 @@ func TestSettingsScreenshot(t *testing.T) {
 	}
 }
 
-// Where Settings draws Test connection in a 1000x720 window with GitHub's token form.
-const testButtonX, testButtonY = 220, 596
+// Where Settings draws Test connection in a 1000x800 window with GitHub's token form.
+const testButtonX, testButtonY = 220, 658

@@ -104,6 +104,8 @@ type Agent struct {
 	serving  bool
 	sync     engine.Tracker  // the tracker the connections sync: the embedded one or e.g. RT
 	settings TrackerSettings // what sync was built from
+	// trackerChanged tells the webhook listener that the tracker or its settings changed.
+	trackerChanged chan struct{}
 }
 
 // conn is one connection's runtime: its record, queues and engine.
@@ -191,7 +193,7 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if opt.Keys == nil {
 		opt.Keys = secrets.NewKeychain("tandem")
 	}
-	a := &Agent{opt: opt, log: opt.Logger, conns: map[string]*conn{}, newConns: make(chan *conn, 16)}
+	a := &Agent{opt: opt, log: opt.Logger, conns: map[string]*conn{}, newConns: make(chan *conn, 16), trackerChanged: make(chan struct{}, 1)}
 	if a.st, err = store.Open(dir, store.Options{NoSync: opt.NoSync}); err != nil {
 		return nil, err
 	}
@@ -478,7 +480,7 @@ func (a *Agent) Serve(ctx context.Context) error {
 			loops.Wait()
 		}()
 	}
-	for _, loop := range []func(context.Context){a.maintain, a.monitor, func(ctx context.Context) { a.hist.Serve(ctx) }} {
+	for _, loop := range []func(context.Context){a.maintain, a.monitor, a.webhooks, func(ctx context.Context) { a.hist.Serve(ctx) }} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

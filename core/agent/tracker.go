@@ -263,6 +263,10 @@ func sameValues(a, b map[string]string, keys ...string) bool {
 func (a *Agent) useTracker(tr engine.Tracker, s TrackerSettings, reset bool) error {
 	a.mu.Lock()
 	a.sync, a.settings = tr, s
+	select {
+	case a.trackerChanged <- struct{}{}:
+	default: // already told
+	}
 	conns := make([]*conn, 0, len(a.conns))
 	for _, c := range a.conns {
 		conns = append(conns, c)

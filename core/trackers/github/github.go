@@ -245,8 +245,10 @@ var Connector = connector.Connector{
 			ShowWhen: &connector.Condition{Key: "auth", Values: []string{AuthApp}}},
 		{Key: "private_key", Label: "App private key", Kind: connector.SecretPEM, Required: true, Placeholder: "-----BEGIN RSA PRIVATE KEY-----…",
 			ShowWhen: &connector.Condition{Key: "auth", Values: []string{AuthApp}}},
+		{Key: "webhook_listen", Label: "Webhook address", Placeholder: "0.0.0.0:8090 (empty: polling only)",
+			Hint: "Optional: where Tandem takes GitHub's deliveries, at /webhook (put TLS in front)."},
 		{Key: "webhook_secret", Label: "Webhook secret", Kind: connector.Secret,
-			Hint: "Optional: a webhook (issues, issue_comment) tells Tandem at once."},
+			Hint: "The webhook's secret (events: issues, issue_comment); deliveries only wake the poll."},
 	},
 	Build: func(env connector.Env) (engine.Tracker, error) {
 		cfg := Config{URL: env.Values["url"], Repositories: env.Values.List("repositories"), WebhookSecret: env.Secrets["webhook_secret"],
