@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"image"
 	"image/color"
 	"time"
@@ -38,7 +37,6 @@ func renderChart(s chartSeries, st chartStyle, w, h int) (image.Image, error) {
 		a.Color, a.Label.TextStyle.Color, a.Tick.Color, a.Tick.Label.Color = st.fg, st.fg, st.fg, st.fg
 	}
 	n := len(s.tally)
-	p.X.Label.Text = fmt.Sprintf("%s ago → now", (time.Duration(n) * s.step).String())
 	p.Y.Label.Text = "events per " + stepName(s.step)
 	p.X.Min, p.X.Max = float64(-n), 0
 	p.Y.Min = 0
@@ -82,7 +80,7 @@ func stepName(d time.Duration) string {
 	case time.Hour:
 		return "hour"
 	}
-	return d.String()
+	return trimDuration(d.String())
 }
 
 // agoTicks labels the x axis in time before now.

@@ -148,19 +148,19 @@ func (s *historyScreen) build(u *UI) fyne.CanvasObject {
 		l.(*widget.Label).Wrapping = fyne.TextWrapWord
 	}
 
-	filters := container.NewHBox(s.connSelect, s.outcome, s.span)
-	top := container.NewVBox(heading("History"), s.incomplete, container.NewBorder(nil, nil, nil, filters, s.search),
+	filters := container.NewHBox(fixedWidth(s.connSelect, 220), fixedWidth(s.outcome, 150), fixedWidth(s.span, 160))
+	top := container.NewVBox(heading("History"), s.incomplete, s.search, filters,
 		container.New(historyColumns, header...), widget.NewSeparator())
 	left := container.NewBorder(top, container.NewHBox(s.older), nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
 	right := container.NewBorder(s.timelineTitle, nil, nil, nil, container.NewVScroll(s.timeline))
 	split := container.NewHSplit(left, right)
-	split.Offset = 0.55
+	split.Offset = 0.6
 	return split
 }
 
-var historyHeaders = []string{"Time", "Connection", "Dir", "Item", "Outcome", "Kind", "Error"}
+var historyHeaders = []string{"Time", "Partner", "Dir", "Item", "Outcome", "Error"}
 
-var historyColumns = columns{112, 72, 52, 130, 84, 64}
+var historyColumns = columns{124, 64, 60, 150, 136}
 
 func outcomeImportance(o agent.HistoryOutcome) widget.Importance {
 	switch o {
@@ -183,7 +183,7 @@ func historyRow(r agent.HistoryRecord, conn string) []string {
 	if r.Operator {
 		outcome += " (you)"
 	}
-	return []string{r.Time.Local().Format("01-02 15:04:05"), conn, arrow(r.Direction), item, outcome, orDash(r.Kind), firstLine(r.Error, 100)}
+	return []string{r.Time.Local().Format("01-02 15:04:05"), conn, arrow(r.Direction), item, outcome + " · " + orDash(r.Kind), firstLine(r.Error, 100)}
 }
 
 func arrow(dir string) string {
@@ -392,9 +392,9 @@ func (s *historyScreen) drawTimeline(key string, recs []agent.HistoryRecord) {
 // timelineStep is one step of a timeline: when, which way, what, how it went, with the rule
 // version, the error and, when captured, the payload.
 func (s *historyScreen) timelineStep(r agent.HistoryRecord) fyne.CanvasObject {
-	line := fmt.Sprintf("%s  %s  %s %s", r.Time.Local().Format("2006-01-02 15:04:05.000"), arrow(r.Direction), orDash(r.Kind), historyRow(r, "")[3])
-	head := widget.NewLabelWithStyle(line, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-	head.Truncation = fyne.TextTruncateEllipsis
+	line := fmt.Sprintf("%s  %s %s  %s", r.Time.Local().Format("01-02 15:04:05.000"), arrow(r.Direction), orDash(r.Kind), historyRow(r, "")[3])
+	head := widget.NewLabelWithStyle(line, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	head.Wrapping = fyne.TextWrapWord
 	outcome := string(r.Outcome)
 	if r.Operator {
 		outcome += " by you"
@@ -417,7 +417,7 @@ func (s *historyScreen) timelineStep(r agent.HistoryRecord) fyne.CanvasObject {
 	}
 	what := widget.NewLabel(strings.Join(facts, " · "))
 	what.Importance = outcomeImportance(r.Outcome)
-	what.Truncation = fyne.TextTruncateEllipsis
+	what.Wrapping = fyne.TextWrapWord
 	box := container.NewVBox(head, what)
 	if r.Error != "" {
 		e := widget.NewLabel("Error: " + r.Error)

@@ -18,7 +18,7 @@ import (
 )
 
 // The Overview's counters, in display order.
-var overviewCounters = []string{"Items", "Twins", "Pending", "Blocked", "Retrying", "Failed", "Oldest waiting", "Sent", "Applied"}
+var overviewCounters = []string{"Items", "Twins", "Pending", "Blocked", "Retrying", "Failed", "Oldest wait", "Sent", "Applied"}
 
 // The charts' spans and steps: the last hour by minute, the last day by half hour.
 var chartSpans = []struct {
@@ -84,7 +84,7 @@ func (s *overviewScreen) build() fyne.CanvasObject {
 			}
 		}
 	}
-	tiles := container.NewGridWrap(fyne.NewSize(118, 84))
+	tiles := container.NewGridWrap(fyne.NewSize(98, 84))
 	for _, name := range overviewCounters {
 		v := widget.NewLabelWithStyle("–", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 		v.SizeName = theme.SizeNameSubHeadingText
@@ -155,9 +155,9 @@ func (s *overviewScreen) show(o agent.Overview, conns []agent.ConnectionInfo) {
 	set("Sent", strconv.FormatUint(o.Sent, 10))
 	set("Applied", strconv.FormatUint(o.Applied, 10))
 	if oldest.IsZero() {
-		set("Oldest waiting", "–")
+		set("Oldest wait", "–")
 	} else {
-		set("Oldest waiting", age(time.Since(oldest)))
+		set("Oldest wait", age(time.Since(oldest)))
 	}
 	setImportance(s.counts["Failed"], map[bool]widget.Importance{true: widget.DangerImportance, false: widget.MediumImportance}[failed > 0])
 	setImportance(s.counts["Blocked"], map[bool]widget.Importance{true: widget.WarningImportance, false: widget.MediumImportance}[blocked > 0])

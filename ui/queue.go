@@ -57,7 +57,7 @@ const allConnections = "All connections"
 const queueEmptyText = "Nothing waiting: every change has been delivered and applied."
 
 // queueColumns are the widths of a row's columns; the last, the error, takes the rest.
-var queueColumns = columns{92, 36, 92, 92, 64, 132, 40, 60}
+var queueColumns = columns{100, 44, 92, 92, 64, 132, 52, 60}
 
 // queueHeaders are the column titles; the sortable ones are buttons.
 var queueHeaders = []string{"Connection", "Dir", "Local", "Remote", "Kind", "State", "Tries", "Age", "Last error"}
@@ -79,7 +79,8 @@ type queueScreen struct {
 	rows     *pager[agent.QueueEntry]
 	selected *agent.QueueEntry // the selected event, as last read
 
-	tabs        *container.AppTabs
+	tabs        map[string]*widget.Button // the Outgoing, Incoming and Failed tabs
+	tabBar      *fyne.Container
 	connSelect  *widget.Select
 	stateSelect *widget.Select
 	itemEntry   *widget.Entry
@@ -105,27 +106,14 @@ func (s *queueScreen) build(u *UI) fyne.CanvasObject {
 	s.tab, s.state, s.order = tabOutgoing, stateAny, agent.QueueOldest
 	s.rows = newPager[agent.QueueEntry](u, "read the queue", s.rowsArrived)
 
-	s.tabs = container.NewAppTabs(
-		container.NewTabItem(tabOutgoing, widget.NewLabel("")),
-		container.NewTabItem(tabIncoming, widget.NewLabel("")),
-		container.NewTabItem(tabFailed, widget.NewLabel("")),
-	)
-	for _, ti := range s.tabs.Items {
-		ti.Content.Hide() // the tabs choose; the list below shows
+	s.tabs = map[string]*widget.Button{}
+	s.tabBar = container.NewHBox()
+	for _, tab := range []string{tabOutgoing, tabIncoming, tabFailed} {
+		b := widget.NewButton(tab, func() { s.selectTab(tab) })
+		s.tabs[tab] = b
+		s.tabBar.Add(b)
 	}
-	s.tabs.OnSelected = func(ti *container.TabItem) {
-		if tab := strings.Fields(ti.Text)[0]; tab != s.tab {
-			s.tab = tab
-			choices := stateChoices(tab)
-			s.stateSelect.SetOptions(choices)
-			if !slices.Contains(choices, s.state) {
-				s.state = choices[0]
-				s.stateSelect.Selected = s.state
-				s.stateSelect.Refresh()
-			}
-			s.requery()
-		}
-	}
+	s.showTabs()
 	s.connSelect = widget.NewSelect([]string{allConnections}, func(name string) {
 		id := ""
 		for _, c := range s.conns {
@@ -230,10 +218,10 @@ func (s *queueScreen) build(u *UI) fyne.CanvasObject {
 	s.progressBox.Hide()
 	s.showSelected()
 
-	filters := container.NewHBox(widget.NewLabel("Connection"), s.connSelect, widget.NewLabel("State"), s.stateSelect)
+	filters := container.NewHBox(widget.NewLabel("Connection"), fixedWidth(s.connSelect, 240), widget.NewLabel("State"), fixedWidth(s.stateSelect, 170))
 	top := container.NewVBox(
 		heading("Queue"),
-		s.tabs,
+		s.tabBar,
 		container.NewBorder(nil, nil, filters, nil, s.itemEntry),
 		container.NewBorder(nil, nil, nil, container.NewHBox(s.retryAllButton, s.skipAllButton), s.summary),
 		s.progressBox,
@@ -246,6 +234,11 @@ func (s *queueScreen) build(u *UI) fyne.CanvasObject {
 		container.NewGridWrap(fyne.NewSize(760, 96), container.NewVScroll(s.detail)),
 	)
 	return container.NewBorder(top, bottom, nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
+}
+
+// fixedWidth gives o a width of its own in a row, so a select shows its choice in full.
+func fixedWidth(o fyne.CanvasObject, w float32) fyne.CanvasObject {
+	return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
 }
 
 func setImportance(l *widget.Label, imp widget.Importance) {
@@ -394,27 +387,47 @@ func (s *queueScreen) showConnections(conns []agent.ConnectionInfo) {
 	if !found { // the chosen connection is gone
 		s.connSelect.SetSelected(allConnections)
 	}
-	s.showTabCounts()
+	s.showTabs()
 	s.showState()
 }
 
-// showTabCounts puts each tab's count of the chosen connection (or all) in its title.
-func (s *queueScreen) showTabCounts() {
+// selectTab switches to the Outgoing, Incoming or Failed tab.
+func (s *queueScreen) selectTab(tab string) {
+	if tab == s.tab {
+		return
+	}
+	s.tab = tab
+	choices := stateChoices(tab)
+	s.stateSelect.SetOptions(choices)
+	if !slices.Contains(choices, s.state) {
+		s.state = choices[0]
+		s.stateSelect.Selected = s.state
+		s.stateSelect.Refresh()
+	}
+	s.showTabs()
+	s.requery()
+}
+
+// showTabs marks the chosen tab and puts each tab's count of the chosen connection (or all)
+// in its title.
+func (s *queueScreen) showTabs() {
 	var out, in, failed int
 	for _, c := range s.conns {
 		if s.connID == "" || c.ID == s.connID {
 			out, in, failed = out+c.Outbox, in+c.Inbox, failed+c.Failed+c.Retrying
 		}
 	}
-	titles := []string{fmt.Sprintf("%s (%d)", tabOutgoing, out), fmt.Sprintf("%s (%d)", tabIncoming, in), fmt.Sprintf("%s (%d)", tabFailed, failed)}
-	changed := false
-	for i, ti := range s.tabs.Items {
-		if ti.Text != titles[i] {
-			ti.Text, changed = titles[i], true
+	titles := map[string]string{tabOutgoing: fmt.Sprintf("%s (%d)", tabOutgoing, out), tabIncoming: fmt.Sprintf("%s (%d)", tabIncoming, in),
+		tabFailed: fmt.Sprintf("%s (%d)", tabFailed, failed)}
+	for tab, b := range s.tabs {
+		imp := widget.LowImportance
+		if tab == s.tab {
+			imp = widget.HighImportance
 		}
-	}
-	if changed {
-		s.tabs.Refresh()
+		if b.Text != titles[tab] || b.Importance != imp {
+			b.Text, b.Importance = titles[tab], imp
+			b.Refresh()
+		}
 	}
 }
 

@@ -91,13 +91,7 @@ func rowTexts(s *queueScreen) []string {
 	return out
 }
 
-func selectTab(s *queueScreen, name string) {
-	for _, ti := range s.tabs.Items {
-		if strings.HasPrefix(ti.Text, name) {
-			s.tabs.Select(ti)
-		}
-	}
-}
+func selectTab(s *queueScreen, name string) { test.Tap(s.tabs[name]) }
 
 func TestQueueTabsConnectionsAndFilters(t *testing.T) {
 	f := withQueues()

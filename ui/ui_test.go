@@ -132,7 +132,7 @@ func TestOverviewShowsCounts(t *testing.T) {
 	u, w := newTestUI(t, f)
 	u.refresh(context.Background())
 	want := map[string]string{
-		"Items": "12", "Twins": "7", "Pending": "4", "Blocked": "3", "Retrying": "1", "Failed": "2", "Oldest waiting": "3h", "Sent": "40", "Applied": "38",
+		"Items": "12", "Twins": "7", "Pending": "4", "Blocked": "3", "Retrying": "1", "Failed": "2", "Oldest wait": "3h", "Sent": "40", "Applied": "38",
 	}
 	for name, v := range want {
 		if got := u.overview.counts[name].Text; got != v {

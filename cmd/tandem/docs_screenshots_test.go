@@ -104,7 +104,15 @@ func prepareDocsAgent(t *testing.T, root string) (dir, key string) {
 	}
 	waitUntil(t, "the retried jam applied", func() bool {
 		tl, _ := red.Timeline(ctx, jam.Key)
-		return len(tl) > 0 && tl[len(tl)-1].Outcome == agent.OutcomeApplied
+		for _, r := range tl {
+			if r.Outcome == agent.OutcomeApplied && r.Kind == "create" {
+				return true
+			}
+		}
+		if len(tl) > 0 {
+			t.Logf("timeline of %s: %+v", jam.Key, tl[len(tl)-1])
+		}
+		return false
 	})
 	if err := red.SetRules(conn, agent.RuleSources{Outgoing: rules.DefaultOutgoing, Incoming: refusing}); err != nil {
 		t.Fatal(err)
@@ -184,18 +192,20 @@ func TestDocsScreenshots(t *testing.T) {
 		os.Setenv("TANDEM_DOCS_DIR", filepath.Join("..", "..", "docs"))
 	}
 	shoot("overview.png")
-	nav := func(n int) { // the n-th navigation button, from the top
-		xdo(t, display, "mousemove", "--window", win, "60", fmt.Sprint(78+n*44), "click", "1")
+	click := func(x, y int) {
+		xdo(t, display, "mousemove", "--window", win, fmt.Sprint(x), fmt.Sprint(y))
+		time.Sleep(300 * time.Millisecond)
+		xdo(t, display, "click", "1")
 		time.Sleep(1500 * time.Millisecond)
 	}
-	nav(3)                                                                   // Queue
-	xdo(t, display, "mousemove", "--window", win, "400", "97", "click", "1") // the Failed tab
-	time.Sleep(1500 * time.Millisecond)
-	xdo(t, display, "mousemove", "--window", win, "500", "330", "click", "1") // the first failed event
-	time.Sleep(1500 * time.Millisecond)
+	// The n-th navigation button, from the top.
+	nav := func(n int) { click(60, 72+n*40) }
+	nav(3)          // Queue
+	click(411, 75)  // its Failed tab
+	click(500, 240) // the first failed event
 	shoot("queue.png")
-	nav(4) // History
-	xdo(t, display, "mousemove", "--window", win, "300", "110", "click", "1")
+	nav(4)         // History
+	click(300, 75) // the search box
 	xdo(t, display, "type", key)
 	xdo(t, display, "key", "Return")
 	time.Sleep(2 * time.Second)

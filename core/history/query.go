@@ -243,7 +243,8 @@ func (h *Store) Tallies(conn string, since time.Time, step time.Duration) ([]Tal
 	h.Flush()
 	step = max(step.Round(time.Minute), time.Minute)
 	now := h.now()
-	n := int((now.Sub(since) + step - 1) / step)
+	// Whole steps, rounded: a caller's "an hour ago" is a few microseconds more by now.
+	n := int((now.Sub(since) + step/2) / step)
 	if n <= 0 || n > 100000 {
 		return nil, fmt.Errorf("tallies: %d steps of %v since %v", n, step, since)
 	}
