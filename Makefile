@@ -54,6 +54,9 @@ fuzz:
 
 bench: build
 	go test -run '^$$' -bench . ./core/...
+	CGO_ENABLED=0 go test -run '^$$' -bench QueueFirstRows ./ui
+	dbus-run-session -- sh -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+		go test -run "^$$" -bench AppAtScale -benchtime 1x -timeout 20m ./cmd/tandem'
 	$(BIN) bench
 
 # A Debian package from bin/tandem, with the desktop entry and icon: bin/tandem_<version>_<arch>.deb
