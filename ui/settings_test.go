@@ -372,3 +372,40 @@ func TestSettingsUserNameFollowsSignIn(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsJiraForm: Jira's form, drawn from its registry entry, asks for an e-mail and API
+// token or an OAuth token, never both, and hands the agent only the secret that applies.
+func TestSettingsJiraForm(t *testing.T) {
+	f := newFakeAgent()
+	f.check = agent.TrackerCheck{OK: true, Summary: "Jira at https://acme.atlassian.net reachable, signed in as Tandem Bot, projects found: SUP",
+		Scope: "projects", Found: []string{"SUP"}}
+	u, w, s := openSettings(t, f)
+	s.kind.SetSelected("Jira Cloud")
+	if got, want := formLabels(s), []string{"URL", "Projects", "New issue type", "Custom fields", "Sign in with", "E-mail", "API token"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Jira form with an API token shows %q, want %q", got, want)
+	}
+	if field(t, s, "issue_type").Text != "Task" {
+		t.Errorf("new issue type starts as %q, want the default Task", field(t, s, "issue_type").Text)
+	}
+	typeInto(field(t, s, "url"), "https://acme.atlassian.net")
+	typeInto(field(t, s, "projects"), "sup")
+	typeInto(field(t, s, "token"), "atl-token")
+	test.Tap(s.testButton)
+	u.pending.Wait()
+	if len(f.tested) != 0 || !strings.Contains(u.status.Text, "enter the Jira Cloud e-mail") {
+		t.Errorf("testing without the e-mail: agent called %+v, status %q", f.tested, u.status.Text)
+	}
+	choice(t, s, "auth").SetSelected("oauth")
+	if got, want := formLabels(s), []string{"URL", "Projects", "New issue type", "Custom fields", "Sign in with", "OAuth token"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Jira form with OAuth shows %q, want %q", got, want)
+	}
+	typeInto(field(t, s, "oauth_token"), "bearer-xyz")
+	test.Tap(s.testButton)
+	u.pending.Wait()
+	want := trackerCall{agent.TrackerSettings{Kind: "jira", Values: map[string]string{"url": "https://acme.atlassian.net", "projects": "sup",
+		"issue_type": "Task", "auth": "oauth"}}, map[string]string{"oauth_token": "bearer-xyz"}}
+	if len(f.tested) != 1 || !reflect.DeepEqual(f.tested[0], want) {
+		t.Errorf("TestTracker got %+v, want %+v (the API token typed before is not sent)", f.tested, want)
+	}
+	wantShown(t, w, "projects found: SUP", "Projects found: SUP")
+}
