@@ -3,14 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/secrets"
 )
 
@@ -207,6 +215,52 @@ func TestCLIDrivesRunningServe(t *testing.T) {
 	if msg := tandem(t, bin, true, "connections", "revoke", "Blue", "--data-dir", red); !strings.Contains(msg, "--keep-queued") {
 		t.Errorf("revoke without a choice: %q; want it to ask for --keep-queued or --delete-queued", msg)
 	}
+	// Output a script reads comes as JSON with --json, and parses back.
+	var conns []agent.ConnectionInfo
+	fromJSON(t, tandem(t, bin, false, "connections", "--json", "--data-dir", blue), &conns)
+	if len(conns) != 1 || conns[0].PartnerName != "Red" || conns[0].VerificationCode == "" {
+		t.Errorf("connections --json: %+v; want the one connection with Red and its code", conns)
+	}
+	var invs []agent.InvitationInfo
+	fromJSON(t, tandem(t, bin, false, "--data-dir", blue, "invitations", "--json"), &invs)
+	if len(invs) != 1 || invs[0].Connection != conns[0].ID {
+		t.Errorf("invitations --json: %+v; want the used invitation of connection %s", invs, conns[0].ID)
+	}
+	var made agent.Invitation
+	fromJSON(t, tandem(t, bin, false, "invite", "--json", "--data-dir", blue), &made)
+	if !strings.HasPrefix(made.Code, "tandem1-") || made.ID == "" || made.Expires.Before(time.Now()) {
+		t.Errorf("invite --json: %+v", made)
+	}
+	if out := tandem(t, bin, false, "invitations", "cancel", made.ID, "--data-dir", blue); !strings.Contains(out, "cancelled") {
+		t.Errorf("invitations cancel: %q", out)
+	}
+	var page agent.QueuePage
+	fromJSON(t, tandem(t, bin, false, "queue", "--json", "--data-dir", red), &page)
+	if page.Entries == nil || page.Total != len(page.Entries) {
+		t.Errorf("queue --json: %+v; want a page with a list", page)
+	}
+	// A change says what it changed, in words and as JSON.
+	if out := tandem(t, bin, false, "connections", "resume", "Red", "--data-dir", blue); !strings.Contains(out, "Resumed the connection with Red") {
+		t.Errorf("connections resume:\n%s", out)
+	}
+	var verified agent.ConnectionInfo
+	fromJSON(t, tandem(t, bin, false, "connections", "verify", "Red", conns[0].VerificationCode, "--json", "--data-dir", blue), &verified)
+	if verified.Verified.IsZero() {
+		t.Errorf("connections verify --json: %+v; want it verified", verified)
+	}
+	if msg := tandem(t, bin, true, "queue", "retry", "Red", "out", "999999", "--data-dir", blue); msg == "" {
+		t.Error("retrying an event that does not exist says nothing")
+	}
+	var entries []audit.Entry
+	fromJSON(t, tandem(t, bin, false, "audit", "--json", "--data-dir", blue), &entries)
+	if len(entries) < 3 || entries[len(entries)-1].Hash == "" {
+		t.Errorf("audit --json: %+v", entries)
+	}
+	var rep audit.Report
+	fromJSON(t, tandem(t, bin, false, "audit", "verify", "--json", "--data-dir", blue), &rep)
+	if !rep.OK || rep.Entries != len(entries) {
+		t.Errorf("audit verify --json: %+v; want OK over %d entries", rep, len(entries))
+	}
 	if out := tandem(t, bin, false, "audit", "verify", "--data-dir", blue); !strings.Contains(out, "chain is intact") {
 		t.Errorf("audit verify:\n%s", out)
 	}
@@ -291,4 +345,147 @@ func TestSecretsFileNeedsPassphraseOffline(t *testing.T) {
 	if out := tandemEnv(t, bin, withoutKeychain(pass), false, "invitations", "--data-dir", dir); !strings.Contains(out, "pending") {
 		t.Errorf("invitations with the passphrase:\n%s", out)
 	}
+}
+
+// fromJSON decodes a command's --json output, failing the test when it is not JSON of v's shape.
+func fromJSON(t *testing.T, out string, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("--json output does not parse into %T: %v\n%s", v, err, out)
+	}
+}
+
+// Stopped agent: the commands open the directory themselves, --json still parses back, and
+// history (which reads the directory directly) too.
+func TestCLIOnStoppedAgentJSON(t *testing.T) {
+	needKeychain(t)
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "agent")
+	t.Cleanup(func() { removeAgentKey(t, bin, dir) })
+	var inv agent.Invitation
+	fromJSON(t, tandem(t, bin, false, "invite", "--json", "--data-dir", dir, "--listen", "127.0.0.1:0"), &inv)
+	if !strings.HasPrefix(inv.Code, "tandem1-") {
+		t.Fatalf("invite --json on a new agent: %+v", inv)
+	}
+	var conns []agent.ConnectionInfo
+	fromJSON(t, tandem(t, bin, false, "connections", "--json", "--data-dir", dir), &conns)
+	if conns == nil || len(conns) != 0 {
+		t.Errorf("connections --json with none: %#v; want []", conns)
+	}
+	var hist struct {
+		Records    []agent.HistoryRecord `json:"records"`
+		More       bool                  `json:"more"`
+		Incomplete json.RawMessage       `json:"incomplete"`
+	}
+	fromJSON(t, tandem(t, bin, false, "history", "--json", "--data-dir", dir), &hist)
+	if hist.Records == nil || hist.More {
+		t.Errorf("history --json: %+v", hist)
+	}
+	var ret struct {
+		Days int `json:"days"`
+	}
+	fromJSON(t, tandem(t, bin, false, "history", "retention", "45", "--json", "--data-dir", dir), &ret)
+	if ret.Days != 45 {
+		t.Errorf("history retention 45 --json: %+v", ret)
+	}
+	var v struct {
+		Version  string `json:"version"`
+		Protocol int    `json:"protocol"`
+	}
+	fromJSON(t, tandem(t, bin, false, "version", "--json"), &v)
+	if v.Version != agent.Version || v.Protocol != agent.ProtocolVersion {
+		t.Errorf("version --json: %+v", v)
+	}
+}
+
+// No Fyne locale noise on a terminal, whatever the locale: Debian's default C.UTF-8 made
+// Fyne log "Error parsing user locale C" three lines at a time.
+func TestNoLocaleNoise(t *testing.T) {
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"C", "C.UTF-8", "POSIX", "", "en_US.UTF-8", "de_DE.UTF-8", "de_DE@euro", "xx_YY.bogus"} {
+		for _, args := range [][]string{{"version"}, {"--help"}, {"queue", "--data-dir", filepath.Join(t.TempDir(), "none")}} {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(withoutLocale(os.Environ()), "LANG="+lang)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			cmd.Run()
+			if strings.Contains(stderr.String(), "Fyne") || strings.Contains(stderr.String(), "locale") {
+				t.Errorf("LANG=%q tandem %s: stderr has locale noise:\n%s", lang, strings.Join(args, " "), stderr.String())
+			}
+		}
+	}
+}
+
+func withoutLocale(env []string) []string {
+	var out []string
+	for _, e := range env {
+		if !strings.HasPrefix(e, "LANG=") && !strings.HasPrefix(e, "LC_") && !strings.HasPrefix(e, "LANGUAGE=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A data directory another user owns and this one may not write, and a listen address that
+// is taken: one sentence each, saying what to do, exit 1.
+func TestCLIBadStarts(t *testing.T) {
+	needKeychain(t)
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := filepath.Join(t.TempDir(), "agent")
+	t.Cleanup(func() { removeAgentKey(t, bin, dir) })
+	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", ln.Addr().String())
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "another program already listens on "+ln.Addr().String()) || !strings.Contains(string(out), "--listen ADDR") {
+		t.Errorf("serve on a taken address: exit %d\n%s\nwant 1 and a sentence saying the address is taken and how to choose another", code, out)
+	}
+
+	// Unwritable: as root, run the command as nobody on a directory root owns.
+	locked := filepath.Join(t.TempDir(), "locked")
+	os.Mkdir(locked, 0o755)
+	os.Chmod(filepath.Dir(locked), 0o755)
+	os.Chmod(filepath.Dir(filepath.Dir(locked)), 0o755)
+	cmd = exec.Command(bin, "serve", "--data-dir", locked)
+	if os.Getuid() == 0 {
+		nobody, err := user.Lookup("nobody")
+		if err != nil {
+			t.Skip("no user nobody to try an unwritable directory as")
+		}
+		uid, _ := strconv.Atoi(nobody.Uid)
+		gid, _ := strconv.Atoi(nobody.Gid)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		os.Chmod(filepath.Dir(bin), 0o755)
+	} else {
+		os.Chmod(locked, 0o555)
+	}
+	out, err = cmd.CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "is not writable by this user") {
+		t.Errorf("serve on an unwritable data directory: exit %d\n%s", code, out)
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -75,36 +74,6 @@ func runApp(ctx context.Context, af agentFlags) error {
 		return err
 	}
 	return runGUI([]NamedAgent{na})
-}
-
-// queueFlags filter `tandem queue`'s listing.
-type queueFlags struct {
-	conn, dir, state, item, order string
-	limit                         int
-}
-
-func (qf *queueFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&qf.conn, "connection", "", "only this connection")
-	fs.StringVar(&qf.dir, "direction", "", "only out or in")
-	fs.StringVar(&qf.state, "state", "", "only pending, blocked, retrying or failed (comma-separated)")
-	fs.StringVar(&qf.item, "item", "", "only items whose key starts with this")
-	fs.StringVar(&qf.order, "order", agent.QueueOldest, "oldest, newest, item or item-desc")
-	fs.IntVar(&qf.limit, "limit", 100, "at most this many events")
-}
-
-func (qf queueFlags) query() agent.QueueQuery {
-	q := agent.QueueQuery{Connection: qf.conn, Direction: qf.dir, Item: qf.item, Order: qf.order}
-	if qf.state != "" {
-		q.States = strings.Split(qf.state, ",")
-	}
-	return q
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // demoKeys is the OS keychain when one answers; otherwise the demo says so and keeps its

@@ -3,59 +3,135 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
+
+	_ "github.com/tandemsync/tandem/cmd/tandem/internal/quietlocale" // first: before Fyne reads the locale
 
 	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/store"
 )
 
-const usage = `Tandem keeps issues in sync between two companies' trackers, agent to agent.
+const rootSummary = "Tandem keeps issues in sync between two companies' trackers, agent to agent"
 
-Usage:
-  tandem [flags]                 open the desktop app on the default data directory
-  tandem serve [flags]           run the agent headless
-  tandem demo [--headless]       two agents, Blue and Red, paired over loopback
-  tandem invite [--expires 24h]  print an invitation code for a partner
-  tandem invitations [cancel ID] list the invitations, or cancel one
-  tandem accept CODE             redeem a partner's invitation code
-  tandem connections [verify|pause|resume|revoke|allow CONNECTION ...]
-                                 list the connections, or act on one
-  tandem queue [flags] [retry|skip CONN DIR SEQ]   show or act on the queues
-                 (--connection, --direction, --state, --item, --order, --limit)
-  tandem history [flags]         the sync history, or one item's timeline (--item KEY)
-                 (--text, --connection, --outcome, --since, --limit;
-                  history retention [DAYS] | delete | capture CONN on|off)
-  tandem audit [verify]          show the audit log of configuration changes, or check its chain
-  tandem tracker [flags] [set|test KIND KEY=VALUE...|fields]   show, change or test the tracker settings
-  tandem bench                   measure end-to-end throughput and latency
-  tandem version                 print the version
+const rootFooter = `
+Run 'tandem help COMMAND' (or 'tandem COMMAND --help') for a command's flags and examples.
+Flags may stand before or after a command's words.
 
-While the app or tandem serve runs on the data directory, these commands act on it through
-its control socket; otherwise they open the directory themselves.
+While the app or tandem serve runs on the data directory, the commands act on it through its
+control socket; otherwise they open the directory themselves. Commands that only read never
+create a data directory.
 
-Common flags (anywhere among the arguments):
-  --data-dir DIR   the agent's data directory (default: %s)
-  --listen ADDR    address partners connect to, kept for next time (first use: 127.0.0.1:7443;
-                   "off" for none: the agent then pulls its partners' events)
-  --url URL        URL partners use, when it differs from https://ADDR; kept for next time
-  --name NAME      the name partners see; kept for next time
-  --secrets-file   keep the private key and credentials in DIR/secrets.enc, encrypted with a
-                   passphrase (from $TANDEM_SECRETS_PASSPHRASE or --passphrase-file FILE),
-                   instead of the OS keychain: for a server without a desktop session. Once
-                   the file exists, every command on DIR uses it.
-`
+Exit status: 0 done, 1 failed, 2 wrong usage (unknown command or flag, missing word).`
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "tandem:", err)
-		os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, rootCommand(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// rootCommand is the command table: tandem itself, and every command under it in the order
+// tandem --help lists them.
+func rootCommand() *command {
+	return link(&command{
+		Name:    "tandem",
+		Example: "tandem\ntandem --data-dir ~/tandem-acme --name Acme\ntandem serve --listen 0.0.0.0:7443 --url https://tandem.acme.example:7443",
+		Help:    "With no command, tandem opens the desktop app on the data directory.",
+		Data:    dataCreate,
+		Setup: func(fs *flag.FlagSet) runFunc {
+			version := fs.Bool("version", false, "print the version and exit")
+			return func(ctx context.Context, c *invocation) error {
+				if *version {
+					return runVersion(ctx, c)
+				}
+				return runApp(ctx, c.af)
+			}
+		},
+		Subs: []*command{
+			{
+				Name:    "serve",
+				Summary: "run the agent headless (for a server or a systemd service)",
+				Help:    "Runs the same agent as the app, without a window, until it is interrupted (Ctrl-C, SIGTERM).\nIts first log line says where its secrets are kept.",
+				Example: "tandem serve\ntandem serve --data-dir /var/lib/tandem --listen 0.0.0.0:7443 --url https://tandem.acme.example:7443",
+				Data:    dataCreate,
+				Run:     func(ctx context.Context, c *invocation) error { return runServe(ctx, c.af) },
+			},
+			{
+				Name:    "demo",
+				Summary: "two agents, Blue and Red, paired over loopback, in two windows",
+				Help:    "Each agent gets a throwaway data directory with an embedded tracker; create or edit an item\nin one window and watch it arrive in the other. Without a display it runs headless.",
+				Example: "tandem demo\ntandem demo --headless",
+				Setup: func(fs *flag.FlagSet) runFunc {
+					headless := fs.Bool("headless", false, "run without windows and print each sync")
+					return func(ctx context.Context, c *invocation) error { return runDemo(ctx, *headless) }
+				},
+			},
+			inviteCommand(),
+			invitationsCommand(),
+			acceptCommand(),
+			connectionsCommand(),
+			queueCommand(),
+			historyCommand(),
+			auditCommand(),
+			trackerCommand(),
+			{
+				Name:    "bench",
+				Summary: "measure end-to-end throughput and latency between two agents on loopback",
+				Example: "tandem bench\ntandem bench -n 20000 --rate 500 --seconds 10",
+				Setup: func(fs *flag.FlagSet) runFunc {
+					n := fs.Int("n", 10000, "changes for the throughput run")
+					rate := fs.Int("rate", 200, "changes per second for the latency run")
+					secs := fs.Int("seconds", 5, "length of the latency run in seconds")
+					return func(ctx context.Context, c *invocation) error { return runBench(ctx, *n, *rate, *secs) }
+				},
+			},
+			{
+				Name:    "version",
+				Summary: "print the version",
+				Example: "tandem version\ntandem version --json",
+				JSON:    true,
+				Run:     runVersion,
+			},
+			{
+				Name:    "help",
+				Args:    "[COMMAND...]",
+				Summary: "show the help of tandem or of a command",
+				Example: "tandem help\ntandem help queue retry",
+				Run:     runHelp,
+			},
+		},
+	})
+}
+
+func runVersion(_ context.Context, c *invocation) error {
+	if c.json {
+		return c.printJSON(struct {
+			Version  string `json:"version"`
+			Protocol int    `json:"protocol"`
+		}{agent.Version, agent.ProtocolVersion})
 	}
+	c.printf("tandem %s protocol %d\n", agent.Version, agent.ProtocolVersion)
+	return nil
+}
+
+// runHelp prints the help of the command its words name.
+func runHelp(_ context.Context, c *invocation) error {
+	cmd := c.cmd.parent
+	for _, w := range c.args {
+		sub := cmd.sub(w)
+		if sub == nil {
+			return usagef(c.cmd, "there is no command %q.%s", (cmd.path() + " " + w)[len("tandem "):], suggest(w, subNames(cmd), ""))
+		}
+		cmd = sub
+	}
+	printHelp(c.out, cmd)
+	return nil
 }
 
 func defaultDataDir() string {
@@ -70,6 +146,9 @@ func defaultDataDir() string {
 	return filepath.Join(base, "tandem")
 }
 
+// storeFileName is the database file whose presence says an agent has used a directory.
+const storeFileName = store.FileName
+
 // agentFlags are the flags every agent-opening command takes.
 type agentFlags struct {
 	dir, listen, url, name string
@@ -77,18 +156,6 @@ type agentFlags struct {
 	// instead of the OS keychain (for a server without a desktop session).
 	secretsFile    bool
 	passphraseFile string
-}
-
-func newFlags(name string, af *agentFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.StringVar(&af.dir, "data-dir", defaultDataDir(), "the agent's data directory")
-	fs.StringVar(&af.listen, "listen", "", "address partners connect to (kept; first use: "+defaultListen+`; "off" for none)`)
-	fs.StringVar(&af.url, "url", "", "URL partners use, when it differs from https://ADDR")
-	fs.StringVar(&af.name, "name", "", "the name partners see")
-	fs.BoolVar(&af.secretsFile, "secrets-file", false, "keep secrets in a passphrase-encrypted file in the data directory, not the OS keychain")
-	fs.StringVar(&af.passphraseFile, "passphrase-file", "", "read the secrets file's passphrase from this file (else $"+passphraseEnv+")")
-	fs.Usage = func() { fmt.Fprintf(fs.Output(), usage, defaultDataDir()) }
-	return fs
 }
 
 // defaultListen is where a new agent listens when the operator names no address.
@@ -99,118 +166,7 @@ func (af agentFlags) options() agent.Options {
 		KeysFunc: af.keys}
 }
 
-// parseFlags reads fs's flags wherever they stand among args, so "tandem accept CODE
-// --data-dir D" works as well as the other way round, and returns the other arguments.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return rest, nil
-		}
-		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
-	}
-}
-
-// withNoArgs parses a command that takes only flags, refusing stray words, then runs it.
-func withNoArgs(fs *flag.FlagSet, args []string, run func() error) error {
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%s takes no argument %q; run tandem help", fs.Name(), rest[0])
-	}
-	return run()
-}
-
-func run(args []string) error {
-	cmd := ""
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var af agentFlags
-	switch cmd {
-	case "":
-		return withNoArgs(newFlags("tandem", &af), args, func() error { return runApp(ctx, af) })
-	case "serve":
-		return withNoArgs(newFlags("serve", &af), args, func() error { return runServe(ctx, af) })
-	case "demo":
-		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-		headless := fs.Bool("headless", false, "run without windows and print each sync")
-		return withNoArgs(fs, args, func() error { return runDemo(ctx, *headless) })
-	case "invite":
-		fs := newFlags("invite", &af)
-		expires := expiresFlag(fs)
-		return withNoArgs(fs, args, func() error { return runInvite(ctx, af, *expires) })
-	case "invitations", "audit":
-		rest, err := parseFlags(newFlags(cmd, &af), args)
-		if err != nil {
-			return err
-		}
-		if cmd == "invitations" {
-			return runInvitations(ctx, af, rest)
-		}
-		return runAudit(ctx, af, rest)
-	case "connections":
-		fs := newFlags(cmd, &af)
-		var q queuedFlags
-		fs.BoolVar(&q.keep, "keep-queued", false, "revoke: keep the connection's queued events")
-		fs.BoolVar(&q.delete, "delete-queued", false, "revoke: delete the connection's queued events")
-		rest, err := parseFlags(fs, args)
-		if err != nil {
-			return err
-		}
-		return runConnections(ctx, af, q, rest)
-	case "accept":
-		rest, err := parseFlags(newFlags("accept", &af), args)
-		if err != nil {
-			return err
-		}
-		if len(rest) != 1 {
-			return errors.New("accept takes one invitation code: tandem accept tandem1-...")
-		}
-		return runAccept(ctx, af, rest[0])
-	case "queue":
-		fs := newFlags("queue", &af)
-		var qf queueFlags
-		qf.register(fs)
-		rest, err := parseFlags(fs, args)
-		if err != nil {
-			return err
-		}
-		return runQueue(ctx, af, qf, rest)
-	case "history":
-		fs := newFlags("history", &af)
-		var hf historyFlags
-		hf.register(fs)
-		rest, err := parseFlags(fs, args)
-		if err != nil {
-			return err
-		}
-		return runHistory(ctx, af, hf, rest)
-	case "tracker":
-		rest, err := parseFlags(newFlags("tracker", &af), args)
-		if err != nil {
-			return err
-		}
-		return runTracker(ctx, af.options(), rest, os.Stdin, os.Stdout)
-	case "bench":
-		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-		n := fs.Int("n", 10000, "changes for the throughput run")
-		rate := fs.Int("rate", 200, "changes per second for the latency run")
-		secs := fs.Int("seconds", 5, "length of the latency run")
-		return withNoArgs(fs, args, func() error { return runBench(ctx, *n, *rate, *secs) })
-	case "version":
-		fmt.Println("tandem", agent.Version, "protocol", agent.ProtocolVersion)
-		return nil
-	case "help":
-		fmt.Printf(usage, defaultDataDir())
-		return nil
-	}
-	return fmt.Errorf("unknown command %q; run tandem help", cmd)
+// expiresFlag adds --expires to an invite command.
+func expiresFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("expires", 24*time.Hour, "how long the invitation code stays valid (e.g. 30m, 2h, 72h)")
 }

@@ -16,12 +16,33 @@ import (
 	"github.com/tandemsync/tandem/core/agent"
 )
 
-const trackerUsage = `usage (on a running agent through its control socket, else on its data directory):
-  tandem tracker [flags]                          show the tracker settings
-  tandem tracker set [flags] KIND [KEY=VALUE ...]  change them (secrets: standard input or a prompt)
-  tandem tracker test [flags] [KIND [KEY=VALUE ...]]  check them against the tracker (saved ones without KIND)
+func trackerCommand() *command {
+	run := func(verb string) runFunc {
+		return func(ctx context.Context, c *invocation) error {
+			return runTracker(ctx, c.af.options(), append([]string{verb}, c.args...), c.in, c.out)
+		}
+	}
+	return &command{
+		Name:    "tracker",
+		Summary: "show, change or test which tracker the agent syncs",
+		Help:    trackerHelp,
+		Example: "tandem tracker\ntandem tracker fields\ntandem tracker set rt url=https://rt.acme.example queues=Support\ntandem tracker test",
+		Data:    dataExisting,
+		Run:     run("show"),
+		Subs: []*command{
+			{Name: "set", Args: "KIND [KEY=VALUE...]", Summary: "change the tracker settings (secrets from a prompt or standard input)",
+				Help: trackerHelp, Example: "tandem tracker set rt url=https://rt.acme.example queues=Support,Billing\nprintf 'token=%s\\n' \"$RT_TOKEN\" | tandem tracker set rt url=https://rt.acme.example queues=Support",
+				Data: dataCreate, Run: run("set")},
+			{Name: "test", Args: "[KIND [KEY=VALUE...]]", Summary: "check the saved settings (or the ones given) against the tracker",
+				Help: trackerHelp, Example: "tandem tracker test\ntandem tracker test github repo=acme/support", Data: dataExisting, Run: run("test")},
+			{Name: "fields", Summary: "list each tracker kind's fields", Example: "tandem tracker fields", Run: run("fields")},
+		},
+	}
+}
 
-KEY=VALUE sets a field of KIND's settings (tandem tracker fields lists them), and
+const trackerUsage = "usage: tandem tracker [set|test KIND KEY=VALUE...|fields]; tandem help tracker says more"
+
+const trackerHelp = `KEY=VALUE sets a field of KIND's settings (tandem tracker fields lists them), and
 poll=SECONDS, rpm=REQUESTS-PER-MINUTE, timeout=SECONDS. Secrets are never taken from the
 command line: on a terminal Tandem asks for each (empty keeps the one in the keychain); from a
 pipe it reads KEY=VALUE lines, or the whole input as the first secret field the settings need.`
