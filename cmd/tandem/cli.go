@@ -65,9 +65,12 @@ type command struct {
 	JSON    bool // offers --json: output a script parses
 	Setup   func(fs *flag.FlagSet) runFunc
 	Run     runFunc
-	Subs    []*command
-	Hidden  bool
-	parent  *command
+	// Check, when set, checks the words and flags before anything else is looked at (the data
+	// directory included); its usageError is the answer to a wrong command line.
+	Check  func(c *invocation) error
+	Subs   []*command
+	Hidden bool
+	parent *command
 }
 
 // invocation is one run of a command: its words after the flags, the flags every command
@@ -302,6 +305,11 @@ func dispatch(ctx context.Context, root *command, args []string, inv *invocation
 		return usagef(cmd, "%s: unexpected %q. Usage: %s", cmd.path(), words[max], usageLine(cmd))
 	}
 	inv.args = words
+	if cmd.Check != nil {
+		if err := cmd.Check(inv); err != nil {
+			return err
+		}
+	}
 	if cmd.Data != dataNone {
 		if err := checkDataDir(inv.af.dir, cmd.Data == dataExisting); err != nil {
 			return err

@@ -192,31 +192,7 @@ func connectionsCommand() *command {
 					return fmt.Sprintf("Resumed the connection with %s (%s): its waiting events move again.", info.PartnerName, info.ID)
 				}),
 			},
-			{
-				Name: "revoke", Args: "CONNECTION",
-				Summary: "end a connection for good (say what to do with its queued events)",
-				Help:    connectionHelp + "\nThe partner is told; its key is no longer accepted. Choose --keep-queued or --delete-queued.",
-				Example: "tandem connections revoke Red --keep-queued",
-				Data:    dataExisting, JSON: true,
-				Setup: func(fs *flag.FlagSet) runFunc {
-					keep := fs.Bool("keep-queued", false, "keep the connection's queued events (to read them later)")
-					del := fs.Bool("delete-queued", false, "delete the connection's queued events")
-					return func(ctx context.Context, c *invocation) error {
-						if *keep == *del {
-							return usagef(c.cmd, "revoking ends the connection with its partner for good; say what to do with its queued events: tandem connections revoke %s --keep-queued (or --delete-queued)", c.args[0])
-						}
-						return act("connections.revoke", func(c *invocation) any {
-							return agent.RevokeRequest{Connection: c.args[0], DeleteQueued: *del}
-						}, func(info agent.ConnectionInfo) string {
-							what := "kept its queued events"
-							if *del {
-								what = "deleted its queued events"
-							}
-							return fmt.Sprintf("Revoked the connection with %s (%s) and %s; the partner is told.", info.PartnerName, info.ID, what)
-						})(ctx, c)
-					}
-				},
-			},
+			revokeCommand(act),
 			{
 				Name: "allow", Args: "CONNECTION [RANGE...]",
 				Summary: "set the address ranges (CIDR) a partner may call from; none allows any",
@@ -232,6 +208,36 @@ func connectionsCommand() *command {
 					return fmt.Sprintf("%s (%s) may now call only from %s.", info.PartnerName, info.ID, info.Allow)
 				}),
 			},
+		},
+	}
+}
+
+func revokeCommand(act func(method string, req func(c *invocation) any, said func(info agent.ConnectionInfo) string) runFunc) *command {
+	var keep, del bool
+	return &command{
+		Name: "revoke", Args: "CONNECTION",
+		Summary: "end a connection for good (say what to do with its queued events)",
+		Help:    connectionHelp + "\nThe partner is told; its key is no longer accepted. Choose --keep-queued or --delete-queued.",
+		Example: "tandem connections revoke Red --keep-queued",
+		Data:    dataExisting, JSON: true,
+		Check: func(c *invocation) error {
+			if keep == del {
+				return usagef(c.cmd, "revoking ends the connection with its partner for good; say what to do with its queued events: tandem connections revoke %s --keep-queued (or --delete-queued)", c.args[0])
+			}
+			return nil
+		},
+		Setup: func(fs *flag.FlagSet) runFunc {
+			fs.BoolVar(&keep, "keep-queued", false, "keep the connection's queued events (to read them later)")
+			fs.BoolVar(&del, "delete-queued", false, "delete the connection's queued events")
+			return act("connections.revoke", func(c *invocation) any {
+				return agent.RevokeRequest{Connection: c.args[0], DeleteQueued: del}
+			}, func(info agent.ConnectionInfo) string {
+				what := "kept its queued events"
+				if del {
+					what = "deleted its queued events"
+				}
+				return fmt.Sprintf("Revoked the connection with %s (%s) and %s; the partner is told.", info.PartnerName, info.ID, what)
+			})
 		},
 	}
 }
@@ -279,16 +285,18 @@ func queueCommand() *command {
 			Name: verb, Args: "CONNECTION out|in SEQ", Summary: summary,
 			Help:    help + "\n" + connectionHelp + "\nSEQ is the event's number in its queue (the SEQ column of tandem queue).",
 			Example: example, Data: dataExisting, JSON: true,
-			Run: func(ctx context.Context, c *invocation) error {
-				dir := c.args[1]
-				if dir != "out" && dir != "in" {
+			Check: func(c *invocation) error {
+				if dir := c.args[1]; dir != "out" && dir != "in" {
 					return usagef(c.cmd, "the direction %q is neither out nor in.", dir)
 				}
-				seq, err := strconv.ParseUint(c.args[2], 10, 64)
-				if err != nil {
+				if _, err := strconv.ParseUint(c.args[2], 10, 64); err != nil {
 					return usagef(c.cmd, "the sequence %q is not a number; it is the SEQ column of tandem queue.", c.args[2])
 				}
-				req := agent.QueueActionRequest{Connection: c.args[0], Direction: dir, Seq: seq}
+				return nil
+			},
+			Run: func(ctx context.Context, c *invocation) error {
+				seq, _ := strconv.ParseUint(c.args[2], 10, 64)
+				req := agent.QueueActionRequest{Connection: c.args[0], Direction: c.args[1], Seq: seq}
 				if err := c.call(ctx, "queue."+verb, req, nil); err != nil {
 					return err
 				}

@@ -46,6 +46,14 @@ func historyCommand() *command {
 				Summary: "show or set how many days the history keeps",
 				Example: "tandem history retention\ntandem history retention 30",
 				Data:    dataExisting, JSON: true,
+				Check: func(c *invocation) error {
+					if len(c.args) == 1 {
+						if _, err := strconv.Atoi(c.args[0]); err != nil {
+							return usagef(c.cmd, "the retention %q is not a number of days (allowed: %d to %d).", c.args[0], agent.MinHistoryRetentionDays, agent.MaxHistoryRetentionDays)
+						}
+					}
+					return nil
+				},
 				Run: func(ctx context.Context, c *invocation) error {
 					if len(c.args) == 1 {
 						days, _ := strconv.Atoi(c.args[0])
@@ -86,6 +94,12 @@ func historyCommand() *command {
 				Summary: "turn the debug capture of a connection's payloads on (for 24 hours) or off",
 				Help:    connectionHelp + "\nCaptured payloads hold field values; each is deleted 24 hours after it was captured.",
 				Example: "tandem history capture Red on", Data: dataExisting,
+				Check: func(c *invocation) error {
+					if onOff := c.args[1]; onOff != "on" && onOff != "off" {
+						return usagef(c.cmd, "capture is turned on or off, not %q.", onOff)
+					}
+					return nil
+				},
 				Run: func(ctx context.Context, c *invocation) error {
 					conn, onOff := c.args[0], c.args[1]
 					if err := c.call(ctx, "history.capture", agent.CaptureRequest{Connection: conn, On: onOff == "on"}, nil); err != nil {

@@ -164,7 +164,14 @@ func TestReadOnlyCommandsCreateNoDataDir(t *testing.T) {
 		args := append(words(c), "--data-dir", dir)
 		req, _ := c.argCounts()
 		for _, r := range req {
-			args = append(args, map[string]string{"out|in": "out", "SEQ": "1", "on|off": "on"}[r]+strings.Repeat("x", min(1, len(r))))
+			word, ok := map[string]string{"out|in": "out", "SEQ": "1", "on|off": "on"}[r]
+			if !ok {
+				word = "Red"
+			}
+			args = append(args, word)
+		}
+		if c.Name == "revoke" {
+			args = append(args, "--keep-queued")
 		}
 		code, _, errOut := runCLI(t, args...)
 		if _, err := os.Stat(dir); err == nil {
