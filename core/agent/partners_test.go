@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -464,4 +465,110 @@ func TestAllowListRefusesPartnerElsewhere(t *testing.T) {
 	if _, err := c.client.Status(ctx); err != nil {
 		t.Errorf("red from inside the allow-list: %v", err)
 	}
+}
+
+// A partner's events for a connection paused here are answered "paused" and not stored; for a
+// revoked one its key is refused and nothing is stored.
+func TestEventsForPausedAndRevokedConnectionsRefused(t *testing.T) {
+	blue, red, id := pairedAgents(t)
+	ctx := context.Background()
+	c, _ := red.conn(id)
+	batch := []transport.Event{{Seq: 1, ID: "forged-1", ItemKey: "RED-1", Kind: "create", Payload: []byte(`{"source":"RED-1","replica":{"title":"x"}}`), Created: time.Now()}}
+	inbox := func() int {
+		bc, _ := blue.conn(id)
+		n, err := bc.in.Counts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Total()
+	}
+	if _, err := blue.Pause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.client.Send(ctx, batch)
+	var se *transport.StatusError
+	if !errors.As(err, &se) || se.State != "paused" || se.RetryAfter() <= 0 {
+		t.Errorf("events for a paused connection: %v; want a 'paused' answer with Retry-After", err)
+	}
+	if n := inbox(); n != 0 {
+		t.Errorf("blue stored %d events while paused", n)
+	}
+	if _, err := blue.Revoke(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.Send(ctx, batch); !transport.IsRefused(err) {
+		t.Errorf("events for a revoked connection: %v; want the key refused", err)
+	}
+	if n := inbox(); n != 0 {
+		t.Errorf("blue stored %d events after the revoke", n)
+	}
+	if items := byTitle(t, blue); len(items) != 0 {
+		t.Errorf("blue applied %v", keysOf(items))
+	}
+}
+
+// A partner that asks to slow down (429 with Retry-After) holds the sender for as long as it
+// asked; a 'paused' answer holds it until the partner is heard from.
+func TestSenderHonoursRetryAfter(t *testing.T) {
+	_, red, id := pairedAgents(t)
+	c, _ := red.conn(id)
+	err := red.partnerFailed(c, &transport.StatusError{Code: 429, Message: "slow down", After: 30 * time.Second})
+	var p interface{ Permanent() bool }
+	if !errors.As(err, &p) || p.Permanent() {
+		t.Errorf("a 429 became %v; want a transient error the events wait out", err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := c.partner.wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the sender went on %v after a Retry-After of 30 s", err)
+	}
+	if st := connInfo(t, red, id); st.PartnerState != partnerLimiting || !strings.Contains(st.Problem, "slow down") {
+		t.Errorf("connection shows %q / %q; want the partner's request to slow down", st.PartnerState, st.Problem)
+	}
+	c.partner.heard() // the partner calling in does not cancel its own request to wait
+	short2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if err := c.partner.wait(short2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hearing from the partner lifted its Retry-After: %v", err)
+	}
+	red.partnerFailed(c, &transport.StatusError{Code: 503, Message: "paused", State: "paused", After: time.Minute})
+	c.partner.heard()
+	if err := c.partner.wait(context.Background()); err != nil {
+		t.Errorf("a pause hold after hearing from the partner: %v", err)
+	}
+}
+
+// Bad codes get a clear sentence each, and a code for a closed port fails fast.
+func TestBadCodesSayWhatIsWrong(t *testing.T) {
+	keys := testKeys(t)
+	a := start(t, Options{Dir: t.TempDir(), Name: "Blue", Listen: "127.0.0.1:0", Keys: keys})
+	ctx := context.Background()
+	inv, err := a.Invite(ctx, InviteRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := start(t, Options{Dir: t.TempDir(), Name: "Red", Listen: "127.0.0.1:0", Keys: keys})
+	code, _ := pairing.ParseCode(inv.Code)
+	code.URL = "https://" + freePort(t)
+	for _, tc := range []struct{ name, code, want string }{
+		{"truncated", inv.Code[:len(inv.Code)-9], "damaged"},
+		{"not a code", "hello", "not a Tandem invitation code"},
+		{"closed port", code.Code(), "nothing accepts connections"},
+	} {
+		_, err := other.Accept(ctx, tc.code)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want it to say %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
