@@ -183,8 +183,8 @@ func healthImportance(h string) widget.Importance {
 func (s *overviewScreen) showHealth(conns []agent.ConnectionInfo) {
 	key := ""
 	for _, c := range conns {
-		key += fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%d|%v|%s;", c.ID, c.PartnerName, c.Health, c.HealthReason, c.Outbox, c.Inbox, c.Failed, c.Retrying,
-			c.CaptureUntil.IsZero(), age(time.Since(c.Oldest)))
+		key += fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%d|%v|%v|%s;", c.ID, c.PartnerName, c.Health, c.HealthReason, c.Outbox, c.Inbox, c.Failed, c.Retrying,
+			c.CaptureUntil.IsZero(), c.IsVerified(), age(time.Since(c.Oldest)))
 	}
 	if key == s.healthKey {
 		return
@@ -195,6 +195,9 @@ func (s *overviewScreen) showHealth(conns []agent.ConnectionInfo) {
 		word := widget.NewLabelWithStyle("● "+orDash(c.Health), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		word.Importance = healthImportance(c.Health)
 		line := fmt.Sprintf("%s (%s) · %s out, %s in", orDash(c.PartnerName), c.ID, thousands(c.Outbox), thousands(c.Inbox))
+		if !c.IsVerified() {
+			line += " · unverified"
+		}
 		if c.Failed+c.Retrying > 0 {
 			line += fmt.Sprintf(" · %s failed, %s retrying", thousands(c.Failed), thousands(c.Retrying))
 		}

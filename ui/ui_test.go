@@ -127,10 +127,13 @@ func TestOverviewShowsCounts(t *testing.T) {
 		{ID: "c1", PartnerName: "Red", State: agent.StateActive, Outbox: 6, Inbox: 1, Failed: 2, Retrying: 1, Blocked: 3,
 			Oldest: time.Now().Add(-3 * time.Hour), Health: agent.HealthFailing, HealthReason: "2 events failed for good and wait for you"},
 		{ID: "c2", PartnerName: "Green", State: agent.StateActive, Outbox: 3, Health: agent.HealthDegraded,
-			HealthReason: "not syncing for 5m0s: partner unreachable", CaptureUntil: time.Now().Add(time.Hour)},
+			HealthReason: "not syncing for 5m0s: partner unreachable", CaptureUntil: time.Now().Add(time.Hour), Verified: time.Now()},
 	}
 	u, w := newTestUI(t, f)
 	u.refresh(context.Background())
+	if got := shown(w); !strings.Contains(got, "Red (c1) · 6 out, 1 in · unverified") || strings.Contains(got, "Green (c2) · 3 out, 0 in · unverified") {
+		t.Errorf("the Overview does not tell the unverified connection (only): %s", got)
+	}
 	want := map[string]string{
 		"Items": "12", "Twins": "7", "Pending": "4", "Blocked": "3", "Retrying": "1", "Failed": "2", "Oldest wait": "3h", "Sent": "40", "Applied": "38",
 	}
