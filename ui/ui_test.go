@@ -288,6 +288,21 @@ func TestTrackerEditsItem(t *testing.T) {
 	wantShown(t, w, "Looked at it.", "Operator")
 }
 
+// Each item's row says where it stands with the partner and its twin's key.
+func TestTrackerShowsSyncState(t *testing.T) {
+	f := newFakeAgent()
+	f.add(item.Item{Title: "Linked", Status: "open"})
+	f.add(item.Item{Title: "Broken", Status: "open"})
+	f.itemSync = map[string][]agent.ItemSync{
+		"T-1": {{Connection: "c1", Partner: "Red", Remote: "RED-7", State: agent.ItemSynced}},
+		"T-2": {{Connection: "c1", Partner: "Red", State: agent.ItemFailed}},
+	}
+	u, w := newTestUI(t, f)
+	test.Tap(u.nav[screenTracker])
+	u.refresh(context.Background())
+	wantShown(t, w, "synced ⇄ RED-7", "failed")
+}
+
 func TestTrackerFollowsAgentWhenUntouched(t *testing.T) {
 	f := newFakeAgent()
 	f.add(item.Item{Title: "Before", Status: "open"})

@@ -86,6 +86,21 @@ func TestQueuePagesAndBulk(t *testing.T) {
 		p, _ := blue.QueuePage(ctx, QueueQuery{Direction: "out", States: []string{QueueBlocked}}, 0, 10)
 		return p.Total == 1 && p.Entries[0].BlockedBy == failSeq && p.Entries[0].Local == later[1].Key, fmt.Sprintf("%+v", p)
 	})
+	// The Tracker screen's sync states: linked with a waiting edit, new and waiting, failed.
+	states, err := blue.ItemSync(ctx, []string{first.Key, later[0].Key, later[1].Key, "NOPE-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]ItemSync{
+		first.Key:    {Connection: connID, Partner: "Red", Remote: remote, State: ItemPending},
+		later[0].Key: {Connection: connID, Partner: "Red", State: ItemPending},
+		later[1].Key: {Connection: connID, Partner: "Red", State: ItemFailed},
+		"NOPE-1":     {Connection: connID, Partner: "Red", State: ItemNotLinked},
+	} {
+		if got := states[key]; len(got) != 1 || got[0] != want {
+			t.Errorf("sync state of %s: got %+v, want %+v", key, got, want)
+		}
+	}
 	failed, err := blue.QueuePage(ctx, QueueQuery{States: []string{QueueFailed, QueueRetrying}}, 0, 10)
 	if err != nil || failed.Total != 1 || failed.Entries[0].Seq != failSeq || failed.Entries[0].LastError == "" {
 		t.Fatalf("failed tab of every connection: got %+v, %v", failed, err)
