@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/control"
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/history"
@@ -60,11 +61,21 @@ func (a *Agent) HistoryRetention(ctx context.Context) (int, error) { return a.hi
 
 // SetHistoryRetention changes how many days the history keeps (1 to 365) and enforces it now.
 func (a *Agent) SetHistoryRetention(ctx context.Context, days int) error {
-	return a.hist.SetRetention(days)
+	if err := a.hist.SetRetention(days); err != nil {
+		return err
+	}
+	a.record(ctx, audit.KindSettings, fmt.Sprintf("history retention set to %d days", days))
+	return nil
 }
 
 // DeleteHistory deletes the whole sync history and every captured payload now.
-func (a *Agent) DeleteHistory(ctx context.Context) error { return a.hist.DeleteAll() }
+func (a *Agent) DeleteHistory(ctx context.Context) error {
+	if err := a.hist.DeleteAll(); err != nil {
+		return err
+	}
+	a.record(ctx, audit.KindSettings, "the whole sync history and every captured payload deleted")
+	return nil
+}
 
 // SetCapture turns a connection's debug capture of payloads on (for history.CaptureFor) or off
 // (deleting what it captured).
@@ -75,6 +86,11 @@ func (a *Agent) SetCapture(ctx context.Context, connID string, on bool) error {
 	if err := a.hist.SetCapture(connID, on); err != nil {
 		return err
 	}
+	state := "off (captured payloads deleted)"
+	if on {
+		state = "on"
+	}
+	a.record(ctx, audit.KindSettings, fmt.Sprintf("connection %s: debug capture of payloads %s", connID, state))
 	a.changed(TopicConnections)
 	return nil
 }

@@ -417,6 +417,9 @@ func TestAuditRecordsConnectionChanges(t *testing.T) {
 	blue.Pause(ctx, id)
 	blue.Resume(ctx, id)
 	blue.SetAllowList(ctx, id, []string{"127.0.0.1", "10.0.0.0/8"})
+	if err := blue.SetHistoryRetention(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
 	blue.Revoke(ctx, id, false)
 	entries, err := blue.AuditTail(ctx, 100)
 	if err != nil {
@@ -429,7 +432,7 @@ func TestAuditRecordsConnectionChanges(t *testing.T) {
 			t.Errorf("entry %+v has no user or time", e)
 		}
 	}
-	want := []string{audit.KindAgent, audit.KindInvitation, audit.KindPairing, audit.KindVerification, audit.KindPause, audit.KindResume, audit.KindAllowList, audit.KindRevoke}
+	want := []string{audit.KindAgent, audit.KindInvitation, audit.KindPairing, audit.KindVerification, audit.KindPause, audit.KindResume, audit.KindAllowList, audit.KindSettings, audit.KindRevoke}
 	if strings.Join(kinds, ",") != strings.Join(want, ",") {
 		t.Errorf("audit kinds %v, want %v", kinds, want)
 	}
