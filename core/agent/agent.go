@@ -28,10 +28,12 @@ import (
 	"github.com/tandemsync/tandem/core/pairing"
 	"github.com/tandemsync/tandem/core/queue"
 	"github.com/tandemsync/tandem/core/rules"
+	"github.com/tandemsync/tandem/core/rules/versions"
 	"github.com/tandemsync/tandem/core/secrets"
 	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/trackers/local"
 	"github.com/tandemsync/tandem/core/transport"
+	"github.com/tandemsync/tandem/core/vault"
 )
 
 // Version is the app version reported to partners.
@@ -91,9 +93,11 @@ type Agent struct {
 	local    *local.Tracker // the embedded tracker, always there: the Tracker screen and the demo's sandbox
 	invites  *pairing.Store
 	hist     *history.Store
-	watch    watchers   // the app's subscriptions to changes
-	errs     errorSince // per connection, since when it is in error (health)
+	watch    watchers        // the app's subscriptions to changes
+	errs     errorSince      // per connection, since when it is in error (health)
 	audit    *audit.Log
+	versions *versions.Store // every saved rule of every connection
+	vault    *vault.Vault    // the tokens rules send in place of values
 	ln       net.Listener
 	address  Address // as resolved at Open
 	url      string  // where partners dial this agent: "" when it listens nowhere
@@ -230,6 +234,12 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 		return nil, fmt.Errorf("open invitations: %w", err)
 	}
 	if a.hist, err = history.Open(a.st, history.Options{Logger: a.log, Now: opt.HistoryClock, OnChange: func() { a.changed(TopicHistory) }}); err != nil {
+		return nil, err
+	}
+	if a.versions, err = versions.Open(a.st); err != nil {
+		return nil, fmt.Errorf("open rule versions: %w", err)
+	}
+	if a.vault, err = a.openVault(ctx); err != nil {
 		return nil, err
 	}
 	if ad := a.address; ad.Reachable() {
@@ -386,7 +396,7 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 		Connection: rec.ID,
 		Store:      a.st,
 		Tracker:    tr,
-		Rules:      ruleSet{src: src, env: rules.Env{Connection: rec.PartnerName}},
+		Rules:      ruleSet{src: src, env: rules.Env{Connection: rec.PartnerName, Vault: a.vault.For(rec.ID)}},
 		Outbox:     c.out,
 		Inbox:      c.in,
 		Sender:     sender{a: a, c: c},
@@ -614,13 +624,17 @@ func (a *Agent) conn(id string) (*conn, error) {
 // DataDir is the agent's data directory.
 func (a *Agent) DataDir() string { return a.opt.Dir }
 
-// RemoveKey deletes the agent's key from a keychain that supports it (throwaway demo agents).
+// RemoveKey deletes the agent's key and its token vault key from a keychain that supports it
+// (throwaway demo agents).
 func (a *Agent) RemoveKey(ctx context.Context) error {
 	d, ok := a.opt.Keys.(interface {
 		Delete(ctx context.Context, account string) error
 	})
 	if !ok {
 		return nil
+	}
+	if err := d.Delete(ctx, a.vaultAccount()); err != nil && !errors.Is(err, secrets.ErrNotFound) {
+		return err
 	}
 	return d.Delete(ctx, a.keyAccount())
 }

@@ -280,12 +280,8 @@ func (a *Agent) useTracker(tr engine.Tracker, s TrackerSettings, reset bool) err
 			}
 		}
 		// Rules still on the old tracker's defaults follow the tracker; edited rules stay.
-		if cur := c.rules.sources(); cur.Kind != "" && cur.Kind != s.Kind {
-			rs := defaultRules(s.Kind)
-			if err := a.saveRules(c.rec.ID, rs); err != nil {
-				return err
-			}
-			c.rules.replace(newRuleSource(rs))
+		if err := a.followDefaults(c, s.Kind); err != nil {
+			return err
 		}
 		eng, err := a.newEngine(c)
 		if err != nil {
@@ -315,23 +311,29 @@ func (u unavailableTracker) Apply(context.Context, []engine.Write) ([]engine.Wri
 	return nil, u.err
 }
 
-// ruleSource holds a connection's rule programs, compiling them again if a run that overran
-// its deadline retired them.
+// ruleSource holds a connection's live rule programs, compiling them again if a run that
+// overran its deadline retired them.
 type ruleSource struct {
-	kind          string // the tracker kind whose defaults these are, "" once edited
-	outSrc, inSrc string
 	mu            sync.Mutex
+	kind          string // the tracker kind whose defaults these are, "" once either is the operator's
+	outSrc, inSrc string
+	outVer, inVer int // the deployed versions
+	outDef, inDef string
 	out, in       *rules.Program
 }
 
 func newRuleSource(rs RuleSources) *ruleSource {
-	return &ruleSource{kind: rs.Kind, outSrc: rs.Outgoing, inSrc: rs.Incoming}
+	r := &ruleSource{kind: rs.Kind, outSrc: rs.Outgoing, inSrc: rs.Incoming, outVer: rs.OutgoingVersion, inVer: rs.IncomingVersion}
+	if rs.Kind != "" {
+		r.outDef, r.inDef = rs.Kind, rs.Kind
+	}
+	return r
 }
 
 func (r *ruleSource) sources() RuleSources {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return RuleSources{Outgoing: r.outSrc, Incoming: r.inSrc, Kind: r.kind}
+	return RuleSources{Outgoing: r.outSrc, Incoming: r.inSrc, Kind: r.kind, OutgoingVersion: r.outVer, IncomingVersion: r.inVer}
 }
 
 // replace swaps in other's sources and programs, so engines holding r see them at once.
@@ -339,6 +341,22 @@ func (r *ruleSource) replace(other *ruleSource) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.kind, r.outSrc, r.inSrc, r.out, r.in = other.kind, other.outSrc, other.inSrc, other.out, other.in
+	r.outVer, r.inVer, r.outDef, r.inDef = other.outVer, other.inVer, other.outDef, other.inDef
+}
+
+// set swaps in one direction's deployed version, already compiled.
+func (r *ruleSource) set(dir, src string, version int, defaults string, p *rules.Program) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if dir == RuleOutgoing {
+		r.outSrc, r.outVer, r.outDef, r.out = src, version, defaults, p
+	} else {
+		r.inSrc, r.inVer, r.inDef, r.in = src, version, defaults, p
+	}
+	r.kind = ""
+	if r.outDef != "" && r.outDef == r.inDef {
+		r.kind = r.outDef
+	}
 }
 
 func (r *ruleSource) programs() (out, in *rules.Program, err error) {

@@ -1,0 +1,49 @@
+package engine
+
+import (
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandemsync/tandem/core/item"
+)
+
+// TwinState is what the engine keeps about a local item's link, for rule test runs: nothing
+// here is changed by reading it.
+type TwinState struct {
+	Remote string        // the partner's key, "" when not linked yet
+	Sent   *item.Replica // the replica last sent (or that the last applied state would send), without comments; nil before the first
+	// PartnerComments are the local ids of comments that came from the partner: the outgoing
+	// rule never sees them, so they are not sent back.
+	PartnerComments map[string]bool
+	// CommentLinks maps the partner's comment ids to the local ids of the comments they became.
+	CommentLinks map[string]string
+}
+
+// TwinState returns what the engine knows of a local item's twin.
+func (e *Engine) TwinState(local string) (TwinState, error) {
+	var ts TwinState
+	err := e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		t, err := e.getTwin(tx, local)
+		if err != nil {
+			return err
+		}
+		ts = TwinState{Remote: t.Remote, Sent: t.Sent, PartnerComments: t.partnerComments(), CommentLinks: t.Comments}
+		return nil
+	})
+	return ts, err
+}
+
+// OutgoingInput is the item as the engine hands it to the outgoing rule: without the comments
+// that came from the partner.
+func OutgoingInput(it item.Item, ts TwinState) item.Item {
+	return withoutComments(it, ts.PartnerComments)
+}
+
+// ItemFields names the fields of the given items that the engine merges: the core fields and
+// every custom field any of them has, as "custom.NAME".
+func ItemFields(items ...item.Item) []string { return itemFields(items...) }
+
+// FieldEqual reports whether a and b hold the same value for field f.
+func FieldEqual(a, b item.Item, f string) bool { return fieldEqual(a, b, f) }
+
+// ReplicaItem is a replica's fields as an item, to compare with ItemFields and FieldEqual.
+func ReplicaItem(r item.Replica) item.Item { return replicaAsItem(r) }
