@@ -14,10 +14,13 @@ import (
 	"github.com/tandemsync/tandem/core/agent"
 	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/ui/rules/rulestest"
 )
 
-// fakeAgent is an in-memory Agent. Its fail field makes a named method return an error.
+// fakeAgent is an in-memory Agent. Its fail field makes a named method return an error. The
+// rule API is rulestest's fake (its Items is shadowed by this one's).
 type fakeAgent struct {
+	*rulestest.Fake
 	mu          sync.Mutex
 	overview    agent.Overview
 	connections []agent.ConnectionInfo
@@ -63,7 +66,7 @@ type fakeAgent struct {
 }
 
 func newFakeAgent() *fakeAgent {
-	return &fakeAgent{audit: audit.Report{OK: true}, fail: map[string]error{}, comments: map[string][]item.Comment{}, queues: map[string][]agent.QueueEntry{},
+	return &fakeAgent{Fake: rulestest.New(), audit: audit.Report{OK: true}, fail: map[string]error{}, comments: map[string][]item.Comment{}, queues: map[string][]agent.QueueEntry{},
 		settings: agent.TrackerSettings{Kind: agent.TrackerEmbedded}}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/tandemsync/tandem/core/agent"
 	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/item"
+	rulesui "github.com/tandemsync/tandem/ui/rules"
 )
 
 // Agent is what the app needs from a running Tandem agent. core/agent implements it; tests use
@@ -72,6 +73,8 @@ type Agent interface {
 	queueAgent
 	historyAgent
 	trackerSyncAgent
+	// The Rules screen's needs: versions, drafts, checks, test runs, deploys and rollbacks.
+	rulesui.Agent
 }
 
 // Options configure the app.
@@ -124,6 +127,7 @@ type UI struct {
 	tracker     trackerScreen
 	settings    settingsScreen
 	queue       queueScreen
+	rules       *rulesui.Screen
 	history     historyScreen
 	historySet  historySettings
 	agentSet    agentSettings
@@ -291,6 +295,7 @@ func (u *UI) apply(s snapshot) {
 	}
 	if s.overview != nil {
 		u.queue.showConnections(s.connections)
+		u.rules.Show(s.connections)
 		u.history.showConnections(s.connections)
 		u.history.showIncomplete(s.overview.HistoryIncomplete)
 		u.historySet.showConnections(s.connections)
@@ -375,12 +380,13 @@ func (u *UI) setStatus(text string, isErr bool) {
 }
 
 func (u *UI) build() {
+	u.rules = rulesui.New(u.agent, rulesHost{u})
 	u.status = widget.NewLabel("")
 	u.status.Truncation = fyne.TextTruncateEllipsis
 	u.screens = map[string]fyne.CanvasObject{
 		screenOverview:    u.overview.build(),
 		screenConnections: u.connections.build(u),
-		screenRules:       comingSoon("Rules", "Visual and script rules, with test runs and versions, are coming next."),
+		screenRules:       u.rules.Content(),
 		screenQueue:       u.queue.build(u),
 		screenHistory:     u.history.build(u),
 		screenTracker:     u.tracker.build(u),
@@ -417,6 +423,7 @@ func (u *UI) show(name string) {
 	}
 	u.current = name
 	u.visible.Store(name)
+	u.rules.SetVisible(name == screenRules)
 	u.body.Objects = []fyne.CanvasObject{scr}
 	u.body.Refresh()
 	for n, b := range u.nav {
@@ -443,10 +450,14 @@ func (u *UI) show(name string) {
 	}
 }
 
-// comingSoon is the honest placeholder of a screen not built yet.
-func comingSoon(title, line string) fyne.CanvasObject {
-	return container.NewVBox(heading(title), widget.NewLabel(line))
+// rulesHost gives the Rules screen the window's agent calls, status line and dialogs.
+type rulesHost struct{ u *UI }
+
+func (h rulesHost) Call(what string, fn func(ctx context.Context) error, done func(err error)) {
+	h.u.call(what, fn, done)
 }
+func (h rulesHost) SetStatus(text string, isErr bool) { h.u.setStatus(text, isErr) }
+func (h rulesHost) Window() fyne.Window               { return h.u.win }
 
 func heading(text string) *widget.Label {
 	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/agent"
 	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/ui/uitest"
 )
 
 // newTestUI builds the app on a fresh test app, in a window the size of the real one.
@@ -32,35 +33,8 @@ func newTestUI(t *testing.T, f *fakeAgent) (*UI, fyne.Window) {
 	return u, w
 }
 
-// visit calls fn for every visible object in w, overlays first, descending into containers
-// and widgets' renderers; fn returns false to stop.
-func visit(w fyne.Window, fn func(fyne.CanvasObject) bool) {
-	stop := false
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if stop || o == nil || !o.Visible() {
-			return
-		}
-		if !fn(o) {
-			stop = true
-			return
-		}
-		switch x := o.(type) {
-		case *fyne.Container:
-			for _, c := range x.Objects {
-				walk(c)
-			}
-		case fyne.Widget:
-			for _, c := range test.WidgetRenderer(x).Objects() {
-				walk(c)
-			}
-		}
-	}
-	for _, o := range w.Canvas().Overlays().List() {
-		walk(o)
-	}
-	walk(w.Canvas().Content())
-}
+// visit calls fn for every visible object in w, overlays first (see uitest.Visit).
+func visit(w fyne.Window, fn func(fyne.CanvasObject) bool) { uitest.Visit(w, fn) }
 
 // shown returns every text visible in w, one per line.
 func shown(w fyne.Window) string {
@@ -94,7 +68,7 @@ func TestNavigationSwitchesScreens(t *testing.T) {
 		want string // a text only that screen shows
 	}{
 		{screenConnections, "Invite a partner"},
-		{screenRules, "Visual and script rules"},
+		{screenRules, "then its rules appear here"},
 		{screenQueue, "Retry all failed"},
 		{screenHistory, "Search by item key or text"},
 		{screenTracker, "New item"},

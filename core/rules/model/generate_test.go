@@ -551,3 +551,39 @@ func TestGoldenRulesRun(t *testing.T) {
 		t.Errorf("incoming outcome %+v", o)
 	}
 }
+
+// TestEmbeddedStarterMatchesDefaults: the visual starter for the embedded tracker does what
+// the default scripts do, on outgoing and incoming items alike.
+func TestEmbeddedStarterMatchesDefaults(t *testing.T) {
+	ctx := context.Background()
+	gen, def := compile(t, model.Starter("embedded", model.Outgoing)), mustCompile(t, rules.DefaultOutgoing)
+	it := sample()
+	a, _, errA := gen.Outgoing(ctx, it, rules.Env{})
+	b, _, errB := def.Outgoing(ctx, it, rules.Env{})
+	if errA != nil || errB != nil || !reflect.DeepEqual(a, b) {
+		t.Errorf("outgoing: starter %+v (%v)\ndefault %+v (%v)", a, errA, b, errB)
+	}
+	gen, def = compile(t, model.Starter("", model.Incoming)), mustCompile(t, rules.DefaultIncoming)
+	for _, rep := range []item.Replica{sampleReplica(), {Title: "only a title"}, {}} {
+		local := item.Item{Key: "L-1", Title: "old", Status: "open", Labels: []string{"x"}}
+		a, _, errA := gen.Incoming(ctx, rep, local, rules.Env{})
+		b, _, errB := def.Incoming(ctx, rep, local, rules.Env{})
+		if errA != nil || errB != nil || !reflect.DeepEqual(a, b) {
+			t.Errorf("incoming %+v: starter %+v (%v)\ndefault %+v (%v)", rep, a, errA, b, errB)
+		}
+	}
+	for _, d := range []model.Direction{model.Outgoing, model.Incoming} {
+		if _, err := model.Generate(model.Starter("rt", d)); err != nil {
+			t.Errorf("rt starter %s: %v", d, err)
+		}
+	}
+}
+
+func mustCompile(t *testing.T, src string) *rules.Program {
+	t.Helper()
+	p, err := rules.Compile("rule.go", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
