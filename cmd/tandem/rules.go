@@ -15,7 +15,6 @@ import (
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules/model"
 	"github.com/tandemsync/tandem/core/rules/srcdiff"
-	"github.com/tandemsync/tandem/core/store"
 )
 
 const rulesUsage = `Usage: tandem rules [flags] COMMAND ...
@@ -33,9 +32,10 @@ const rulesUsage = `Usage: tandem rules [flags] COMMAND ...
   rollback CONN DIR                    go back to the version live before the current one
   vault CONN [purge]                   count, or forget, the tokens the connection's rules issued
 
-CONN is a connection id or the partner's name; DIR is outgoing (out) or incoming (in).
-These commands work on the data directory directly, so the agent must be stopped first
-(the app, or tandem serve).
+CONN is a connection ID (or a unique start of one) or the partner's name; DIR is outgoing
+(out) or incoming (in). A running agent (the app, or tandem serve) is driven through its
+control socket and uses a deployed rule from its next change on; otherwise the command opens
+the data directory itself.
 `
 
 // rulesFlags are the flags the rules subcommands take, beside the agent's.
@@ -64,24 +64,19 @@ func runRules(ctx context.Context, args []string, w io.Writer) error {
 	if len(rest) == 0 {
 		rest = []string{"show"}
 	}
-	opt := af.options()
-	opt.Listen = "" // the rules command serves no partner
-	a, err := agent.Open(ctx, opt)
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("the agent on %s is running. tandem rules works on the data directory directly for now, so stop the agent (the app, or tandem serve) and run it again", af.dir)
-	}
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	r := rulesCmd{a: a, w: w, f: rf}
+	r := rulesCmd{af: af, w: w, f: rf}
 	return r.run(ctx, rest)
 }
 
 type rulesCmd struct {
-	a *agent.Agent
-	w io.Writer
-	f rulesFlags
+	af agentFlags
+	w  io.Writer
+	f  rulesFlags
+}
+
+// call runs one of the agent's rules methods (see core/agent/rules_control.go).
+func (r rulesCmd) call(ctx context.Context, method string, req, res any) error {
+	return call(ctx, r.af, method, req, res)
 }
 
 func (r rulesCmd) run(ctx context.Context, args []string) error {
@@ -92,119 +87,122 @@ func (r rulesCmd) run(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
+	// rule reads CONN DIR from the first two arguments.
+	rule := func() (agent.RuleRequest, error) {
+		dir, err := direction(args[1])
+		return agent.RuleRequest{Connection: args[0], Direction: dir}, err
+	}
 	switch cmd {
 	case "show":
 		if len(args) > 1 {
 			return errors.New("usage: tandem rules show [CONN]")
 		}
-		return r.show(ctx, args)
+		req := agent.RulesShowRequest{}
+		if len(args) == 1 {
+			req.Connection = args[0]
+		}
+		return r.show(ctx, req)
 	case "versions":
 		if err := need(2, "versions CONN DIR"); err != nil {
 			return err
 		}
-		return r.withConn(ctx, args, r.versions)
+		req, err := rule()
+		if err != nil {
+			return err
+		}
+		return r.versions(ctx, req)
 	case "export":
 		if err := need(2, "export CONN DIR [-o FILE] [--format model|script] [--version N]"); err != nil {
 			return err
 		}
-		return r.withConn(ctx, args, r.export)
+		req, err := rule()
+		if err != nil {
+			return err
+		}
+		req.Version = r.f.version
+		return r.export(ctx, req)
 	case "import":
 		if err := need(3, "import CONN DIR FILE [--note TEXT] [--deploy]"); err != nil {
 			return err
 		}
-		return r.withConn(ctx, args, func(ctx context.Context, conn, dir string) error { return r.importRule(ctx, conn, dir, args[2]) })
+		req, err := rule()
+		if err != nil {
+			return err
+		}
+		return r.importRule(ctx, req, args[2])
 	case "test":
 		if err := need(3, "test CONN DIR ITEM [--version N | --file FILE] [--sample FILE]"); err != nil {
 			return err
 		}
-		return r.withConn(ctx, args, func(ctx context.Context, conn, dir string) error { return r.test(ctx, conn, dir, args[2]) })
+		req, err := rule()
+		if err != nil {
+			return err
+		}
+		return r.test(ctx, req, args[2])
 	case "compare":
 		if err := need(4, "compare CONN DIR A B"); err != nil {
+			return err
+		}
+		req, err := rule()
+		if err != nil {
 			return err
 		}
 		a, b, err := twoVersions(args[2], args[3])
 		if err != nil {
 			return err
 		}
-		return r.withConn(ctx, args, func(ctx context.Context, conn, dir string) error { return r.compare(ctx, conn, dir, a, b) })
+		return r.compare(ctx, agent.RuleCompareRequest{Connection: req.Connection, Direction: req.Direction, From: a, To: b})
 	case "deploy":
 		if err := need(3, "deploy CONN DIR N"); err != nil {
 			return err
 		}
-		n, err := versionNumber(args[2])
+		req, err := rule()
 		if err != nil {
 			return err
 		}
-		return r.withConn(ctx, args, func(ctx context.Context, conn, dir string) error {
-			if err := r.a.DeployRule(ctx, conn, dir, n); err != nil {
-				return err
-			}
-			fmt.Fprintf(r.w, "Deployed %s rule version %d of %s.\n", dir, n, conn)
-			return nil
-		})
+		if req.Version, err = versionNumber(args[2]); err != nil {
+			return err
+		}
+		var v agent.RuleVersion
+		if err := r.call(ctx, "rules.deploy", req, &v); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.w, "Deployed %s rule version %d of %s: the next change uses it.\n", v.Direction, v.Number, v.Connection)
+		return nil
 	case "rollback":
 		if err := need(2, "rollback CONN DIR"); err != nil {
 			return err
 		}
-		return r.withConn(ctx, args, func(ctx context.Context, conn, dir string) error {
-			v, err := r.a.RollbackRule(ctx, conn, dir)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(r.w, "Rolled the %s rule of %s back to version %d (%s).\n", dir, conn, v.Number, orNone(v.Note))
-			return nil
-		})
+		req, err := rule()
+		if err != nil {
+			return err
+		}
+		var v agent.RuleVersion
+		if err := r.call(ctx, "rules.rollback", req, &v); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.w, "Rolled the %s rule of %s back to version %d (%s).\n", v.Direction, v.Connection, v.Number, orNone(v.Note))
+		return nil
 	case "vault":
 		if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[1] != "purge") {
 			return errors.New("usage: tandem rules vault CONN [purge]")
 		}
-		conn, err := r.conn(ctx, args[0])
-		if err != nil {
+		req := agent.VaultRequest{Connection: args[0], Purge: len(args) == 2}
+		var res agent.VaultResult
+		if err := r.call(ctx, "rules.vault", req, &res); err != nil {
 			return err
 		}
-		if len(args) == 2 {
-			n, err := r.a.PurgeVault(ctx, conn)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(r.w, "Forgot %d tokens of %s; tokens the partner still holds no longer resolve here.\n", n, conn)
+		if req.Purge {
+			fmt.Fprintf(r.w, "Forgot %d tokens of %s; tokens the partner still holds no longer resolve here.\n", res.Tokens, args[0])
 			return nil
 		}
-		n, err := r.a.VaultTokens(ctx, conn)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(r.w, "%s: %d tokens in the vault.\n", conn, n)
+		fmt.Fprintf(r.w, "%s: %d tokens in the vault.\n", args[0], res.Tokens)
 		return nil
 	case "help":
 		fmt.Fprint(r.w, rulesUsage)
 		return nil
 	}
 	return fmt.Errorf("unknown rules command %q; run tandem rules help", cmd)
-}
-
-// conn resolves a connection id or a partner's name.
-func (r rulesCmd) conn(ctx context.Context, name string) (string, error) {
-	conns, err := r.a.Connections(ctx)
-	if err != nil {
-		return "", err
-	}
-	var byName []string
-	for _, c := range conns {
-		if c.ID == name {
-			return c.ID, nil
-		}
-		if strings.EqualFold(c.PartnerName, name) {
-			byName = append(byName, c.ID)
-		}
-	}
-	switch len(byName) {
-	case 1:
-		return byName[0], nil
-	case 0:
-		return "", fmt.Errorf("no connection %q; tandem rules show lists them", name)
-	}
-	return "", fmt.Errorf("%d connections are with %q (%s); name one by its id", len(byName), name, strings.Join(byName, ", "))
 }
 
 func direction(s string) (string, error) {
@@ -215,18 +213,6 @@ func direction(s string) (string, error) {
 		return agent.RuleIncoming, nil
 	}
 	return "", fmt.Errorf("direction %q: want outgoing (out) or incoming (in)", s)
-}
-
-func (r rulesCmd) withConn(ctx context.Context, args []string, fn func(ctx context.Context, conn, dir string) error) error {
-	conn, err := r.conn(ctx, args[0])
-	if err != nil {
-		return err
-	}
-	dir, err := direction(args[1])
-	if err != nil {
-		return err
-	}
-	return fn(ctx, conn, dir)
 }
 
 func versionNumber(s string) (int, error) {
@@ -253,39 +239,24 @@ func orNone(s string) string {
 	return s
 }
 
-func (r rulesCmd) show(ctx context.Context, args []string) error {
-	conns, err := r.a.Connections(ctx)
-	if err != nil {
+func (r rulesCmd) show(ctx context.Context, req agent.RulesShowRequest) error {
+	var list []agent.RulesSummary
+	if err := r.call(ctx, "rules.show", req, &list); err != nil {
 		return err
 	}
-	if len(conns) == 0 {
+	if len(list) == 0 {
 		fmt.Fprintln(r.w, "No connections yet: pair with a partner first (tandem invite, tandem accept).")
 		return nil
 	}
-	only := ""
-	if len(args) == 1 {
-		if only, err = r.conn(ctx, args[0]); err != nil {
-			return err
-		}
-	}
-	for _, c := range conns {
-		if only != "" && c.ID != only {
-			continue
-		}
-		tokens, _ := r.a.VaultTokens(ctx, c.ID)
-		fmt.Fprintf(r.w, "%s with %s (%s), %d tokens in the vault\n", c.ID, c.PartnerName, c.State, tokens)
-		for _, dir := range []string{agent.RuleOutgoing, agent.RuleIncoming} {
-			v, err := r.a.RuleVersion(ctx, c.ID, dir, 0)
-			if err != nil {
-				return err
-			}
-			_, total, err := r.a.RuleVersions(ctx, c.ID, dir, 0, 0)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(r.w, "  %s: version %d of %d, %s, by %s on %s (%s)\n", dir, v.Number, total, modeWords(v), v.Author,
-				v.Created.Local().Format("2006-01-02 15:04"), orNone(v.Note))
-			for _, line := range ruleLines(v) {
+	for _, s := range list {
+		fmt.Fprintf(r.w, "%s with %s (%s), %d tokens in the vault\n", s.Connection, s.PartnerName, s.State, s.VaultTokens)
+		for _, v := range []struct {
+			rv    agent.RuleVersion
+			total int
+		}{{s.Outgoing, s.OutgoingTotal}, {s.Incoming, s.IncomingTotal}} {
+			fmt.Fprintf(r.w, "  %s: version %d of %d, %s, by %s on %s (%s)\n", v.rv.Direction, v.rv.Number, v.total, modeWords(v.rv), v.rv.Author,
+				v.rv.Created.Local().Format("2006-01-02 15:04"), orNone(v.rv.Note))
+			for _, line := range ruleLines(v.rv) {
 				fmt.Fprintf(r.w, "    %s\n", line)
 			}
 		}
@@ -327,18 +298,17 @@ func ruleLines(v agent.RuleVersion) []string {
 	for _, mp := range m.Mappings {
 		out = append(out, mp.Label()+": "+model.Describe(mp, m.Direction))
 	}
-	out = append(out, "comments: "+m.Comments.Include)
-	return out
+	return append(out, "comments: "+m.Comments.Include)
 }
 
-func (r rulesCmd) versions(ctx context.Context, conn, dir string) error {
-	vs, total, err := r.a.RuleVersions(ctx, conn, dir, 0, 50)
-	if err != nil {
+func (r rulesCmd) versions(ctx context.Context, req agent.RuleRequest) error {
+	var res agent.RuleVersionsResult
+	if err := r.call(ctx, "rules.versions", agent.RuleVersionsRequest{Connection: req.Connection, Direction: req.Direction, Limit: 50}, &res); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(r.w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "VERSION\tLIVE\tMODE\tSAVED\tBY\tNOTE")
-	for _, v := range vs {
+	for _, v := range res.Versions {
 		live := ""
 		if v.Live {
 			live = "live"
@@ -352,15 +322,11 @@ func (r rulesCmd) versions(ctx context.Context, conn, dir string) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if total > len(vs) {
-		fmt.Fprintf(r.w, "(%d older versions not shown)\n", total-len(vs))
-	}
-	ds, err := r.a.RuleDeployments(ctx, conn, dir, 0, 20)
-	if err != nil {
-		return err
+	if res.Total > len(res.Versions) {
+		fmt.Fprintf(r.w, "(%d older versions not shown)\n", res.Total-len(res.Versions))
 	}
 	fmt.Fprintln(r.w, "\nDeployments, newest first:")
-	for _, d := range ds {
+	for _, d := range res.Deployments {
 		from := ""
 		if d.From != 0 {
 			from = fmt.Sprintf(" (was %d)", d.From)
@@ -370,9 +336,9 @@ func (r rulesCmd) versions(ctx context.Context, conn, dir string) error {
 	return nil
 }
 
-func (r rulesCmd) export(ctx context.Context, conn, dir string) error {
-	v, err := r.a.RuleVersion(ctx, conn, dir, r.f.version)
-	if err != nil {
+func (r rulesCmd) export(ctx context.Context, req agent.RuleRequest) error {
+	var v agent.RuleVersion
+	if err := r.call(ctx, "rules.version", req, &v); err != nil {
 		return err
 	}
 	format := r.f.format
@@ -386,8 +352,9 @@ func (r rulesCmd) export(ctx context.Context, conn, dir string) error {
 	switch format {
 	case "model":
 		if v.Model == nil {
-			return fmt.Errorf("%s rule version %d is a script, so it has no model; export it with --format script", dir, v.Number)
+			return fmt.Errorf("%s rule version %d is a script, so it has no model; export it with --format script", v.Direction, v.Number)
 		}
+		var err error
 		if data, err = v.Model.Marshal(); err != nil {
 			return err
 		}
@@ -397,13 +364,13 @@ func (r rulesCmd) export(ctx context.Context, conn, dir string) error {
 		return fmt.Errorf("format %q: want model or script", format)
 	}
 	if r.f.out == "" || r.f.out == "-" {
-		_, err = r.w.Write(data)
+		_, err := r.w.Write(data)
 		return err
 	}
 	if err := os.WriteFile(r.f.out, data, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.w, "Wrote %s rule version %d (%s) of %s to %s.\n", dir, v.Number, format, conn, r.f.out)
+	fmt.Fprintf(r.w, "Wrote %s rule version %d (%s) of %s to %s.\n", v.Direction, v.Number, format, v.Connection, r.f.out)
 	return nil
 }
 
@@ -423,7 +390,7 @@ func readDraft(path string) (agent.RuleDraft, error) {
 	return agent.RuleDraft{Mode: agent.RuleScript, Source: string(data)}, nil
 }
 
-func (r rulesCmd) importRule(ctx context.Context, conn, dir, path string) error {
+func (r rulesCmd) importRule(ctx context.Context, req agent.RuleRequest, path string) error {
 	d, err := readDraft(path)
 	if err != nil {
 		return err
@@ -432,26 +399,27 @@ func (r rulesCmd) importRule(ctx context.Context, conn, dir, path string) error 
 	if d.Note == "" {
 		d.Note = "imported from " + path
 	}
-	v, err := r.a.SaveRule(ctx, conn, dir, d)
-	if err != nil {
+	var v agent.RuleVersion
+	err = r.call(ctx, "rules.save", agent.RuleSaveRequest{Connection: req.Connection, Direction: req.Direction, Draft: d, Deploy: r.f.deploy}, &v)
+	if err != nil && v.Number == 0 {
 		return err
 	}
 	if v.CompileError != "" {
-		return fmt.Errorf("saved %s rule version %d as a draft, but it does not compile, so it cannot be deployed: %s", dir, v.Number, v.CompileError)
+		return fmt.Errorf("saved %s rule version %d as a draft, but it does not compile, so it cannot be deployed: %s", v.Direction, v.Number, v.CompileError)
 	}
-	fmt.Fprintf(r.w, "Saved %s rule version %d of %s (%s).\n", dir, v.Number, conn, v.Mode)
-	if !r.f.deploy {
-		fmt.Fprintf(r.w, "Try it with tandem rules test %s %s ITEM --version %d, then tandem rules deploy %s %s %d.\n", conn, dir, v.Number, conn, dir, v.Number)
-		return nil
-	}
-	if err := r.a.DeployRule(ctx, conn, dir, v.Number); err != nil {
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.w, "Deployed version %d.\n", v.Number)
+	fmt.Fprintf(r.w, "Saved %s rule version %d of %s (%s).\n", v.Direction, v.Number, v.Connection, v.Mode)
+	if r.f.deploy {
+		fmt.Fprintf(r.w, "Deployed version %d: the next change uses it.\n", v.Number)
+		return nil
+	}
+	fmt.Fprintf(r.w, "Try it with tandem rules test %s %s ITEM --version %d, then tandem rules deploy %s %s %d.\n", v.Connection, v.Direction, v.Number, v.Connection, v.Direction, v.Number)
 	return nil
 }
 
-func (r rulesCmd) test(ctx context.Context, conn, dir, key string) error {
+func (r rulesCmd) test(ctx context.Context, req agent.RuleRequest, key string) error {
 	var d agent.RuleDraft
 	what := "the live version"
 	switch {
@@ -464,8 +432,9 @@ func (r rulesCmd) test(ctx context.Context, conn, dir, key string) error {
 		}
 		what = r.f.file
 	case r.f.version != 0:
-		v, err := r.a.RuleVersion(ctx, conn, dir, r.f.version)
-		if err != nil {
+		var v agent.RuleVersion
+		req.Version = r.f.version
+		if err := r.call(ctx, "rules.version", req, &v); err != nil {
 			return err
 		}
 		d = agent.RuleDraft{Mode: v.Mode, Model: v.Model, Source: v.Source}
@@ -483,8 +452,8 @@ func (r rulesCmd) test(ctx context.Context, conn, dir, key string) error {
 		}
 		in.Replica = &rep
 	}
-	res, err := r.a.TestRule(ctx, conn, dir, d, in)
-	if err != nil {
+	var res agent.RuleTestResult
+	if err := r.call(ctx, "rules.test", agent.RuleTestRequest{Connection: req.Connection, Direction: req.Direction, Draft: d, Input: in}, &res); err != nil {
 		return err
 	}
 	printTest(r.w, res, what)
@@ -535,16 +504,16 @@ func printTest(w io.Writer, res agent.RuleTestResult, what string) {
 	}
 }
 
-func (r rulesCmd) compare(ctx context.Context, conn, dir string, a, b int) error {
-	c, err := r.a.CompareRules(ctx, conn, dir, a, b)
-	if err != nil {
+func (r rulesCmd) compare(ctx context.Context, req agent.RuleCompareRequest) error {
+	var c agent.RuleComparison
+	if err := r.call(ctx, "rules.compare", req, &c); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.w, "%s rule of %s, version %d → %d:\n", dir, conn, a, b)
+	fmt.Fprintf(r.w, "%s rule of %s, version %d → %d:\n", req.Direction, c.From.Connection, req.From, req.To)
 	for _, s := range c.Summary {
 		fmt.Fprintf(r.w, "  %s\n", s)
 	}
 	fmt.Fprintln(r.w)
-	fmt.Fprint(r.w, srcdiff.Unified(c.Diff, fmt.Sprintf("%s v%d", dir, a), fmt.Sprintf("%s v%d", dir, b), 3))
+	fmt.Fprint(r.w, srcdiff.Unified(c.Diff, fmt.Sprintf("%s v%d", req.Direction, req.From), fmt.Sprintf("%s v%d", req.Direction, req.To), 3))
 	return nil
 }

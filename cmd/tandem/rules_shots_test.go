@@ -35,10 +35,11 @@ func TestPrepareRulesScreenshots(t *testing.T) {
 	}
 	blue, red := open("Blue"), open("Red")
 	stopBlue, stopRed := serveInBackground(blue), serveInBackground(red)
-	code, err := blue.Invite(ctx)
+	inv, err := blue.Invite(ctx, agent.InviteRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	code := inv.Code
 	info, err := red.Accept(ctx, code)
 	if err != nil {
 		t.Fatal(err)

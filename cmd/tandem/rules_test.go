@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/control"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules/model"
 	"github.com/tandemsync/tandem/core/secrets"
@@ -42,10 +43,11 @@ func pairedDirs(t *testing.T) (blueDir, itemKey string) {
 	blueDir = filepath.Join(t.TempDir(), "blue")
 	blue, red := open(blueDir, "Blue"), open(filepath.Join(t.TempDir(), "red"), "Red")
 	stopBlue, stopRed := serveInBackground(blue), serveInBackground(red)
-	code, err := blue.Invite(ctx)
+	inv, err := blue.Invite(ctx, agent.InviteRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	code := inv.Code
 	if _, err := red.Accept(ctx, code); err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +151,49 @@ func TestRulesCommand(t *testing.T) {
 		t.Errorf("vault:\n%s", out)
 	}
 
-	// While the agent runs, the command says to stop it.
-	a, err := agent.Open(context.Background(), agent.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// While the agent runs, the command drives it through its control socket: a rollback
+	// takes effect in the running agent and is in the audit log.
+	a, err := agent.Open(context.Background(), agent.Options{Dir: dir, Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := rules(t, dir, "show"); err == nil || !strings.Contains(err.Error(), "stop the agent") {
-		t.Errorf("rules while the agent runs: %v", err)
+	stop := serveInBackground(a)
+	defer stop()
+	waitSocket(t, dir)
+	mustRules(t, dir, "deploy", "Red", "out", "2")
+	if out = mustRules(t, dir, "rollback", "Red", "out"); !strings.Contains(out, "back to version 1") {
+		t.Errorf("rollback through the running agent:\n%s", out)
+	}
+	conns, _ := a.Connections(context.Background())
+	if live, _ := a.RuleVersion(context.Background(), conns[0].ID, agent.RuleOutgoing, 0); live.Number != 1 {
+		t.Errorf("the running agent's live outgoing rule: version %d, want 1", live.Number)
+	}
+	entries, err := a.AuditTail(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range entries {
+		kinds = append(kinds, e.Kind+": "+e.What)
+	}
+	joined := strings.Join(kinds, "\n")
+	if !strings.Contains(joined, "rule-deploy: connection") || !strings.Contains(joined, "rule-rollback: connection") || !strings.Contains(joined, "outgoing rule rolled back to version 1") {
+		t.Errorf("audit log tail:\n%s", joined)
+	}
+}
+
+// waitSocket waits for a serving agent's control socket.
+func waitSocket(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, control.SocketName)); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent's control socket did not appear")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -93,8 +93,8 @@ type Agent struct {
 	local    *local.Tracker // the embedded tracker, always there: the Tracker screen and the demo's sandbox
 	invites  *pairing.Store
 	hist     *history.Store
-	watch    watchers        // the app's subscriptions to changes
-	errs     errorSince      // per connection, since when it is in error (health)
+	watch    watchers   // the app's subscriptions to changes
+	errs     errorSince // per connection, since when it is in error (health)
 	audit    *audit.Log
 	versions *versions.Store // every saved rule of every connection
 	vault    *vault.Vault    // the tokens rules send in place of values

@@ -133,6 +133,7 @@ func (a *Agent) controlMux() *control.Mux {
 	})
 	a.handleHistory(m)
 	a.handleTracker(m)
+	a.ruleMethods(m)
 	return m
 }
 

@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/rules"
 	"github.com/tandemsync/tandem/core/rules/model"
 	"github.com/tandemsync/tandem/core/rules/srcdiff"
@@ -172,11 +173,11 @@ func (a *Agent) liveSources(connID string) (RuleSources, error) {
 func (a *Agent) followDefaults(c *conn, kind string) error {
 	def := defaultRules(kind)
 	for _, dir := range []string{RuleOutgoing, RuleIncoming} {
-		n, err := a.versions.Live(c.rec.ID, dir)
+		n, err := a.versions.Live(c.ID(), dir)
 		if err != nil {
 			return err
 		}
-		live, err := a.versions.Get(c.rec.ID, dir, n)
+		live, err := a.versions.Get(c.ID(), dir, n)
 		if err != nil {
 			return err
 		}
@@ -189,11 +190,11 @@ func (a *Agent) followDefaults(c *conn, kind string) error {
 		}
 		v := versions.Version{Mode: RuleScript, Source: src, Author: "Tandem", Defaults: def.Kind,
 			Note: "the default " + dir + " rule for " + kindName(def.Kind) + ", which this agent now syncs"}
-		if err := a.saveAndDeploy(c.rec.ID, dir, v, versions.ActionDeploy); err != nil {
+		if err := a.saveAndDeploy(c.ID(), dir, v, versions.ActionDeploy); err != nil {
 			return err
 		}
 	}
-	rs, err := a.liveSources(c.rec.ID)
+	rs, err := a.liveSources(c.ID())
 	if err != nil {
 		return err
 	}
@@ -440,7 +441,7 @@ func (a *Agent) RuleVersion(ctx context.Context, connID, dir string, n int) (Rul
 // DeployRule makes version n the live rule: the running engine uses it from its next change.
 // A version that does not compile is refused with the reason, and the live rule stays.
 func (a *Agent) DeployRule(ctx context.Context, connID, dir string, n int) error {
-	return a.deploy(connID, dir, n, versions.ActionDeploy)
+	return a.deploy(ctx, connID, dir, n, versions.ActionDeploy)
 }
 
 // RollbackRule deploys the version that was live before the current one and returns it.
@@ -458,13 +459,13 @@ func (a *Agent) RollbackRule(ctx context.Context, connID, dir string) (RuleVersi
 	if prev == 0 {
 		return RuleVersion{}, fmt.Errorf("the %s rule of %s has no earlier deployed version to roll back to", dir, connID)
 	}
-	if err := a.deploy(connID, dir, prev, versions.ActionRollback); err != nil {
+	if err := a.deploy(ctx, connID, dir, prev, versions.ActionRollback); err != nil {
 		return RuleVersion{}, err
 	}
 	return a.RuleVersion(ctx, connID, dir, prev)
 }
 
-func (a *Agent) deploy(connID, dir string, n int, action string) error {
+func (a *Agent) deploy(ctx context.Context, connID, dir string, n int, action string) error {
 	c, err := a.conn(connID)
 	if err != nil {
 		return err
@@ -490,7 +491,21 @@ func (a *Agent) deploy(connID, dir string, n int, action string) error {
 	}
 	c.rules.set(dir, v.Source, n, v.Defaults, p)
 	a.log.Info("rule "+action, "connection", connID, "direction", dir, "version", n, "from", d.From, "author", d.Author)
+	kind, did := audit.KindRuleDeploy, "deployed"
+	if action == versions.ActionRollback {
+		kind, did = audit.KindRuleRollback, "rolled back to"
+	}
+	rec := c.recSnapshot()
+	a.record(ctx, kind, fmt.Sprintf("connection %s with %s: %s rule %s version %d (%s, saved %s by %s%s); version %d was live",
+		rec.ID, rec.PartnerName, dir, did, n, v.Mode, v.Created.Format(time.RFC3339), v.Author, noteWords(v.Note), d.From))
 	return nil
+}
+
+func noteWords(note string) string {
+	if note == "" {
+		return ""
+	}
+	return ": " + strconv.Quote(note)
 }
 
 // RuleDeployment is one deploy or rollback in a rule's history.
