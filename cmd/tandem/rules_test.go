@@ -62,7 +62,7 @@ func pairedDirs(t *testing.T) (blueDir, itemKey string) {
 	return blueDir, it.Key
 }
 
-func rules(t *testing.T, dir string, args ...string) (string, error) {
+func runRulesCmd(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	err := runRules(context.Background(), append(args, "--data-dir", dir), &out)
@@ -71,7 +71,7 @@ func rules(t *testing.T, dir string, args ...string) (string, error) {
 
 func mustRules(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	out, err := rules(t, dir, args...)
+	out, err := runRulesCmd(t, dir, args...)
 	if err != nil {
 		t.Fatalf("tandem rules %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -133,18 +133,18 @@ func TestRulesCommand(t *testing.T) {
 	bad := strings.Replace(string(data), `"target": "title"`, `"target": "headline"`, 1)
 	badFile := filepath.Join(tmp, "bad.json")
 	os.WriteFile(badFile, []byte(bad), 0o644)
-	if _, err := rules(t, dir, "import", "Red", "out", badFile); err == nil || !strings.Contains(err.Error(), `mapping 1 (title → headline): target: unknown field "headline"`) {
+	if _, err := runRulesCmd(t, dir, "import", "Red", "out", badFile); err == nil || !strings.Contains(err.Error(), `mapping 1 (title → headline): target: unknown field "headline"`) {
 		t.Errorf("import of a bad model: %v", err)
 	}
 	brokenFile := filepath.Join(tmp, "broken.go")
 	os.WriteFile(brokenFile, []byte("package rule\n\nimport \"tandem\"\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n\treplica.Title = item.Nope\n\treturn nil\n}\n"), 0o644)
-	if _, err := rules(t, dir, "import", "Red", "out", brokenFile, "--deploy"); err == nil || !strings.Contains(err.Error(), "outgoing.go:6") || !strings.Contains(err.Error(), "cannot be deployed") {
+	if _, err := runRulesCmd(t, dir, "import", "Red", "out", brokenFile, "--deploy"); err == nil || !strings.Contains(err.Error(), "outgoing.go:6") || !strings.Contains(err.Error(), "cannot be deployed") {
 		t.Errorf("import of a broken script: %v", err)
 	}
 	if out = mustRules(t, dir, "show", "Red"); !strings.Contains(out, "outgoing: version 1 of 3") {
 		t.Errorf("after the refused imports:\n%s", out)
 	}
-	if _, err := rules(t, dir, "deploy", "Red", "sideways", "1"); err == nil || !strings.Contains(err.Error(), "want outgoing (out) or incoming (in)") {
+	if _, err := runRulesCmd(t, dir, "deploy", "Red", "sideways", "1"); err == nil || !strings.Contains(err.Error(), "want outgoing (out) or incoming (in)") {
 		t.Errorf("deploy sideways: %v", err)
 	}
 	if out = mustRules(t, dir, "vault", "Red"); !strings.Contains(out, "0 tokens") {

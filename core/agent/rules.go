@@ -57,13 +57,10 @@ func defaultRules(kind string) RuleSources {
 	return RuleSources{Outgoing: out, Incoming: in, Kind: kind, Updated: time.Now().UTC()}
 }
 
-// kindName names a tracker kind in notes.
+// kindName names a tracker kind in notes: its registry label.
 func kindName(kind string) string {
-	if kind == TrackerRT {
-		return "Request Tracker"
-	}
-	if kind == "" {
-		return TrackerEmbedded
+	if c, ok := lookup(kind); ok && c.Label != "" {
+		return c.Label
 	}
 	return kind
 }
