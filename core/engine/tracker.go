@@ -46,6 +46,10 @@ type Write struct {
 	// cannot edit or delete comments answer a permanent error naming what they cannot do.
 	EditComments   []item.Comment
 	DeleteComments []string
+	// CommentNotes, for a tracker that cannot edit or delete a comment (Request Tracker): say so
+	// with a follow-up comment (an edit: what it says now; a deletion: a short note) instead of
+	// failing. The engine sets it when the incoming rule lets edits and deletions follow.
+	CommentNotes bool
 	// Retry is set when an earlier attempt at this write failed, possibly after the tracker
 	// acted on it (a request whose answer was lost). A tracker without transactions should
 	// look for what that attempt made (e.g. a ticket it created) before creating again.
@@ -63,6 +67,10 @@ type Write struct {
 type WriteResult struct {
 	Key        string   // the local key (new for a create); set even with Err when a create got that far
 	CommentIDs []string // the local ids of NewComments, in order
+	// NoteIDs are the local ids of follow-up comments a tracker added for EditComments and
+	// DeleteComments it could not make in place: they stand for the partner's comments, so
+	// the engine never sends them back as new ones.
+	NoteIDs []string
 	Err        error    // nil on success
 }
 

@@ -756,3 +756,48 @@ func TestConcurrentWritersAndReader(t *testing.T) {
 		t.Errorf("Changes: got %d items, want %d", len(all), writers*each)
 	}
 }
+
+func TestEditAndDeleteComments(t *testing.T) {
+	tr := newTracker(t)
+	ctx := context.Background()
+	it := mustCreate(t, tr, "comments")
+	a, err := tr.AddComment(ctx, it.Key, item.Comment{Author: item.User{Name: "Ann"}, Body: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := tr.AddComment(ctx, it.Key, item.Comment{Author: item.User{Name: "Bob"}, Body: "second"})
+	_, cursor, _ := tr.Changes(ctx, "", 100)
+
+	got, err := tr.EditComment(ctx, it.Key, a.ID, "first, corrected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := got.Comment(a.ID); c.Body != "first, corrected" || c.Author.Name != "Ann" || !c.Created.Equal(a.Created) {
+		t.Errorf("edited comment %+v: want the new body, the same author and time", c)
+	}
+	if items, _, _ := tr.Changes(ctx, cursor, 100); len(items) != 1 {
+		t.Errorf("an edit is a change: %d items in the feed, want 1", len(items))
+	}
+	got, err = tr.DeleteComment(ctx, it.Key, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Comments) != 1 || got.Comments[0].ID != a.ID {
+		t.Errorf("after deleting %s: comments %+v", b.ID, got.Comments)
+	}
+	// Deleting again, or editing a comment that is gone, changes nothing and is no error.
+	if _, err := tr.DeleteComment(ctx, it.Key, b.ID); err != nil {
+		t.Errorf("deleting a deleted comment: %v", err)
+	}
+	res, err := tr.Apply(ctx, []engine.Write{{Key: it.Key, EditComments: []item.Comment{{ID: b.ID, Body: "x"}}}})
+	if err != nil || res[0].Err != nil {
+		t.Errorf("editing a deleted comment: %v %v", err, res)
+	}
+	if _, err := tr.EditComment(ctx, it.Key, "nope", "x"); !isPermanent(err) {
+		t.Errorf("editing a comment the item never had: %v, want a permanent error", err)
+	}
+	res, _ = tr.Apply(ctx, []engine.Write{{Key: it.Key, EditComments: []item.Comment{{ID: a.ID, Body: "  "}}}})
+	if res[0].Err == nil || !isPermanent(res[0].Err) {
+		t.Errorf("an edit to an empty body: %v, want refused", res[0].Err)
+	}
+}

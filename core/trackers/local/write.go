@@ -89,6 +89,32 @@ func (t *Tracker) AddComment(ctx context.Context, key string, c item.Comment) (i
 	return it.Comments[len(it.Comments)-1], nil
 }
 
+// EditComment replaces the body of comment id on the item with key, in place: its ID, author
+// and time stay.
+func (t *Tracker) EditComment(ctx context.Context, key, id, body string) (item.Item, error) {
+	if key == "" || id == "" {
+		return item.Item{}, invalid("edit comment: the item's key and the comment's id are required")
+	}
+	it, err := t.Get(ctx, key)
+	if err != nil {
+		return item.Item{}, err
+	}
+	c, ok := it.Comment(id)
+	if !ok {
+		return item.Item{}, invalid("edit comment: %s has no comment %s", key, id)
+	}
+	c.Body = body
+	return t.one(ctx, op{Write: engine.Write{Key: key, EditComments: []item.Comment{c}}})
+}
+
+// DeleteComment removes comment id from the item with key.
+func (t *Tracker) DeleteComment(ctx context.Context, key, id string) (item.Item, error) {
+	if key == "" || id == "" {
+		return item.Item{}, invalid("delete comment: the item's key and the comment's id are required")
+	}
+	return t.one(ctx, op{Write: engine.Write{Key: key, DeleteComments: []string{id}}})
+}
+
 func (t *Tracker) one(ctx context.Context, o op) (item.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return item.Item{}, err
@@ -130,6 +156,15 @@ func (t *Tracker) write(b *txn, o op, now time.Time) (engine.WriteResult, item.I
 	}
 	if err := checkComments(o.NewComments, what); err != nil {
 		return res, item.Item{}, err
+	}
+	if err := checkComments(o.EditComments, what); err != nil {
+		return res, item.Item{}, err
+	}
+	if editComments(&it, o.EditComments) {
+		changed = true
+	}
+	if deleteComments(&it, o.DeleteComments) {
+		changed = true
 	}
 	if !changed && len(o.NewComments) == 0 {
 		return res, it, nil // nothing to record: no feed entry, no echo
@@ -272,6 +307,39 @@ func checkComments(cs []item.Comment, what string) error {
 		}
 	}
 	return nil
+}
+
+// editComments changes, in place, the bodies (and, when given, the authors) of the item's
+// comments with the ids of edits; ids the item does not have are ignored (the comment was
+// deleted meanwhile). It reports whether anything changed.
+func editComments(it *item.Item, edits []item.Comment) bool {
+	changed := false
+	for _, e := range edits {
+		for i := range it.Comments {
+			c := &it.Comments[i]
+			if c.ID != e.ID {
+				continue
+			}
+			if c.Body != e.Body {
+				c.Body, changed = e.Body, true
+			}
+			if !e.Author.IsZero() && c.Author != e.Author {
+				c.Author, changed = e.Author, true
+			}
+		}
+	}
+	return changed
+}
+
+// deleteComments removes the item's comments with the given ids; one already gone is not an
+// error. It reports whether anything was removed.
+func deleteComments(it *item.Item, ids []string) bool {
+	if len(ids) == 0 {
+		return false
+	}
+	n := len(it.Comments)
+	it.Comments = slices.DeleteFunc(it.Comments, func(c item.Comment) bool { return slices.Contains(ids, c.ID) })
+	return len(it.Comments) != n
 }
 
 // addComments appends cs to it with new tracker-wide ids and the tracker's own time.

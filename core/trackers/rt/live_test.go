@@ -513,3 +513,49 @@ func TestLiveQueueIsReadAndWritten(t *testing.T) {
 		t.Errorf("queue after a refused move: got %q, want General", got.Custom[QueueField])
 	}
 }
+
+// RT cannot change or delete a transaction: a partner's comment edit arrives as a follow-up
+// comment with the new text, a deletion as a short internal note; both are answered as
+// NoteIDs, so the engine never sends them back. Without the rule's leave, they are refused.
+func TestLiveCommentEditsAndDeletionsAsNotes(t *testing.T) {
+	tr, _ := live(t)
+	ctx := context.Background()
+	ann := item.User{Name: "Ann Partner", Email: "ann@partner.example"}
+	res, err := tr.Apply(ctx, []engine.Write{{Item: item.Item{Title: fmt.Sprintf("comment notes %d", time.Now().UnixNano())},
+		NewComments: []item.Comment{{ID: "p1", Author: ann, Body: "The printer smokes."}, {ID: "p2", Author: ann, Body: "Internal: ask facilities", Internal: true}}}})
+	if err != nil || res[0].Err != nil || len(res[0].CommentIDs) != 2 {
+		t.Fatalf("create with comments: %v / %+v", err, res)
+	}
+	key, first, second := res[0].Key, res[0].CommentIDs[0], res[0].CommentIDs[1]
+
+	edit := engine.Write{Key: key, EditComments: []item.Comment{{ID: first, Author: ann, Body: "The printer smokes and beeps."}}, DeleteComments: []string{second}}
+	res, err = tr.Apply(ctx, []engine.Write{edit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isPermanent(res[0].Err) {
+		t.Errorf("edits without CommentNotes: %v, want a permanent error", res[0].Err)
+	}
+	edit.CommentNotes = true
+	res, err = tr.Apply(ctx, []engine.Write{edit})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("edit and delete as notes: %v / %v", err, res[0].Err)
+	}
+	got, err := tr.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Comments) != 4 || len(res[0].NoteIDs) != 2 {
+		t.Fatalf("after the notes: %d comments (%+v), note ids %v; want the 2 originals kept and 2 notes", len(got.Comments), got.Comments, res[0].NoteIDs)
+	}
+	editNote, delNote := got.Comments[2], got.Comments[3]
+	if editNote.ID != res[0].NoteIDs[0] || delNote.ID != res[0].NoteIDs[1] {
+		t.Errorf("note ids %v, comments %s and %s", res[0].NoteIDs, editNote.ID, delNote.ID)
+	}
+	if editNote.Author.Name != "Ann Partner" || editNote.Internal || !strings.Contains(editNote.Body, "edited comment #"+first) || !strings.Contains(editNote.Body, "smokes and beeps") {
+		t.Errorf("edit note %+v: want Ann's correspondence naming the comment, with the new text", editNote)
+	}
+	if !delNote.Internal || !strings.Contains(delNote.Body, "deleted comment #"+second) {
+		t.Errorf("deletion note %+v: want an internal note naming the comment", delNote)
+	}
+}

@@ -92,9 +92,21 @@ func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult 
 		}
 		posted = append(posted, c)
 	}
+	newPosted := len(posted)
+	if res.Err == nil && (len(w.EditComments) > 0 || len(w.DeleteComments) > 0) {
+		notes, err := t.commentNotes(ctx, id, w)
+		posted = append(posted, notes...)
+		if err != nil {
+			res.Err = err
+		}
+	}
 	ids, err := t.markOwn(ctx, id, posted)
 	if err != nil && res.Err == nil {
 		res.Err = fmt.Errorf("ticket %d: find the comments just added: %w", id, err)
+	}
+	if len(ids) == len(posted) {
+		res.NoteIDs = ids[newPosted:]
+		ids = ids[:newPosted]
 	}
 	// The ids of NewComments in order, as far as each is known to be on the ticket.
 	for i := range w.NewComments {
@@ -294,6 +306,33 @@ func refused(msg string) bool {
 		}
 	}
 	return false
+}
+
+// commentNotes stands in for the comment edits and deletions RT cannot make: its transactions
+// cannot be changed, so an edit becomes a follow-up comment of the same kind with the comment's
+// new text, and a deletion a short internal note. It answers the notes it posted, in order.
+func (t *Tracker) commentNotes(ctx context.Context, id int64, w engine.Write) ([]item.Comment, error) {
+	if !w.CommentNotes {
+		return nil, connector.Permanent(fmt.Errorf("ticket %d: Request Tracker cannot edit or delete a comment in place, and the rule does not let edits and deletions follow as notes", id))
+	}
+	var posted []item.Comment
+	for _, c := range w.EditComments {
+		note := item.Comment{Author: c.Author, Internal: c.Internal,
+			Body: fmt.Sprintf("(edited comment #%s; it now reads:)\n%s", c.ID, c.Body)}
+		if err := t.comment(ctx, id, note); err != nil {
+			return posted, fmt.Errorf("ticket %d: note the edit of comment %s: %w", id, c.ID, err)
+		}
+		posted = append(posted, note)
+	}
+	for _, cid := range w.DeleteComments {
+		note := item.Comment{Author: item.User{Name: "Tandem"}, Internal: true,
+			Body: fmt.Sprintf("The partner deleted comment #%s; Request Tracker keeps it, so it stays above.", cid)}
+		if err := t.comment(ctx, id, note); err != nil {
+			return posted, fmt.Errorf("ticket %d: note the deletion of comment %s: %w", id, cid, err)
+		}
+		posted = append(posted, note)
+	}
+	return posted, nil
 }
 
 // comment adds c to ticket id: an RT comment when Internal, else correspondence.
