@@ -71,7 +71,7 @@ type WriteResult struct {
 	// DeleteComments it could not make in place: they stand for the partner's comments, so
 	// the engine never sends them back as new ones.
 	NoteIDs []string
-	Err        error    // nil on success
+	Err     error // nil on success
 }
 
 // Field names used in Write.Fields.
