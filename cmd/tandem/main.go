@@ -80,6 +80,7 @@ func rootCommand() *command {
 			historyCommand(),
 			auditCommand(),
 			trackerCommand(),
+			rulesCommand(),
 			{
 				Name:    "bench",
 				Summary: "measure end-to-end throughput and latency between two agents on loopback",

@@ -164,7 +164,7 @@ func TestReadOnlyCommandsCreateNoDataDir(t *testing.T) {
 		args := append(words(c), "--data-dir", dir)
 		req, _ := c.argCounts()
 		for _, r := range req {
-			word, ok := map[string]string{"out|in": "out", "SEQ": "1", "on|off": "on"}[r]
+			word, ok := map[string]string{"out|in": "out", "SEQ": "1", "on|off": "on", "VERSION": "1", "FROM": "1", "TO": "2"}[r]
 			if !ok {
 				word = "Red"
 			}

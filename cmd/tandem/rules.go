@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/tandemsync/tandem/core/agent"
 	"github.com/tandemsync/tandem/core/item"
@@ -17,192 +16,377 @@ import (
 	"github.com/tandemsync/tandem/core/rules/srcdiff"
 )
 
-const rulesUsage = `Usage: tandem rules [flags] COMMAND ...
+const rulesHelp = `Each connection has an outgoing rule (what leaves this side) and an incoming rule (how the
+partner's changes apply here). Every save is a version; deploying or rolling back takes effect
+from the next change and is recorded in the audit log.
+CONNECTION is a connection ID (or a unique start of one) or the partner's name; out|in is the
+outgoing or the incoming rule (outgoing and incoming are understood too).`
 
-  show [CONN]                          each connection's live rules, their versions and mappings
-  versions CONN DIR                    the versions of a rule, newest first, and its deployments
-  export CONN DIR [-o FILE] [--format model|script] [--version N]
-                                       write a rule to FILE (default: standard output)
-  import CONN DIR FILE [--note TEXT] [--deploy]
-                                       save FILE as a new version: a model (.json) or a script (.go)
-  test CONN DIR ITEM [--version N | --file FILE] [--sample FILE]
-                                       run a rule on a local item; nothing is sent or written
-  compare CONN DIR A B                 the source diff and mapping changes from version A to B
-  deploy CONN DIR N                    make version N the live rule
-  rollback CONN DIR                    go back to the version live before the current one
-  vault CONN [purge]                   count, or forget, the tokens the connection's rules issued
-
-CONN is a connection ID (or a unique start of one) or the partner's name; DIR is outgoing
-(out) or incoming (in). A running agent (the app, or tandem serve) is driven through its
-control socket and uses a deployed rule from its next change on; otherwise the command opens
-the data directory itself.
-`
-
-// rulesFlags are the flags the rules subcommands take, beside the agent's.
-type rulesFlags struct {
-	out, format, note, file, sample string
-	version                         int
-	deploy                          bool
+// checkRule checks the CONNECTION out|in words most rules commands start with.
+func checkRule(c *invocation) error {
+	if _, err := direction(c.args[1]); err != nil {
+		return usagef(c.cmd, "%s", err)
+	}
+	return nil
 }
 
-func runRules(ctx context.Context, args []string, w io.Writer) error {
-	var af agentFlags
-	var rf rulesFlags
-	fs := newFlags("rules", &af)
-	fs.StringVar(&rf.out, "o", "", "export: the file to write")
-	fs.StringVar(&rf.format, "format", "", "export: model or script (default: model for a visual rule, else script)")
-	fs.StringVar(&rf.note, "note", "", "import: the note for the version history")
-	fs.StringVar(&rf.file, "file", "", "test: a model or script file to try instead of a saved version")
-	fs.StringVar(&rf.sample, "sample", "", "test: a JSON replica to apply (incoming)")
-	fs.IntVar(&rf.version, "version", 0, "the version to export or test (default: the live one)")
-	fs.BoolVar(&rf.deploy, "deploy", false, "import: deploy the new version at once")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), rulesUsage) }
-	rest, err := parseFlags(fs, args)
+// ruleRequest reads CONNECTION out|in.
+func ruleRequest(c *invocation) agent.RuleRequest {
+	dir, _ := direction(c.args[1])
+	return agent.RuleRequest{Connection: c.args[0], Direction: dir}
+}
+
+func rulesCommand() *command {
+	return &command{
+		Name:    "rules",
+		Summary: "a connection's rules: show, versions, export, import, test, compare, deploy, roll back",
+		Help:    rulesHelp,
+		Example: "tandem rules\ntandem rules test Red out TDM-12\ntandem rules import Red out rule.json --deploy",
+		Data:    dataExisting,
+		JSON:    true,
+		Run:     func(ctx context.Context, c *invocation) error { return rulesShow(ctx, c, "") },
+		Subs: []*command{
+			{
+				Name: "show", Args: "[CONNECTION]",
+				Summary: "each connection's live rules, their versions and mappings",
+				Example: "tandem rules show Red", Data: dataExisting, JSON: true,
+				Run: func(ctx context.Context, c *invocation) error {
+					conn := ""
+					if len(c.args) == 1 {
+						conn = c.args[0]
+					}
+					return rulesShow(ctx, c, conn)
+				},
+			},
+			{
+				Name: "versions", Args: "CONNECTION out|in",
+				Summary: "the versions of a rule, newest first, and its deployments",
+				Example: "tandem rules versions Red out", Data: dataExisting, JSON: true,
+				Check: checkRule, Run: rulesVersions,
+			},
+			{
+				Name: "export", Args: "CONNECTION out|in",
+				Summary: "write a rule (its visual model or its Go source) to a file or standard output",
+				Example: "tandem rules export Red out -o rule.json\ntandem rules export Red in --format script --version 3",
+				Data:    dataExisting, Check: checkRule,
+				Setup: func(fs *flag.FlagSet) runFunc {
+					out := fs.String("o", "", "the `file` to write (default: standard output)")
+					format := fs.String("format", "", "model or script (default: model for a visual rule, else script)")
+					version := fs.Int("version", 0, "the `version` to export (default: the live one)")
+					return func(ctx context.Context, c *invocation) error { return rulesExport(ctx, c, *out, *format, *version) }
+				},
+			},
+			{
+				Name: "import", Args: "CONNECTION out|in FILE",
+				Summary: "save a model (.json) or a script (.go) as a new version",
+				Help:    "A model that is malformed, names an unknown field or has an invalid regular expression is\nrefused, naming the mapping; nothing is saved. A script that does not compile is saved as a\ndraft, with the error at its line, and is not deployed.",
+				Example: "tandem rules import Red out rule.json --note \"map statuses\" --deploy",
+				Data:    dataExisting, Check: checkRule,
+				Setup: func(fs *flag.FlagSet) runFunc {
+					note := fs.String("note", "", "the `note` for the version history")
+					deploy := fs.Bool("deploy", false, "deploy the new version at once")
+					return func(ctx context.Context, c *invocation) error { return rulesImport(ctx, c, *note, *deploy) }
+				},
+			},
+			{
+				Name: "test", Args: "CONNECTION out|in ITEM",
+				Summary: "run a rule on a local item; nothing is sent or written",
+				Help:    "Outgoing: the replica that would be sent and what differs from what was last sent, or why the\nitem is skipped. Incoming: the changes a replica (--sample) would make, field by field.",
+				Example: "tandem rules test Red out TDM-12\ntandem rules test Red in TDM-12 --sample replica.json --file incoming.go",
+				Data:    dataExisting, JSON: true, Check: checkRule,
+				Setup: func(fs *flag.FlagSet) runFunc {
+					version := fs.Int("version", 0, "the saved `version` to try (default: the live one)")
+					file := fs.String("file", "", "a model or script `file` to try instead of a saved version")
+					sample := fs.String("sample", "", "a replica in JSON (`file`) to apply, for an incoming rule")
+					return func(ctx context.Context, c *invocation) error { return rulesTest(ctx, c, *version, *file, *sample) }
+				},
+			},
+			{
+				Name: "compare", Args: "CONNECTION out|in FROM TO",
+				Summary: "the source diff and the mapping changes from one version to another",
+				Example: "tandem rules compare Red out 2 3", Data: dataExisting, JSON: true,
+				Check: func(c *invocation) error {
+					if err := checkRule(c); err != nil {
+						return err
+					}
+					for _, w := range c.args[2:] {
+						if _, err := versionNumber(w); err != nil {
+							return usagef(c.cmd, "%s", err)
+						}
+					}
+					return nil
+				},
+				Run: rulesCompare,
+			},
+			{
+				Name: "deploy", Args: "CONNECTION out|in VERSION",
+				Summary: "make a version the live rule",
+				Example: "tandem rules deploy Red out 3", Data: dataExisting,
+				Check: func(c *invocation) error {
+					if err := checkRule(c); err != nil {
+						return err
+					}
+					if _, err := versionNumber(c.args[2]); err != nil {
+						return usagef(c.cmd, "%s", err)
+					}
+					return nil
+				},
+				Run: func(ctx context.Context, c *invocation) error {
+					req := ruleRequest(c)
+					req.Version, _ = versionNumber(c.args[2])
+					var v agent.RuleVersion
+					if err := c.call(ctx, "rules.deploy", req, &v); err != nil {
+						return err
+					}
+					c.printf("Deployed %s rule version %d of %s: the next change uses it.\n", v.Direction, v.Number, v.Connection)
+					return nil
+				},
+			},
+			{
+				Name: "rollback", Args: "CONNECTION out|in",
+				Summary: "go back to the version live before the current one",
+				Example: "tandem rules rollback Red out", Data: dataExisting, Check: checkRule,
+				Run: func(ctx context.Context, c *invocation) error {
+					var v agent.RuleVersion
+					if err := c.call(ctx, "rules.rollback", ruleRequest(c), &v); err != nil {
+						return err
+					}
+					c.printf("Rolled the %s rule of %s back to version %d (%s).\n", v.Direction, v.Connection, v.Number, orNone(v.Note))
+					return nil
+				},
+			},
+			{
+				Name: "vault", Args: "CONNECTION [purge]",
+				Summary: "count, or forget, the tokens a connection's rules issued",
+				Example: "tandem rules vault Red\ntandem rules vault Red purge", Data: dataExisting, JSON: true,
+				Check: func(c *invocation) error {
+					if len(c.args) == 2 && c.args[1] != "purge" {
+						return usagef(c.cmd, "the vault's only action is purge, not %q.", c.args[1])
+					}
+					return nil
+				},
+				Run: func(ctx context.Context, c *invocation) error {
+					req := agent.VaultRequest{Connection: c.args[0], Purge: len(c.args) == 2}
+					var res agent.VaultResult
+					if err := c.call(ctx, "rules.vault", req, &res); err != nil {
+						return err
+					}
+					switch {
+					case c.json:
+						return c.printJSON(res)
+					case req.Purge:
+						c.printf("Forgot %d tokens of %s; tokens the partner still holds no longer resolve here.\n", res.Tokens, req.Connection)
+					default:
+						c.printf("%s: %d tokens in the vault.\n", req.Connection, res.Tokens)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no note"
+	}
+	return s
+}
+
+func rulesShow(ctx context.Context, c *invocation, conn string) error {
+	var list []agent.RulesSummary
+	if err := c.call(ctx, "rules.show", agent.RulesShowRequest{Connection: conn}, &list); err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(list)
+	}
+	if len(list) == 0 {
+		c.printf("No connections yet: pair with a partner first (tandem invite, tandem accept).\n")
+		return nil
+	}
+	for _, s := range list {
+		c.printf("%s with %s (%s), %d tokens in the vault\n", s.Connection, s.PartnerName, s.State, s.VaultTokens)
+		for _, v := range []struct {
+			rv    agent.RuleVersion
+			total int
+		}{{s.Outgoing, s.OutgoingTotal}, {s.Incoming, s.IncomingTotal}} {
+			c.printf("  %s: version %d of %d, %s, by %s on %s (%s)\n", v.rv.Direction, v.rv.Number, v.total, modeWords(v.rv), v.rv.Author,
+				v.rv.Created.Local().Format("2006-01-02 15:04"), orNone(v.rv.Note))
+			for _, line := range ruleLines(v.rv) {
+				c.printf("    %s\n", line)
+			}
+		}
+	}
+	return nil
+}
+
+func rulesVersions(ctx context.Context, c *invocation) error {
+	req := ruleRequest(c)
+	var res agent.RuleVersionsResult
+	if err := c.call(ctx, "rules.versions", agent.RuleVersionsRequest{Connection: req.Connection, Direction: req.Direction, Limit: 50}, &res); err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(res)
+	}
+	w := c.table()
+	fmt.Fprintln(w, "VERSION\tLIVE\tMODE\tSAVED\tBY\tNOTE")
+	for _, v := range res.Versions {
+		live := ""
+		if v.Live {
+			live = "live"
+		}
+		note := v.Note
+		if v.CompileError != "" {
+			note = "does not compile: " + v.CompileError
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, live, v.Mode, v.Created.Local().Format("2006-01-02 15:04:05"), v.Author, note)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if res.Total > len(res.Versions) {
+		c.printf("(%d older versions not shown)\n", res.Total-len(res.Versions))
+	}
+	c.printf("\nDeployments, newest first:\n")
+	for _, d := range res.Deployments {
+		from := ""
+		if d.From != 0 {
+			from = fmt.Sprintf(" (was %d)", d.From)
+		}
+		c.printf("  %s  %-8s version %d%s by %s\n", d.At.Local().Format("2006-01-02 15:04:05"), d.Action, d.Version, from, d.Author)
+	}
+	return nil
+}
+
+func rulesExport(ctx context.Context, c *invocation, out, format string, version int) error {
+	req := ruleRequest(c)
+	req.Version = version
+	var v agent.RuleVersion
+	if err := c.call(ctx, "rules.version", req, &v); err != nil {
+		return err
+	}
+	if format == "" {
+		format = "script"
+		if v.Model != nil {
+			format = "model"
+		}
+	}
+	var data []byte
+	switch format {
+	case "model":
+		if v.Model == nil {
+			return fmt.Errorf("%s rule version %d is a script, so it has no model; export it with --format script", v.Direction, v.Number)
+		}
+		var err error
+		if data, err = v.Model.Marshal(); err != nil {
+			return err
+		}
+	case "script":
+		data = []byte(v.Source)
+	default:
+		return usagef(c.cmd, "the format is model or script, not %q.", format)
+	}
+	if out == "" || out == "-" {
+		_, err := c.out.Write(data)
+		return err
+	}
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		return err
+	}
+	c.printf("Wrote %s rule version %d (%s) of %s to %s.\n", v.Direction, v.Number, format, v.Connection, out)
+	return nil
+}
+
+func rulesImport(ctx context.Context, c *invocation, note string, deploy bool) error {
+	req, path := ruleRequest(c), c.args[2]
+	d, err := readDraft(path)
 	if err != nil {
 		return err
 	}
-	if len(rest) == 0 {
-		rest = []string{"show"}
+	d.Note = note
+	if d.Note == "" {
+		d.Note = "imported from " + path
 	}
-	r := rulesCmd{af: af, w: w, f: rf}
-	return r.run(ctx, rest)
-}
-
-type rulesCmd struct {
-	af agentFlags
-	w  io.Writer
-	f  rulesFlags
-}
-
-// call runs one of the agent's rules methods (see core/agent/rules_control.go).
-func (r rulesCmd) call(ctx context.Context, method string, req, res any) error {
-	return call(ctx, r.af, method, req, res)
-}
-
-func (r rulesCmd) run(ctx context.Context, args []string) error {
-	cmd, args := args[0], args[1:]
-	need := func(n int, usage string) error {
-		if len(args) != n {
-			return fmt.Errorf("usage: tandem rules %s", usage)
-		}
+	var v agent.RuleVersion
+	if err := c.call(ctx, "rules.save", agent.RuleSaveRequest{Connection: req.Connection, Direction: req.Direction, Draft: d, Deploy: deploy}, &v); err != nil {
+		return err
+	}
+	if v.CompileError != "" {
+		return fmt.Errorf("saved %s rule version %d as a draft, but it does not compile, so it cannot be deployed: %s", v.Direction, v.Number, v.CompileError)
+	}
+	c.printf("Saved %s rule version %d of %s (%s).\n", v.Direction, v.Number, v.Connection, v.Mode)
+	if deploy {
+		c.printf("Deployed version %d: the next change uses it.\n", v.Number)
 		return nil
 	}
-	// rule reads CONN DIR from the first two arguments.
-	rule := func() (agent.RuleRequest, error) {
-		dir, err := direction(args[1])
-		return agent.RuleRequest{Connection: args[0], Direction: dir}, err
-	}
-	switch cmd {
-	case "show":
-		if len(args) > 1 {
-			return errors.New("usage: tandem rules show [CONN]")
-		}
-		req := agent.RulesShowRequest{}
-		if len(args) == 1 {
-			req.Connection = args[0]
-		}
-		return r.show(ctx, req)
-	case "versions":
-		if err := need(2, "versions CONN DIR"); err != nil {
+	c.printf("Try it with tandem rules test %s %s ITEM --version %d, then tandem rules deploy %s %s %d.\n", v.Connection, v.Direction, v.Number, v.Connection, v.Direction, v.Number)
+	return nil
+}
+
+func rulesTest(ctx context.Context, c *invocation, version int, file, sample string) error {
+	req := ruleRequest(c)
+	var d agent.RuleDraft
+	what := "the live version"
+	switch {
+	case file != "" && version != 0:
+		return usagef(c.cmd, "test takes --version or --file, not both.")
+	case file != "":
+		var err error
+		if d, err = readDraft(file); err != nil {
 			return err
 		}
-		req, err := rule()
-		if err != nil {
-			return err
-		}
-		return r.versions(ctx, req)
-	case "export":
-		if err := need(2, "export CONN DIR [-o FILE] [--format model|script] [--version N]"); err != nil {
-			return err
-		}
-		req, err := rule()
-		if err != nil {
-			return err
-		}
-		req.Version = r.f.version
-		return r.export(ctx, req)
-	case "import":
-		if err := need(3, "import CONN DIR FILE [--note TEXT] [--deploy]"); err != nil {
-			return err
-		}
-		req, err := rule()
-		if err != nil {
-			return err
-		}
-		return r.importRule(ctx, req, args[2])
-	case "test":
-		if err := need(3, "test CONN DIR ITEM [--version N | --file FILE] [--sample FILE]"); err != nil {
-			return err
-		}
-		req, err := rule()
-		if err != nil {
-			return err
-		}
-		return r.test(ctx, req, args[2])
-	case "compare":
-		if err := need(4, "compare CONN DIR A B"); err != nil {
-			return err
-		}
-		req, err := rule()
-		if err != nil {
-			return err
-		}
-		a, b, err := twoVersions(args[2], args[3])
-		if err != nil {
-			return err
-		}
-		return r.compare(ctx, agent.RuleCompareRequest{Connection: req.Connection, Direction: req.Direction, From: a, To: b})
-	case "deploy":
-		if err := need(3, "deploy CONN DIR N"); err != nil {
-			return err
-		}
-		req, err := rule()
-		if err != nil {
-			return err
-		}
-		if req.Version, err = versionNumber(args[2]); err != nil {
-			return err
-		}
+		what = file
+	case version != 0:
+		req.Version = version
 		var v agent.RuleVersion
-		if err := r.call(ctx, "rules.deploy", req, &v); err != nil {
+		if err := c.call(ctx, "rules.version", req, &v); err != nil {
 			return err
 		}
-		fmt.Fprintf(r.w, "Deployed %s rule version %d of %s: the next change uses it.\n", v.Direction, v.Number, v.Connection)
-		return nil
-	case "rollback":
-		if err := need(2, "rollback CONN DIR"); err != nil {
-			return err
-		}
-		req, err := rule()
+		d = agent.RuleDraft{Mode: v.Mode, Model: v.Model, Source: v.Source}
+		what = fmt.Sprintf("version %d", v.Number)
+	}
+	in := agent.RuleTestInput{ItemKey: c.args[2]}
+	if sample != "" {
+		data, err := os.ReadFile(sample)
 		if err != nil {
 			return err
 		}
-		var v agent.RuleVersion
-		if err := r.call(ctx, "rules.rollback", req, &v); err != nil {
-			return err
+		var rep item.Replica
+		if err := json.Unmarshal(data, &rep); err != nil {
+			return fmt.Errorf("sample %s is not a replica in JSON: %w", sample, err)
 		}
-		fmt.Fprintf(r.w, "Rolled the %s rule of %s back to version %d (%s).\n", v.Direction, v.Connection, v.Number, orNone(v.Note))
-		return nil
-	case "vault":
-		if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[1] != "purge") {
-			return errors.New("usage: tandem rules vault CONN [purge]")
-		}
-		req := agent.VaultRequest{Connection: args[0], Purge: len(args) == 2}
-		var res agent.VaultResult
-		if err := r.call(ctx, "rules.vault", req, &res); err != nil {
-			return err
-		}
-		if req.Purge {
-			fmt.Fprintf(r.w, "Forgot %d tokens of %s; tokens the partner still holds no longer resolve here.\n", res.Tokens, args[0])
-			return nil
-		}
-		fmt.Fprintf(r.w, "%s: %d tokens in the vault.\n", args[0], res.Tokens)
-		return nil
-	case "help":
-		fmt.Fprint(r.w, rulesUsage)
-		return nil
+		in.Replica = &rep
 	}
-	return fmt.Errorf("unknown rules command %q; run tandem rules help", cmd)
+	var res agent.RuleTestResult
+	if err := c.call(ctx, "rules.test", agent.RuleTestRequest{Connection: req.Connection, Direction: req.Direction, Draft: d, Input: in}, &res); err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(res)
+	}
+	printTest(c.out, res, what)
+	return nil
+}
+
+func rulesCompare(ctx context.Context, c *invocation) error {
+	req := ruleRequest(c)
+	from, _ := versionNumber(c.args[2])
+	to, _ := versionNumber(c.args[3])
+	var cmp agent.RuleComparison
+	if err := c.call(ctx, "rules.compare", agent.RuleCompareRequest{Connection: req.Connection, Direction: req.Direction, From: from, To: to}, &cmp); err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(cmp)
+	}
+	c.printf("%s rule of %s, version %d → %d:\n", req.Direction, cmp.From.Connection, from, to)
+	for _, s := range cmp.Summary {
+		c.printf("  %s\n", s)
+	}
+	c.printf("\n%s", srcdiff.Unified(cmp.Diff, fmt.Sprintf("%s v%d", req.Direction, from), fmt.Sprintf("%s v%d", req.Direction, to), 3))
+	return nil
 }
 
 func direction(s string) (string, error) {
@@ -221,47 +405,6 @@ func versionNumber(s string) (int, error) {
 		return 0, fmt.Errorf("version %q: want a number such as 3", s)
 	}
 	return n, nil
-}
-
-func twoVersions(a, b string) (int, int, error) {
-	na, err := versionNumber(a)
-	if err != nil {
-		return 0, 0, err
-	}
-	nb, err := versionNumber(b)
-	return na, nb, err
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "no note"
-	}
-	return s
-}
-
-func (r rulesCmd) show(ctx context.Context, req agent.RulesShowRequest) error {
-	var list []agent.RulesSummary
-	if err := r.call(ctx, "rules.show", req, &list); err != nil {
-		return err
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(r.w, "No connections yet: pair with a partner first (tandem invite, tandem accept).")
-		return nil
-	}
-	for _, s := range list {
-		fmt.Fprintf(r.w, "%s with %s (%s), %d tokens in the vault\n", s.Connection, s.PartnerName, s.State, s.VaultTokens)
-		for _, v := range []struct {
-			rv    agent.RuleVersion
-			total int
-		}{{s.Outgoing, s.OutgoingTotal}, {s.Incoming, s.IncomingTotal}} {
-			fmt.Fprintf(r.w, "  %s: version %d of %d, %s, by %s on %s (%s)\n", v.rv.Direction, v.rv.Number, v.total, modeWords(v.rv), v.rv.Author,
-				v.rv.Created.Local().Format("2006-01-02 15:04"), orNone(v.rv.Note))
-			for _, line := range ruleLines(v.rv) {
-				fmt.Fprintf(r.w, "    %s\n", line)
-			}
-		}
-	}
-	return nil
 }
 
 func modeWords(v agent.RuleVersion) string {
@@ -301,79 +444,6 @@ func ruleLines(v agent.RuleVersion) []string {
 	return append(out, "comments: "+m.Comments.Include)
 }
 
-func (r rulesCmd) versions(ctx context.Context, req agent.RuleRequest) error {
-	var res agent.RuleVersionsResult
-	if err := r.call(ctx, "rules.versions", agent.RuleVersionsRequest{Connection: req.Connection, Direction: req.Direction, Limit: 50}, &res); err != nil {
-		return err
-	}
-	w := tabwriter.NewWriter(r.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "VERSION\tLIVE\tMODE\tSAVED\tBY\tNOTE")
-	for _, v := range res.Versions {
-		live := ""
-		if v.Live {
-			live = "live"
-		}
-		note := v.Note
-		if v.CompileError != "" {
-			note = "does not compile: " + v.CompileError
-		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, live, v.Mode, v.Created.Local().Format("2006-01-02 15:04:05"), v.Author, note)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if res.Total > len(res.Versions) {
-		fmt.Fprintf(r.w, "(%d older versions not shown)\n", res.Total-len(res.Versions))
-	}
-	fmt.Fprintln(r.w, "\nDeployments, newest first:")
-	for _, d := range res.Deployments {
-		from := ""
-		if d.From != 0 {
-			from = fmt.Sprintf(" (was %d)", d.From)
-		}
-		fmt.Fprintf(r.w, "  %s  %-8s version %d%s by %s\n", d.At.Local().Format("2006-01-02 15:04:05"), d.Action, d.Version, from, d.Author)
-	}
-	return nil
-}
-
-func (r rulesCmd) export(ctx context.Context, req agent.RuleRequest) error {
-	var v agent.RuleVersion
-	if err := r.call(ctx, "rules.version", req, &v); err != nil {
-		return err
-	}
-	format := r.f.format
-	if format == "" {
-		format = "script"
-		if v.Model != nil {
-			format = "model"
-		}
-	}
-	var data []byte
-	switch format {
-	case "model":
-		if v.Model == nil {
-			return fmt.Errorf("%s rule version %d is a script, so it has no model; export it with --format script", v.Direction, v.Number)
-		}
-		var err error
-		if data, err = v.Model.Marshal(); err != nil {
-			return err
-		}
-	case "script":
-		data = []byte(v.Source)
-	default:
-		return fmt.Errorf("format %q: want model or script", format)
-	}
-	if r.f.out == "" || r.f.out == "-" {
-		_, err := r.w.Write(data)
-		return err
-	}
-	if err := os.WriteFile(r.f.out, data, 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.w, "Wrote %s rule version %d (%s) of %s to %s.\n", v.Direction, v.Number, format, v.Connection, r.f.out)
-	return nil
-}
-
 // readDraft reads a rule file: a model when it is JSON, else a script.
 func readDraft(path string) (agent.RuleDraft, error) {
 	data, err := os.ReadFile(path)
@@ -388,76 +458,6 @@ func readDraft(path string) (agent.RuleDraft, error) {
 		return agent.RuleDraft{Mode: agent.RuleVisual, Model: m}, nil
 	}
 	return agent.RuleDraft{Mode: agent.RuleScript, Source: string(data)}, nil
-}
-
-func (r rulesCmd) importRule(ctx context.Context, req agent.RuleRequest, path string) error {
-	d, err := readDraft(path)
-	if err != nil {
-		return err
-	}
-	d.Note = r.f.note
-	if d.Note == "" {
-		d.Note = "imported from " + path
-	}
-	var v agent.RuleVersion
-	err = r.call(ctx, "rules.save", agent.RuleSaveRequest{Connection: req.Connection, Direction: req.Direction, Draft: d, Deploy: r.f.deploy}, &v)
-	if err != nil && v.Number == 0 {
-		return err
-	}
-	if v.CompileError != "" {
-		return fmt.Errorf("saved %s rule version %d as a draft, but it does not compile, so it cannot be deployed: %s", v.Direction, v.Number, v.CompileError)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(r.w, "Saved %s rule version %d of %s (%s).\n", v.Direction, v.Number, v.Connection, v.Mode)
-	if r.f.deploy {
-		fmt.Fprintf(r.w, "Deployed version %d: the next change uses it.\n", v.Number)
-		return nil
-	}
-	fmt.Fprintf(r.w, "Try it with tandem rules test %s %s ITEM --version %d, then tandem rules deploy %s %s %d.\n", v.Connection, v.Direction, v.Number, v.Connection, v.Direction, v.Number)
-	return nil
-}
-
-func (r rulesCmd) test(ctx context.Context, req agent.RuleRequest, key string) error {
-	var d agent.RuleDraft
-	what := "the live version"
-	switch {
-	case r.f.file != "" && r.f.version != 0:
-		return errors.New("test takes --version or --file, not both")
-	case r.f.file != "":
-		var err error
-		if d, err = readDraft(r.f.file); err != nil {
-			return err
-		}
-		what = r.f.file
-	case r.f.version != 0:
-		var v agent.RuleVersion
-		req.Version = r.f.version
-		if err := r.call(ctx, "rules.version", req, &v); err != nil {
-			return err
-		}
-		d = agent.RuleDraft{Mode: v.Mode, Model: v.Model, Source: v.Source}
-		what = fmt.Sprintf("version %d", v.Number)
-	}
-	in := agent.RuleTestInput{ItemKey: key}
-	if r.f.sample != "" {
-		data, err := os.ReadFile(r.f.sample)
-		if err != nil {
-			return err
-		}
-		var rep item.Replica
-		if err := json.Unmarshal(data, &rep); err != nil {
-			return fmt.Errorf("sample %s is not a replica in JSON: %w", r.f.sample, err)
-		}
-		in.Replica = &rep
-	}
-	var res agent.RuleTestResult
-	if err := r.call(ctx, "rules.test", agent.RuleTestRequest{Connection: req.Connection, Direction: req.Direction, Draft: d, Input: in}, &res); err != nil {
-		return err
-	}
-	printTest(r.w, res, what)
-	return nil
 }
 
 // printTest writes a test run's result for people.
@@ -502,18 +502,4 @@ func printTest(w io.Writer, res agent.RuleTestResult, what string) {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
-}
-
-func (r rulesCmd) compare(ctx context.Context, req agent.RuleCompareRequest) error {
-	var c agent.RuleComparison
-	if err := r.call(ctx, "rules.compare", req, &c); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.w, "%s rule of %s, version %d → %d:\n", req.Direction, c.From.Connection, req.From, req.To)
-	for _, s := range c.Summary {
-		fmt.Fprintf(r.w, "  %s\n", s)
-	}
-	fmt.Fprintln(r.w)
-	fmt.Fprint(r.w, srcdiff.Unified(c.Diff, fmt.Sprintf("%s v%d", req.Direction, req.From), fmt.Sprintf("%s v%d", req.Direction, req.To), 3))
-	return nil
 }

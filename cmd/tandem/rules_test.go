@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -64,9 +65,12 @@ func pairedDirs(t *testing.T) (blueDir, itemKey string) {
 
 func runRulesCmd(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
-	var out bytes.Buffer
-	err := runRules(context.Background(), append(args, "--data-dir", dir), &out)
-	return out.String(), err
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), rootCommand(), append(append([]string{"rules"}, args...), "--data-dir", dir), strings.NewReader(""), &out, &errOut)
+	if code != exitOK {
+		return out.String(), fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errOut.String()))
+	}
+	return out.String(), nil
 }
 
 func mustRules(t *testing.T, dir string, args ...string) string {
