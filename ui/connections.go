@@ -68,6 +68,10 @@ type connectionsScreen struct {
 	pauseButton   *widget.Button
 	resumeButton  *widget.Button
 	revokeButton  *widget.Button
+	allow         *widget.Entry // the partner's allowed address ranges, comma-separated
+	allowButton   *widget.Button
+	allowShown    string // what the agent last said, so an edit in progress is kept
+	allowFor      string // the connection allowShown belongs to
 	detail        *fyne.Container
 	noSelection   *widget.Label
 
@@ -174,6 +178,9 @@ func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 	s.resumeButton = widget.NewButtonWithIcon("Resume", theme.MediaPlayIcon(), func() { s.act("resume", s.u.agent.Resume) })
 	s.revokeButton = widget.NewButtonWithIcon("Revoke…", theme.CancelIcon(), s.askRevoke)
 	s.revokeButton.Importance = widget.DangerImportance
+	s.allow = widget.NewEntry()
+	s.allow.SetPlaceHolder("any address; or ranges such as 203.0.113.0/24, 198.51.100.7")
+	s.allowButton = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), s.saveAllow)
 	s.detail = container.NewVBox(
 		s.detailTitle, s.detailID, s.detailStatus, s.detailProblem,
 		container.NewHBox(s.pauseButton, s.resumeButton, s.revokeButton),
@@ -182,6 +189,7 @@ func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 		s.codeHint,
 		container.NewHBox(s.verifyButton),
 		s.detailWhere,
+		container.NewBorder(nil, nil, widget.NewLabel("Partner may call from:"), s.allowButton, s.allow),
 	)
 	s.detail.Hide()
 	s.noSelection = widget.NewLabel("Select a connection to see its verification code and to pause, resume or revoke it.")
@@ -285,6 +293,11 @@ func (s *connectionsScreen) showDetail() {
 	setEnabled(s.resumeButton, c.State == agent.StatePaused)
 	setEnabled(s.revokeButton, c.State != agent.StateRevoked)
 	s.detailWhere.SetText(connectionWhere(c))
+	if s.allow.Text == s.allowShown || s.allowFor != c.ID { // keep what the operator is typing
+		s.allow.SetText(c.Allow)
+	}
+	s.allowShown, s.allowFor = c.Allow, c.ID
+	setEnabled(s.allowButton, c.State != agent.StateRevoked)
 	s.detail.Show()
 }
 
@@ -376,6 +389,38 @@ func (s *connectionsScreen) accept() {
 		s.selected = c.ID
 		s.u.setStatus(fmt.Sprintf("Paired with %s. Compare the verification code %s with your partner, then confirm it.",
 			orDash(c.PartnerName), orDash(c.VerificationCode)), false)
+	})
+}
+
+// saveAllow sets the selected connection's allow-list; the agent checks each range.
+func (s *connectionsScreen) saveAllow() {
+	c, ok := s.current()
+	if !ok {
+		return
+	}
+	var allow []string
+	for _, r := range strings.Split(s.allow.Text, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			allow = append(allow, r)
+		}
+	}
+	id := c.ID
+	s.allowButton.Disable()
+	s.u.call("set the allowed addresses", func(ctx context.Context) error {
+		_, err := s.u.agent.SetAllowList(ctx, id, allow)
+		return err
+	}, func(err error) {
+		s.allowButton.Enable()
+		if err != nil {
+			return
+		}
+		s.allow.SetText(strings.Join(allow, ", "))
+		s.allowShown = s.allow.Text
+		what := "any address"
+		if len(allow) > 0 {
+			what = strings.Join(allow, ", ")
+		}
+		s.u.setStatus(fmt.Sprintf("%s may now call from %s.", orDash(c.PartnerName), what), false)
 	})
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -208,5 +209,30 @@ func TestConnectionsShowWhatThePartnerDid(t *testing.T) {
 func closeDialogs(w fyne.Window) {
 	for _, o := range w.Canvas().Overlays().List() {
 		w.Canvas().Overlays().Remove(o)
+	}
+}
+
+func TestConnectionsAllowList(t *testing.T) {
+	f := twoConnections()
+	u, w, s := openConnections(t, f)
+	s.list.Select(0)
+	if s.allow.Text != "" {
+		t.Fatalf("allow-list shows %q for a connection without one", s.allow.Text)
+	}
+	s.allow.SetText(" 203.0.113.0/24 , 198.51.100.7 ")
+	test.Tap(s.allowButton)
+	u.pending.Wait()
+	if got := f.connections[0].Allow; got != "203.0.113.0/24, 198.51.100.7" {
+		t.Errorf("the agent got %q, want the two ranges trimmed", got)
+	}
+	wantShown(t, w, "Red may now call from 203.0.113.0/24, 198.51.100.7.")
+	f.failing("SetAllowList", errors.New(`"nonsense" is neither an address range like 203.0.113.0/24 nor an address`))
+	s.allow.SetText("nonsense")
+	test.Tap(s.allowButton)
+	u.pending.Wait()
+	u.refresh(context.Background())
+	wantShownWrapped(t, w, "is neither an address range")
+	if s.allow.Text != "nonsense" {
+		t.Errorf("a refused allow-list was replaced by %q; the operator's text must stay to be fixed", s.allow.Text)
 	}
 }

@@ -267,6 +267,10 @@ func (f *fakeAgent) Resume(ctx context.Context, id string) (agent.ConnectionInfo
 	return f.change("Resume", id, false, func(c *agent.ConnectionInfo) { c.State = agent.StateActive })
 }
 
+func (f *fakeAgent) SetAllowList(ctx context.Context, id string, allow []string) (agent.ConnectionInfo, error) {
+	return f.change("SetAllowList", id, false, func(c *agent.ConnectionInfo) { c.Allow = strings.Join(allow, ", ") })
+}
+
 func (f *fakeAgent) Revoke(ctx context.Context, id string, deleteQueued bool) (agent.ConnectionInfo, error) {
 	return f.change("Revoke", id, deleteQueued, func(c *agent.ConnectionInfo) {
 		c.State, c.RevokedBy = agent.StateRevoked, "operator"

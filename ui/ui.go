@@ -50,6 +50,8 @@ type Agent interface {
 	Pause(ctx context.Context, connID string) (agent.ConnectionInfo, error)
 	Resume(ctx context.Context, connID string) (agent.ConnectionInfo, error)
 	Revoke(ctx context.Context, connID string, deleteQueued bool) (agent.ConnectionInfo, error)
+	// SetAllowList limits the partner's addresses to CIDR ranges (or addresses); none: any.
+	SetAllowList(ctx context.Context, connID string, allow []string) (agent.ConnectionInfo, error)
 
 	// Connectors lists the trackers the agent can sync and their settings fields: Settings
 	// draws its forms from it.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/audit"
 	"github.com/tandemsync/tandem/core/control"
+	"github.com/tandemsync/tandem/core/identity"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/pairing"
 	"github.com/tandemsync/tandem/core/store"
@@ -147,6 +149,25 @@ func TestNoPairingWithItselfOrTwice(t *testing.T) {
 	}
 	if _, err := red.Accept(ctx, inv2.Code); err == nil || !strings.Contains(err.Error(), "already paired with Blue") {
 		t.Errorf("accepting a second code of a partner: %v; want 'already paired'", err)
+	}
+	// The inviter refuses too, whatever the invitee's agent checked: its own key, and a key it
+	// is paired with already.
+	for _, tc := range []struct {
+		name string
+		id   *identity.Identity
+		want string
+	}{
+		{"its own key", blue.id, "never pairs with itself"},
+		{"a partner's key", red.id, "already paired"},
+	} {
+		inv, _ := blue.Invite(ctx, InviteRequest{})
+		code, _ := pairing.ParseCode(inv.Code)
+		body, _ := json.Marshal(pairing.RedeemRequest{InvitationID: code.ID, Secret: code.Secret, Name: "X"})
+		_, err := transport.Pair(ctx, tc.id, blue.ID(), blue.URL(), code.ID, body)
+		var se *transport.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Message, tc.want) {
+			t.Errorf("redeeming with %s: %v; want 409 saying %q", tc.name, err, tc.want)
+		}
 	}
 	if n := len(connList(t, blue)); n != 1 {
 		t.Errorf("blue has %d connections, want 1", n)
