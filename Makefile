@@ -25,11 +25,17 @@ $(BIN):
 	CGO_ENABLED=1 go build -o $(BIN) ./cmd/tandem
 
 # The keychain tests need a secret service: a private D-Bus session with an unlocked
-# gnome-keyring. Every group runs even if an earlier one fails; the exit status says if any did.
+# gnome-keyring whose keyring files live in a throwaway directory. A keyring in the user's own
+# data directory would be shared by every run at once: each daemon reloads the file when another
+# one writes it, and keys a test just stored vanish.
+KEYRING := keyring=$$(mktemp -d); trap "rm -rf $$keyring" EXIT; \
+	echo -n pw | XDG_DATA_HOME=$$keyring gnome-keyring-daemon --unlock --components=secrets >/dev/null
+
+# Every group runs even if an earlier one fails; the exit status says if any did.
 test: deps
 	go vet ./...
 	dbus-run-session -- sh -c ' \
-		echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+		$(KEYRING); \
 		export TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1; rc=0; \
 		go test -race ./core/... || rc=1; \
 		CGO_ENABLED=0 go test ./ui/... || rc=1; \
@@ -57,7 +63,7 @@ fuzz:
 bench: build
 	go test -run '^$$' -bench . ./core/...
 	CGO_ENABLED=0 go test -run '^$$' -bench QueueFirstRows ./ui
-	dbus-run-session -- sh -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+	dbus-run-session -- sh -c '$(KEYRING); \
 		go test -run "^$$" -bench AppAtScale -benchtime 1x -timeout 20m ./cmd/tandem'
 	$(BIN) bench
 
