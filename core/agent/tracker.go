@@ -381,22 +381,26 @@ type ruleSet struct {
 	env rules.Env
 }
 
-func (r ruleSet) Outgoing(ctx context.Context, it item.Item) (item.Replica, bool, error) {
+func (r ruleSet) Outgoing(ctx context.Context, it item.Item) (item.Replica, engine.RuleResult, error) {
 	out, _, err := r.src.programs()
 	if err != nil {
-		return item.Replica{}, false, err
+		return item.Replica{}, engine.RuleResult{}, err
 	}
 	rep, o, err := out.Outgoing(ctx, it, r.env)
-	return rep, o.Skip, err
+	return rep, ruleResult(o), err
 }
 
-func (r ruleSet) Incoming(ctx context.Context, rep item.Replica, cur item.Item) (item.Item, bool, error) {
+func (r ruleSet) Incoming(ctx context.Context, rep item.Replica, cur item.Item) (item.Item, engine.RuleResult, error) {
 	_, in, err := r.src.programs()
 	if err != nil {
-		return item.Item{}, false, err
+		return item.Item{}, engine.RuleResult{}, err
 	}
 	it, o, err := in.Incoming(ctx, rep, cur, r.env)
-	return it, o.Skip, err
+	return it, ruleResult(o), err
+}
+
+func ruleResult(o rules.Outcome) engine.RuleResult {
+	return engine.RuleResult{Skip: o.Skip, Reason: o.SkipReason, Logs: o.Logs}
 }
 
 // HasTrackerSecret reports whether the keychain holds the secret field key of tracker kind.

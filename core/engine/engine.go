@@ -24,11 +24,18 @@ import (
 // Rules maps items to replicas and back; core/rules' compiled programs satisfy it through a
 // small adapter in core/agent.
 type Rules interface {
-	// Outgoing builds the replica of a local item; skip means the item is not sent.
-	Outgoing(ctx context.Context, it item.Item) (r item.Replica, skip bool, err error)
+	// Outgoing builds the replica of a local item; a result with Skip means it is not sent.
+	Outgoing(ctx context.Context, it item.Item) (item.Replica, RuleResult, error)
 	// Incoming maps a partner's replica onto a copy of the local item. The copy's Comments are
 	// empty on entry; the rule puts there the replica comments it accepts.
-	Incoming(ctx context.Context, r item.Replica, current item.Item) (it item.Item, skip bool, err error)
+	Incoming(ctx context.Context, r item.Replica, current item.Item) (item.Item, RuleResult, error)
+}
+
+// RuleResult is what a rule run reports besides the replica or item it built.
+type RuleResult struct {
+	Skip   bool     // the rule asked not to sync this item
+	Reason string   // why, in the rule's words
+	Logs   []string // the rule's ctx.Log lines, in order
 }
 
 // Sender delivers a batch of outbox events to the partner and answers the highest sequence
@@ -355,11 +362,11 @@ const writeTimeout = 2 * time.Minute
 
 // outgoingRule runs the outgoing rule. A rule run is bounded by the rule's own deadline, not
 // cut short because the engine is stopping, so a stop never looks like a rule failure.
-func (e *Engine) outgoingRule(ctx context.Context, it item.Item) (item.Replica, bool, error) {
+func (e *Engine) outgoingRule(ctx context.Context, it item.Item) (item.Replica, RuleResult, error) {
 	return e.opt.Rules.Outgoing(context.WithoutCancel(ctx), it)
 }
 
 // incomingRule runs the incoming rule, like outgoingRule.
-func (e *Engine) incomingRule(ctx context.Context, r item.Replica, cur item.Item) (item.Item, bool, error) {
+func (e *Engine) incomingRule(ctx context.Context, r item.Replica, cur item.Item) (item.Item, RuleResult, error) {
 	return e.opt.Rules.Incoming(context.WithoutCancel(ctx), r, cur)
 }

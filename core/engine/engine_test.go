@@ -20,19 +20,19 @@ import (
 // core/rules and end to end in core/agent.
 type plainRules struct{ failOut func(item.Item) error }
 
-func (p plainRules) Outgoing(_ context.Context, it item.Item) (item.Replica, bool, error) {
+func (p plainRules) Outgoing(_ context.Context, it item.Item) (item.Replica, engine.RuleResult, error) {
 	if p.failOut != nil {
 		if err := p.failOut(it); err != nil {
-			return item.Replica{}, false, err
+			return item.Replica{}, engine.RuleResult{}, err
 		}
 	}
-	return item.Replica{Title: it.Title, Description: it.Description, Status: it.Status, Priority: it.Priority, Labels: it.Labels, Comments: it.Comments}, false, nil
+	return item.Replica{Title: it.Title, Description: it.Description, Status: it.Status, Priority: it.Priority, Labels: it.Labels, Comments: it.Comments}, engine.RuleResult{}, nil
 }
 
-func (plainRules) Incoming(_ context.Context, r item.Replica, cur item.Item) (item.Item, bool, error) {
+func (plainRules) Incoming(_ context.Context, r item.Replica, cur item.Item) (item.Item, engine.RuleResult, error) {
 	cur.Title, cur.Description, cur.Status, cur.Priority, cur.Labels = r.Title, r.Description, r.Status, r.Priority, r.Labels
 	cur.Comments = r.Comments
-	return cur, false, nil
+	return cur, engine.RuleResult{}, nil
 }
 
 // side is one agent's worth of engine state on a real bbolt file.

@@ -54,78 +54,127 @@ func (e *Engine) applyLoop(ctx context.Context) {
 // plan is what applying one inbox event will do.
 type plan struct {
 	ev       queue.Event
-	err      error // fails the event
-	skip     bool  // ack without a change
+	err      error      // fails the event
+	skip     bool       // ack without a change
+	rule     RuleResult // what the incoming rule reported (its logs), for the history
 	receipt  *Receipt
 	change   Change
 	twin     twin
-	current  item.Item    // the local item before the change (zero for a new one)
-	incoming item.Item    // what the incoming rule made of the replica
-	previous *item.Item   // what it made of the replica as it was before the sender's change
-	write    int          // index into writes, -1 when nothing is written
-	partner  []string     // partner ids of the write's NewComments
-	newLink  bool         // the twin link is new: the sender learns our key from a receipt
-	created  bool         // the write created the local item
-	followUp *queue.Event // local edits the partner has not seen, sent after the apply
-	partial  bool         // the write failed after creating the item: keep the twin link
+	current  item.Item     // the local item before the change (zero for a new one)
+	incoming item.Item     // what the incoming rule made of the replica
+	previous *item.Item    // what it made of the replica as it was before the sender's change
+	unsent   *item.Replica // this side's replica before the write, when it has edits the partner has not seen
+	write    int           // index into the batch's writes, -1 when nothing is written
+	partner  []string      // partner ids of the write's NewComments
+	newLink  bool          // the twin link is new: the sender learns our key from a receipt
+	created  bool          // the write created the local item
+	followUp *queue.Event  // local edits the partner has not seen, sent after the apply
+	partial  bool          // the write failed after creating the item: keep the twin link
 }
 
+// changes reports whether the plan applies a create or update (not a receipt, skip or failure).
+func (p *plan) changes() bool { return p.err == nil && p.receipt == nil && !p.skip }
+
+// batch is one pass of the apply loop over inbox events, carried through its phases:
+// planBatch, writeBatch, settle, commit and report.
+type batch struct {
+	plans   []plan
+	writes  []Write
+	results []WriteResult // one per write, once writeBatch has run
+	applied []*plan       // the plans committed as applied changes
+	start   time.Time     // when the batch began, for the outcomes' durations
+}
+
+// applyBatch applies inbox events, at most one per item, in five phases: planBatch decides
+// what each event means without writing; writeBatch makes the tracker writes; settle works
+// out the twins and the replicas that recognise Tandem's own write as an echo; commit records
+// twins, acks, failures and receipts in one transaction; report tells the counters and the
+// OnApplied hook.
 func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	start := time.Now()
-	plans := make([]plan, len(evs))
-	var writes []Write
+	b := e.planBatch(ctx, evs)
+	if err := e.writeBatch(ctx, b); err != nil {
+		return err
+	}
+	e.settle(ctx, b)
+	if err := e.commit(b); err != nil {
+		return err
+	}
+	e.report(b)
+	return nil
+}
+
+// planBatch decodes each event, reads its local item, runs the incoming rule and builds the
+// tracker writes. A plan that cannot be made fails its event only.
+func (e *Engine) planBatch(ctx context.Context, evs []queue.Event) *batch {
+	b := &batch{plans: make([]plan, len(evs)), start: time.Now()}
 	for i, ev := range evs {
-		p := &plans[i]
+		p := &b.plans[i]
 		p.ev, p.write = ev, -1
 		if err := e.plan(ctx, p); err != nil {
 			p.err = err
 			continue
 		}
-		if p.receipt != nil || p.skip {
+		if !p.changes() {
 			continue
 		}
+		p.unsent = e.unsentEdits(ctx, p)
 		if w, ok := e.buildWrite(p); ok {
-			p.write = len(writes)
-			writes = append(writes, w)
+			p.write = len(b.writes)
+			b.writes = append(b.writes, w)
 		}
 	}
-	var results []WriteResult
-	if len(writes) > 0 {
-		var err error
-		// A write that has started is finished even when the engine is stopping: abandoning it
-		// half-way could leave a ticket created whose key we never learn.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-		results, err = e.opt.Tracker.Apply(wctx, writes)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("write to tracker: %w", err)
-		}
-		if len(results) != len(writes) {
-			return fmt.Errorf("tracker answered %d results for %d writes", len(results), len(writes))
-		}
+	return b
+}
+
+// writeBatch makes the batch's tracker writes. A write that has started is finished even
+// when the engine is stopping: abandoning it half-way could leave an item created whose key
+// is never learnt.
+func (e *Engine) writeBatch(ctx context.Context, b *batch) error {
+	if len(b.writes) == 0 {
+		return nil
 	}
-	// Work out each item's state after the write and the replica it would send back, so the
-	// change we just applied is not echoed to the partner.
-	for i := range plans {
-		p := &plans[i]
-		if p.err != nil || p.receipt != nil || p.skip {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	results, err := e.opt.Tracker.Apply(wctx, b.writes)
+	if err != nil {
+		return fmt.Errorf("write to tracker: %w", err)
+	}
+	if len(results) != len(b.writes) {
+		return fmt.Errorf("tracker answered %d results for %d writes", len(results), len(b.writes))
+	}
+	b.results = results
+	return nil
+}
+
+// unsentEdits is what this side would have sent before the write, when it differs from what
+// was last sent: the item has local edits the partner has not seen yet.
+func (e *Engine) unsentEdits(ctx context.Context, p *plan) *item.Replica {
+	if p.twin.SentHash == "" || p.twin.Sent == nil || p.current.Key == "" {
+		return nil
+	}
+	r, run, err := e.outgoingRule(ctx, withoutComments(p.current, p.twin.partnerComments()))
+	if err != nil || run.Skip || r.Hash() == p.twin.SentHash {
+		return nil
+	}
+	return &r
+}
+
+// settle works out, for each written plan, the item's state after the write, its twin, and
+// the replica this side would send for that state, so the change just applied is not echoed
+// to the partner; local edits the partner has not seen become a follow-up event.
+func (e *Engine) settle(ctx context.Context, b *batch) {
+	for i := range b.plans {
+		p := &b.plans[i]
+		if !p.changes() {
 			continue
-		}
-		// What this side would have sent before the write: if it differs from what was last
-		// sent, the item has local edits the partner has not seen yet.
-		var unsent *item.Replica
-		if p.twin.SentHash != "" && p.twin.Sent != nil && p.current.Key != "" {
-			if r, skip, err := e.outgoingRule(ctx, withoutComments(p.current, p.twin.partnerComments())); err == nil && !skip && r.Hash() != p.twin.SentHash {
-				unsent = &r
-			}
 		}
 		if p.write >= 0 {
-			res := results[p.write]
+			w, res := b.writes[p.write], b.results[p.write]
 			if res.Err != nil {
 				p.err = res.Err
-				if writes[p.write].Key == "" && res.Key != "" {
+				if w.Key == "" && res.Key != "" {
 					// The item was created before the failure: link it, so the retry
 					// updates it instead of creating a second one.
 					p.twin.Local, p.twin.Remote = res.Key, p.change.Source
@@ -138,37 +187,46 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 			if e.appliedSince != nil {
 				e.appliedSince[res.Key] = true
 			}
-			p.created = writes[p.write].Key == ""
+			p.created = w.Key == ""
 			p.linkComments(res.CommentIDs)
-			e.mergeInto(p, writes[p.write], res)
+			mergeInto(p, w, res)
 		}
 		p.newLink = p.twin.Remote != p.change.Source
 		p.twin.Remote = p.change.Source
-		merged := withoutComments(p.current, p.twin.partnerComments())
-		r, skip, err := e.outgoingRule(ctx, merged)
-		if err != nil || skip {
-			continue
-		}
-		if unsent == nil {
-			p.twin.SentHash, p.twin.Sent = r.Hash(), stripComments(r)
-			continue
-		}
-		// The partner now knows its own change but not our local edits: record that, and send
-		// the edits with this batch rather than letting the new state absorb them.
-		known := *stripComments(r)
-		copyReplicaFields(&known, *p.twin.Sent, replicaChanged(*p.twin.Sent, *unsent))
-		p.twin.SentHash, p.twin.Sent = "", &known
-		if out, ok := e.outgoingFrom(merged, p.twin, r); ok {
-			p.followUp = &out.ev
-			p.twin = out.twin
-		}
+		e.settleEcho(ctx, p)
 	}
+}
+
+// settleEcho records in the twin the replica this side would send for the item's new state.
+func (e *Engine) settleEcho(ctx context.Context, p *plan) {
+	merged := withoutComments(p.current, p.twin.partnerComments())
+	r, run, err := e.outgoingRule(ctx, merged)
+	if err != nil || run.Skip {
+		return
+	}
+	if p.unsent == nil {
+		p.twin.SentHash, p.twin.Sent = r.Hash(), stripComments(r)
+		return
+	}
+	// The partner now knows its own change but not our local edits: record that, and send
+	// the edits with this batch rather than letting the new state absorb them.
+	known := *stripComments(r)
+	copyReplicaFields(&known, *p.twin.Sent, replicaChanged(*p.twin.Sent, *p.unsent))
+	p.twin.SentHash, p.twin.Sent = "", &known
+	if out, ok := e.outgoingFrom(merged, p.twin, r); ok {
+		p.followUp = &out.ev
+		p.twin = out.twin
+	}
+}
+
+// commit records the batch in one transaction: twins, acks, failures, receipts and follow-ups.
+func (e *Engine) commit(b *batch) error {
 	now := time.Now()
-	var applied []plan
 	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
-		applied = applied[:0]
-		var receipts []queue.Event
-		for _, p := range plans {
+		b.applied = b.applied[:0]
+		var out []queue.Event
+		for i := range b.plans {
+			p := &b.plans[i]
 			if p.err != nil {
 				if p.partial {
 					if err := e.putTwin(tx, p.twin); err != nil {
@@ -195,30 +253,32 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 					return err
 				}
 				if p.followUp != nil {
-					receipts = append(receipts, *p.followUp)
+					out = append(out, *p.followUp)
 				}
 				if p.newLink {
 					payload, _ := json.Marshal(Receipt{Source: p.twin.Local, Target: p.change.Source})
-					receipts = append(receipts, queue.Event{ID: queue.NewID(), ItemKey: p.twin.Local, Kind: KindReceipt, Payload: payload})
+					out = append(out, queue.Event{ID: queue.NewID(), ItemKey: p.twin.Local, Kind: KindReceipt, Payload: payload})
 				}
-				applied = append(applied, p)
+				b.applied = append(b.applied, p)
 			}
 			if err := e.opt.Inbox.Ack(tx, p.ev.Seq); err != nil {
 				return err
 			}
 		}
-		if len(receipts) > 0 {
-			_, err := e.opt.Outbox.Append(tx, receipts)
-			return err
-		}
-		return nil
+		_, err := e.opt.Outbox.Append(tx, out)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("record applied state: %w", err)
 	}
-	took := time.Since(start)
-	outs := make([]Outcome, 0, len(plans))
-	for _, p := range plans {
+	return nil
+}
+
+// report logs failures and tells the counters and the OnApplied hook what was applied.
+func (e *Engine) report(b *batch) {
+	took := time.Since(b.start)
+	outs := make([]Outcome, 0, len(b.plans))
+	for _, p := range b.plans {
 		if p.err != nil {
 			e.log.Warn("apply failed", "event", p.ev.ID, "item", p.ev.ItemKey, "err", p.err)
 			e.setErr(fmt.Errorf("apply %s: %w", p.ev.ItemKey, p.err))
@@ -237,20 +297,20 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 		outs = append(outs, o)
 	}
 	e.record(outs)
-	e.applied.Add(uint64(len(applied)))
-	if len(applied) > 0 {
+	e.applied.Add(uint64(len(b.applied)))
+	if len(b.applied) > 0 {
 		e.setErr(nil)
 	}
-	if e.opt.OnApplied != nil {
-		for _, p := range applied {
-			info := Applied{Source: p.change.Source, Local: p.twin.Local, Sent: p.ev.Created, Created: p.created}
-			if p.write >= 0 {
-				info.Fields, info.Comments = writes[p.write].Fields, len(writes[p.write].NewComments)
-			}
-			e.opt.OnApplied(info)
-		}
+	if e.opt.OnApplied == nil {
+		return
 	}
-	return nil
+	for _, p := range b.applied {
+		info := Applied{Source: p.change.Source, Local: p.twin.Local, Sent: p.ev.Created, Created: p.created}
+		if p.write >= 0 {
+			info.Fields, info.Comments = b.writes[p.write].Fields, len(b.writes[p.write].NewComments)
+		}
+		e.opt.OnApplied(info)
+	}
 }
 
 // linkComments records the local ids of the partner comments the write added, in order.
@@ -307,11 +367,12 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 	}
 	base := p.current.Clone()
 	base.Comments = nil
-	in, skip, err := e.incomingRule(ctx, p.change.Replica, base)
+	in, run, err := e.incomingRule(ctx, p.change.Replica, base)
+	p.rule = run
 	if err != nil {
 		return permanent(fmt.Errorf("incoming rule: %w", err))
 	}
-	if skip {
+	if run.Skip {
 		p.skip = true
 		return nil
 	}
@@ -375,7 +436,7 @@ func (e *Engine) linked(local string) bool {
 }
 
 // mergeInto updates p.current to the state the write produced.
-func (e *Engine) mergeInto(p *plan, w Write, res WriteResult) {
+func mergeInto(p *plan, w Write, res WriteResult) {
 	if p.current.Key == "" {
 		p.current = w.Item.Clone()
 		p.current.Comments = nil

@@ -120,12 +120,12 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 
 // outgoing runs the rule and the diff for one local item; ok is false when nothing is to be sent.
 func (e *Engine) outgoing(ctx context.Context, it item.Item, t twin) (pending, bool) {
-	r, skip, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()))
+	r, run, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()))
 	if err != nil {
 		e.log.Warn("outgoing rule", "item", it.Key, "err", err)
 		return pending{ev: queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: KindResync}, failed: fmt.Errorf("outgoing rule for %s: %w", it.Key, err)}, true
 	}
-	if skip {
+	if run.Skip {
 		return pending{}, false
 	}
 	return e.outgoingFrom(it, t, r)
@@ -182,7 +182,7 @@ func (e *Engine) resync(ctx context.Context, ev queue.Event) error {
 	if err != nil {
 		return err
 	}
-	r, skip, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()))
+	r, run, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()))
 	if err != nil {
 		return permanent(fmt.Errorf("outgoing rule for %s: %w", it.Key, err))
 	}
@@ -190,7 +190,7 @@ func (e *Engine) resync(ctx context.Context, ev queue.Event) error {
 		if err := e.opt.Outbox.Ack(tx, ev.Seq); err != nil {
 			return err
 		}
-		if skip {
+		if run.Skip {
 			return nil
 		}
 		p, ok := e.outgoingFrom(it, t, r)
