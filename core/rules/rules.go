@@ -1,13 +1,16 @@
 // Package rules compiles and runs connection rules: Go source interpreted by yaegi in a sandbox.
 package rules
 
-// How a run is bounded: yaegi code cannot be preempted, so each call runs in its own
-// goroutine and the caller stops waiting when ctx ends (DefaultTimeout when ctx has no
-// deadline). A program whose run was abandoned is retired: every later call fails with
-// ErrRetired, because its interpreter may still be busy with the runaway code. The runaway
-// goroutine is then stopped through yaegi's own cancellation (a cancelled EvalWithContext
-// bumps the interpreter's run id, which every interpreted loop checks); the program stays
-// retired all the same, since its functions no longer execute. Recompile to recover.
+// How a run is bounded: yaegi code cannot be preempted, so calls run on a worker goroutine
+// of the program's own and the caller stops waiting when ctx ends (DefaultTimeout when ctx
+// has no deadline). The worker is long-lived: it starts with the first run, serves every
+// later one, and ends after workerIdle without work or on Close, so a busy program pays no
+// goroutine per run and an idle one holds none. A program whose run was abandoned is
+// retired: every later call fails with ErrRetired, because its interpreter may still be busy
+// with the runaway code. The runaway code is then stopped through yaegi's own cancellation
+// (a cancelled EvalWithContext bumps the interpreter's run id, which every interpreted loop
+// checks), which also lets the worker end; the program stays retired all the same, since its
+// functions no longer execute. Recompile to recover.
 //
 // Runs of one Program are serialized: rule package variables are shared by all calls, and
 // the guard that tracks call depth and the current line (see guard.go) is per program.
@@ -36,9 +39,14 @@ import (
 // DefaultTimeout bounds a run whose ctx has no deadline.
 const DefaultTimeout = 2 * time.Second
 
+// workerIdle is how long a program's worker waits for the next run before it ends.
+const workerIdle = 30 * time.Second
+
 var (
 	// ErrRetired is returned by every call of a program after a run overran its deadline.
 	ErrRetired = errors.New("rule program retired")
+	// ErrClosed is returned by every call of a program after Close.
+	ErrClosed = errors.New("rule program closed")
 	// ErrNoEntry is returned when a program lacks the entry point called.
 	ErrNoEntry = errors.New("rule has no such function")
 )
@@ -81,10 +89,21 @@ type Program struct {
 	out   outgoingFunc
 	inc   incomingFunc
 	guard *guard
-	sem   chan struct{} // holds a token while a run's goroutine lives
+	sem   chan struct{} // holds a token from the start of a run until the worker is done with it
+	jobs  chan job      // the run waiting for the worker (capacity 1: runs are serialized)
+	done  chan error    // the worker's answer to the current run
 
 	mu      sync.Mutex
 	retired error
+	working bool          // a worker goroutine is running (guarded by mu)
+	quit    chan struct{} // closed by Close
+}
+
+// job is one run handed to the worker.
+type job struct {
+	entry string
+	rc    *Context
+	call  func(*Context) error
 }
 
 // Compile parses, checks and loads a rule. name is the file name used in messages, such as
@@ -116,7 +135,7 @@ func Compile(name, src string) (p *Program, err error) {
 		return nil, fmt.Errorf("%s: rule defines neither Outgoing nor Incoming; want %s or %s", name, outgoingSig, incomingSig)
 	}
 
-	p = &Program{name: name, guard: &guard{}, sem: make(chan struct{}, 1)}
+	p = &Program{name: name, guard: &guard{}, sem: make(chan struct{}, 1), jobs: make(chan job, 1), done: make(chan error, 1), quit: make(chan struct{})}
 	inst := instrument(fset, f, name, src)
 	// yaegi panics on some invalid programs instead of reporting them.
 	defer func() {
@@ -320,13 +339,12 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 		return Outcome{}, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
 	}
 	rc := newContext(env)
-	done := make(chan error, 1)
-	go func() {
-		defer func() { <-p.sem }()
-		done <- p.call(entry, rc, call)
-	}()
+	if err := p.submit(job{entry: entry, rc: rc, call: call}); err != nil {
+		<-p.sem
+		return Outcome{}, err
+	}
 	select {
-	case err := <-done:
+	case err := <-p.done:
 		o := rc.outcome()
 		if err == nil {
 			err = rc.err
@@ -339,6 +357,77 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 		err := fmt.Errorf("rule %s: %s did not finish in time (an endless loop?): %w", p.name, entry, ctx.Err())
 		p.retire(err)
 		return Outcome{}, err
+	}
+}
+
+// submit hands j to the worker, starting one if none runs. The caller holds p.sem.
+func (p *Program) submit(j job) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retired != nil {
+		return p.retired
+	}
+	p.jobs <- j // never blocks: the buffer is empty while the caller holds p.sem
+	if !p.working {
+		p.working = true
+		go p.work()
+	}
+	return nil
+}
+
+// work runs jobs until the program is closed or idle for workerIdle. It gives p.sem back
+// after each run, so the next run can start only once this one is over.
+func (p *Program) work() {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case j := <-p.jobs:
+			p.done <- p.call(j.entry, j.rc, j.call)
+			<-p.sem
+			idle.Reset(workerIdle)
+		case <-idle.C:
+			p.mu.Lock()
+			if len(p.jobs) > 0 { // a run arrived as the timer fired
+				p.mu.Unlock()
+				idle.Reset(workerIdle)
+				continue
+			}
+			p.working = false
+			p.mu.Unlock()
+			return
+		case <-p.quit:
+			p.mu.Lock()
+			p.working = false
+			p.mu.Unlock()
+			select { // a run submitted just before Close still gets its answer
+			case j := <-p.jobs:
+				p.done <- p.call(j.entry, j.rc, j.call)
+				<-p.sem
+			default:
+			}
+			return
+		}
+	}
+}
+
+// Close ends the program's worker; later calls fail with ErrClosed. A run in progress
+// finishes first. Closing twice is harmless.
+func (p *Program) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retired == nil {
+		p.retired = fmt.Errorf("rule %s: %w", p.name, ErrClosed)
+	}
+	p.stopWorker()
+}
+
+// stopWorker tells the worker to end once its current run is over; the caller holds p.mu.
+func (p *Program) stopWorker() {
+	select {
+	case <-p.quit:
+	default:
+		close(p.quit)
 	}
 }
 
@@ -367,6 +456,7 @@ func (p *Program) retire(cause error) {
 	if p.retired == nil {
 		p.retired = fmt.Errorf("%w: %v; recompile the rule to use it again", ErrRetired, cause)
 	}
+	p.stopWorker() // it ends as soon as the runaway code does
 	p.mu.Unlock()
 	// A cancelled EvalWithContext makes yaegi bump its run id, which ends every running
 	// interpreted loop. The evaluated loop itself never finishes, so the select inside

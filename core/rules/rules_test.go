@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -623,5 +624,50 @@ func Incoming(replica tandem.Replica, item *tandem.Item, ctx *tandem.Context) er
 	r, _, err := p.Outgoing(context.Background(), item.Item{Title: "x"}, Env{})
 	if err != nil || r.Custom["team"] != "platform" {
 		t.Errorf("outgoing custom fields: got %v, %v", r.Custom, err)
+	}
+}
+
+func TestRunsShareOneLongLivedWorker(t *testing.T) {
+	p, err := Compile("rule.go", "package rule\n\nimport \"tandem\"\n\nfunc Outgoing(it tandem.Item, r *tandem.Replica, ctx *tandem.Context) error {\n\tr.Title = it.Title\n\treturn nil\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	if _, _, err := p.Outgoing(ctx, item.Item{Title: "warm"}, Env{}); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	for i := range 200 {
+		r, _, err := p.Outgoing(ctx, item.Item{Title: fmt.Sprint(i)}, Env{})
+		if err != nil || r.Title != fmt.Sprint(i) {
+			t.Fatalf("run %d: %+v, %v", i, r, err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("goroutines: %d before 200 runs, %d after; want the same worker to serve them all", before, after)
+	}
+	p.mu.Lock()
+	working := p.working
+	p.mu.Unlock()
+	if !working {
+		t.Errorf("no worker after the runs")
+	}
+	p.Close()
+	if _, _, err := p.Outgoing(ctx, item.Item{}, Env{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("run after Close: err = %v, want ErrClosed", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		working = p.working
+		p.mu.Unlock()
+		if !working {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not end after Close")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
