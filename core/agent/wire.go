@@ -78,6 +78,7 @@ func (w wire) active(connID string) (*conn, error) {
 		return nil, pausedError(connID)
 	}
 	c.partner.heard()
+	c.eng.PartnerSeen() // a delivery waiting for the partner goes at once
 	return c, nil
 }
 
@@ -145,6 +146,7 @@ func (w wire) Status(ctx context.Context, connID string) (transport.Status, erro
 	if err != nil {
 		return transport.Status{}, notFound(connID)
 	}
+	c.eng.PartnerSeen()
 	return w.status(c), nil
 }
 
@@ -289,6 +291,15 @@ func (a *Agent) ackPulled(c *conn, after uint64) error {
 type sender struct {
 	a *Agent
 	c *conn
+}
+
+// Probe asks the partner for its status: a cheap sign of life while deliveries wait for it.
+func (s sender) Probe(ctx context.Context) error {
+	if s.c.partnerPulls {
+		return errors.New("the partner pulls its events; it cannot be called")
+	}
+	_, err := s.c.client.Status(ctx)
+	return err
 }
 
 func (s sender) Send(ctx context.Context, evs []queue.Event) (uint64, error) {

@@ -44,6 +44,13 @@ type Sender interface {
 	Send(ctx context.Context, events []queue.Event) (highest uint64, err error)
 }
 
+// Prober is implemented by a Sender that can ask cheaply whether the partner answers. While
+// deliveries wait for an unreachable partner the engine probes it every probeEvery, so they
+// resume as soon as it is back rather than when a backoff runs out.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
 // Event kinds.
 const (
 	KindCreate  = "create"
@@ -100,6 +107,8 @@ type Engine struct {
 	appliedSince map[string]bool
 	root         []byte // this connection's bucket name
 
+	heard chan struct{} // PartnerSeen's signal to a delivery waiting for the partner
+
 	sent, applied atomic.Uint64
 	errMu         sync.Mutex
 	lastErr       string
@@ -154,7 +163,7 @@ func New(opt Options) (*Engine, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	e := &Engine{opt: opt, log: opt.Logger.With("connection", opt.Connection), root: []byte(opt.Connection)}
+	e := &Engine{opt: opt, log: opt.Logger.With("connection", opt.Connection), root: []byte(opt.Connection), heard: make(chan struct{}, 1)}
 	err := opt.Store.DB().Update(func(tx *bolt.Tx) error {
 		top, err := tx.CreateBucketIfNotExists([]byte(engineBucket))
 		if err != nil {
@@ -244,6 +253,15 @@ func (e *Engine) Serve(ctx context.Context) error {
 	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// PartnerSeen tells the engine that the partner was just heard from (any request from it):
+// deliveries waiting for it go at once.
+func (e *Engine) PartnerSeen() {
+	select {
+	case e.heard <- struct{}{}:
+	default:
+	}
 }
 
 // Receive stores a batch from the partner in the inbox in one transaction, skipping events it

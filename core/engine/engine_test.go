@@ -100,14 +100,19 @@ func pairSides(t *testing.T, rules engine.Rules, wrapB ...func(*local.Tracker) e
 	a = newSide(t, "A", ab, rules)
 	b = newSide(t, "B", ba, plainRules{}, wrapB...)
 	ab.to, ba.to = b.eng, a.eng
+	serveSides(t, a, b)
+	return a, b, ab, ba
+}
+
+// serveSides runs the sides' engines until the test ends.
+func serveSides(t *testing.T, sides ...*side) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, s := range []*side{a, b} {
+	for _, s := range sides {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.eng.Serve(ctx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return a, b, ab, ba
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -370,4 +375,46 @@ func TestRetriedCreateNeverAdoptsALinkedItem(t *testing.T) {
 	if len(lossy.linked) != 1 || lossy.linked[0] != "B-1" {
 		t.Errorf("items the retry found linked: %v, want [B-1]", lossy.linked)
 	}
+}
+
+// probing is a direct sender that also answers probes, and counts both.
+type probing struct {
+	*direct
+	probes, sends int
+}
+
+func (p *probing) Probe(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.probes++
+	if p.down {
+		return fmt.Errorf("partner unreachable")
+	}
+	return nil
+}
+
+func (p *probing) Send(ctx context.Context, evs []queue.Event) (uint64, error) {
+	p.mu.Lock()
+	p.sends++
+	p.mu.Unlock()
+	return p.direct.Send(ctx, evs)
+}
+
+func TestDeliveryProbesAnUnreachablePartnerInsteadOfResending(t *testing.T) {
+	ab, ba := &probing{direct: &direct{down: true}}, &direct{}
+	a := newSide(t, "A", ab, plainRules{})
+	b := newSide(t, "B", ba, plainRules{})
+	ab.to, ba.to = b.eng, a.eng
+	serveSides(t, a, b)
+	ctx := context.Background()
+	a.tracker.Create(ctx, item.Item{Title: "while the partner is away"})
+	waitFor(t, "a few probes", func() bool { ab.mu.Lock(); defer ab.mu.Unlock(); return ab.probes >= 8 })
+	ab.mu.Lock()
+	probes, sends := ab.probes, ab.sends
+	ab.down = false
+	ab.mu.Unlock()
+	if sends >= probes {
+		t.Errorf("while the partner was away: %d sends and %d probes; want cheap probes between fewer resends", sends, probes)
+	}
+	waitFor(t, "delivery once a probe answers", func() bool { n, _ := b.tracker.Count(ctx); return n == 1 })
 }

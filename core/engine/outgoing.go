@@ -271,9 +271,11 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 				}
 				continue
 			}
+			if backoff == 0 {
+				e.log.Info("partner unreachable; events wait in the outbox until it answers", "err", err)
+			}
 			backoff = min(max(2*backoff, 250*time.Millisecond), 5*time.Second)
-			e.log.Info("partner unreachable; events wait in the outbox", "err", err, "retry_in", backoff)
-			if !wait(ctx, jitter(backoff)) {
+			if !e.awaitPartner(ctx, backoff) {
 				return
 			}
 			continue
@@ -300,6 +302,46 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			}
 		}
 		e.record(outs)
+	}
+}
+
+// Probing an unreachable partner.
+const (
+	probeEvery   = 250 * time.Millisecond
+	probeTimeout = 2 * time.Second
+)
+
+// awaitPartner waits, after a failed delivery, until the partner is heard from (PartnerSeen),
+// answers a probe, or the backoff passes; it reports whether to go on.
+func (e *Engine) awaitPartner(ctx context.Context, backoff time.Duration) bool {
+	until := time.Now().Add(jitter(backoff))
+	prober, canProbe := e.opt.Sender.(Prober)
+	for {
+		d := time.Until(until)
+		if d <= 0 {
+			return true
+		}
+		if canProbe {
+			d = min(d, probeEvery)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-e.heard:
+			t.Stop()
+			return true
+		case <-t.C:
+		}
+		if canProbe && time.Now().Before(until) {
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			err := prober.Probe(pctx)
+			cancel()
+			if err == nil {
+				return true
+			}
+		}
 	}
 }
 
