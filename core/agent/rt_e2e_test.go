@@ -78,7 +78,7 @@ func TestRTAgentSyncsWithEmbeddedAgent(t *testing.T) {
 	ctx := context.Background()
 	helpdesk := start(t, Options{Dir: t.TempDir(), Name: "Helpdesk", Listen: "127.0.0.1:0", Keys: keys})
 	settings := rtSettings(srv.URL, "General", srv.User)
-	settings.Poll, settings.Timeout = 300*time.Millisecond, 3*time.Second
+	settings.Poll, settings.Timeout = 300*time.Millisecond, 10*time.Second
 	if check := helpdesk.TestTracker(ctx, settings, secret(srv.Password)); !check.OK {
 		t.Fatalf("test connection: %s", check.Summary)
 	}
