@@ -383,7 +383,20 @@ func (p *Program) work() {
 	for {
 		select {
 		case j := <-p.jobs:
-			p.done <- p.call(j.entry, j.rc, j.call)
+			err := p.call(j.entry, j.rc, j.call)
+			var pe *panicError
+			if errors.As(err, &pe) {
+				// A panic may come from runaway recursion, which leaves this goroutine with a
+				// huge stack that every garbage collection would scan: end it; the next run
+				// starts a fresh worker.
+				p.mu.Lock()
+				p.working = false
+				p.mu.Unlock()
+				p.done <- err
+				<-p.sem
+				return
+			}
+			p.done <- err
 			<-p.sem
 			idle.Reset(workerIdle)
 		case <-idle.C:
@@ -441,14 +454,19 @@ func (p *Program) call(entry string, rc *Context, call func(*Context) error) (er
 				where = fmt.Sprintf("panic at %s:%d", p.name, line)
 			}
 			if e, ok := v.(error); ok {
-				err = fmt.Errorf("%s: %w", where, e)
+				err = &panicError{fmt.Errorf("%s: %w", where, e)}
 			} else {
-				err = fmt.Errorf("%s: %v", where, v)
+				err = &panicError{fmt.Errorf("%s: %v", where, v)}
 			}
 		}
 	}()
 	return call(rc)
 }
+
+// panicError is a rule's panic turned into an error.
+type panicError struct{ error }
+
+func (p *panicError) Unwrap() error { return p.error }
 
 // retire marks p unusable and stops the interpreter's runaway code.
 func (p *Program) retire(cause error) {
