@@ -71,6 +71,10 @@ type Change struct {
 	Replica item.Replica  `json:"replica"`
 	Changed []string      `json:"changed,omitempty"` // replica fields changed; empty on create: all
 	Prev    *item.Replica `json:"prev,omitempty"`    // the previous values of the Changed fields
+	// PrevHash is the hash of the whole replica the sender had recorded as the partner's
+	// knowledge before this change. When it is the replica the receiver last applied, the
+	// receiver already knows what its incoming rule made of it and need not run it again.
+	PrevHash string `json:"prevHash,omitempty"`
 }
 
 // Receipt is the payload of a receipt: the partner applied Target as its item Source.
@@ -89,8 +93,11 @@ type Options struct {
 	Inbox      *queue.Queue
 	Sender     Sender
 	Logger     *slog.Logger
-	BatchSize  int           // events per batch; default 256
-	Poll       time.Duration // how often to look for changes without a notification; default 2s
+	BatchSize  int // events per batch; default 256
+	// DetectBatch is how many changed items one detection step reads and commits with its
+	// cursor; default BatchSize for a tracker that notifies (the embedded one), else 16.
+	DetectBatch int
+	Poll        time.Duration // how often to look for changes without a notification; default 2s
 	// OnApplied, if set, is called after each change applied from the partner.
 	OnApplied func(Applied)
 	// Recorder, if set, gets the outcome of every event: the sync history.
@@ -108,11 +115,18 @@ type Engine struct {
 	root         []byte // this connection's bucket name
 
 	heard chan struct{} // PartnerSeen's signal to a delivery waiting for the partner
+	// attempts mirrors attemptsBucket (guarded by mu); settled is signalled when one goes.
+	attempts map[uint64]attempt
+	settled  chan struct{}
+	// forced holds the attempts count at which detection last asked for an inbox event's
+	// retry at once (guarded by mu), so it asks once per attempt.
+	forced      map[uint64]int
+	detectBatch int
 
-	sent, applied atomic.Uint64
-	errMu         sync.Mutex
-	lastErr       string
-	lastSync      time.Time
+	detected, sent, applied atomic.Uint64
+	errMu                   sync.Mutex
+	lastErr                 string
+	lastSync                time.Time
 }
 
 // Applied describes one change applied from the partner: keys and field names, never values.
@@ -127,6 +141,7 @@ type Applied struct {
 
 // Stats are counters for the app.
 type Stats struct {
+	Detected      uint64 // local items read as changed
 	Sent, Applied uint64
 	LastError     string
 	LastSync      time.Time
@@ -140,16 +155,27 @@ var (
 	metaBucket   = []byte("meta")
 	cursorKey    = []byte("cursor")
 	twinCountKey = []byte("twins") // U64: how many twins, kept by putTwin
+	// attemptsBucket holds the tracker writes whose outcome is not known yet: inbox seq -> attempt.
+	attemptsBucket = []byte("attempts")
 )
 
 // twin is the link between a local item and the partner's, with what was last exchanged.
-// Of the partner's data only comment ids are kept; Sent is this side's own replica.
+// Of the partner's data only comment ids and a hash are kept; Sent is this side's own
+// replica, Base this side's own values.
 type twin struct {
 	Local    string            `json:"l"`
 	Remote   string            `json:"r,omitempty"`
 	SentHash string            `json:"s,omitempty"` // the replica last sent, or the one the last applied state would send
 	Sent     *item.Replica     `json:"p,omitempty"` // that replica without its comments, to name changed fields
 	Comments map[string]string `json:"c,omitempty"` // partner comment id -> local comment id
+	// ItemHash is the syncHash of the local item SentHash was built from: detection that
+	// finds the item so has nothing to send, which is how Tandem's own write is recognised
+	// without running the outgoing rule again.
+	ItemHash string `json:"h,omitempty"`
+	// RecvHash is the hash of the partner's replica last applied, and Base what the incoming
+	// rule made of it (fields only): the "before" of the partner's next change.
+	RecvHash string     `json:"rh,omitempty"`
+	Base     *item.Item `json:"b,omitempty"`
 }
 
 // New returns an engine for one connection, creating its buckets.
@@ -163,7 +189,16 @@ func New(opt Options) (*Engine, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	e := &Engine{opt: opt, log: opt.Logger.With("connection", opt.Connection), root: []byte(opt.Connection), heard: make(chan struct{}, 1)}
+	e := &Engine{opt: opt, log: opt.Logger.With("connection", opt.Connection), root: []byte(opt.Connection), heard: make(chan struct{}, 1),
+		attempts: map[uint64]attempt{}, settled: make(chan struct{}, 1), forced: map[uint64]int{}, detectBatch: opt.DetectBatch}
+	if e.detectBatch <= 0 {
+		e.detectBatch = opt.BatchSize
+		if _, notifies := opt.Tracker.(ChangeNotifier); !notifies {
+			// A remote tracker is read in small steps, each committed with its cursor, so a
+			// slow tracker or a restart never throws much work away.
+			e.detectBatch = min(opt.BatchSize, 16)
+		}
+	}
 	err := opt.Store.DB().Update(func(tx *bolt.Tx) error {
 		top, err := tx.CreateBucketIfNotExists([]byte(engineBucket))
 		if err != nil {
@@ -173,15 +208,24 @@ func New(opt Options) (*Engine, error) {
 		if err != nil {
 			return err
 		}
-		for _, n := range [][]byte{twinsBucket, remoteBucket, metaBucket} {
+		for _, n := range [][]byte{twinsBucket, remoteBucket, metaBucket, attemptsBucket} {
 			if _, err := b.CreateBucketIfNotExists(n); err != nil {
 				return err
 			}
 		}
 		if meta := b.Bucket(metaBucket); meta.Get(twinCountKey) == nil { // kept since this version
-			return meta.Put(twinCountKey, store.U64(uint64(b.Bucket(twinsBucket).Stats().KeyN)))
+			if err := meta.Put(twinCountKey, store.U64(uint64(b.Bucket(twinsBucket).Stats().KeyN))); err != nil {
+				return err
+			}
 		}
-		return nil
+		return b.Bucket(attemptsBucket).ForEach(func(k, v []byte) error {
+			var a attempt
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("decode write attempt %d: %w", store.U64From(k), err)
+			}
+			e.attempts[store.U64From(k)] = a
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create engine buckets: %w", err)
@@ -204,7 +248,7 @@ func Drop(st *store.Store, connection string) error {
 func (e *Engine) Stats() Stats {
 	e.errMu.Lock()
 	defer e.errMu.Unlock()
-	return Stats{Sent: e.sent.Load(), Applied: e.applied.Load(), LastError: e.lastErr, LastSync: e.lastSync}
+	return Stats{Detected: e.detected.Load(), Sent: e.sent.Load(), Applied: e.applied.Load(), LastError: e.lastErr, LastSync: e.lastSync}
 }
 
 // Twins counts linked items, from a counter kept with the twins (the app asks often; walking
@@ -257,12 +301,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 
 // PartnerSeen tells the engine that the partner was just heard from (any request from it):
 // deliveries waiting for it go at once.
-func (e *Engine) PartnerSeen() {
-	select {
-	case e.heard <- struct{}{}:
-	default:
-	}
-}
+func (e *Engine) PartnerSeen() { signal(e.heard) }
 
 // Receive stores a batch from the partner in the inbox in one transaction, skipping events it
 // has seen, and answers the highest sender sequence in the batch.
@@ -356,6 +395,19 @@ func wait(ctx context.Context, d time.Duration, chans ...<-chan struct{}) bool {
 	case <-t.C:
 	}
 	return true
+}
+
+// signal wakes whoever waits on c (capacity 1) without blocking.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 func jitter(d time.Duration) time.Duration {

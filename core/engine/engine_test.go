@@ -308,10 +308,11 @@ func TestLocalEditNotYetSentSurvivesAnApply(t *testing.T) {
 // retry looks for what that attempt made the way the RT connector does: the newest item with
 // the same title that is not linked already.
 type lostAnswerTracker struct {
-	*local.Tracker
-	mu     sync.Mutex
-	lose   string // the title of the create to lose; "" once lost
-	linked []string
+	engine.Tracker // a tracker outside the agent's bbolt file: no ApplyTx
+	tr             *local.Tracker
+	mu             sync.Mutex
+	lose           string // the title of the create to lose; "" once lost
+	linked         []string
 }
 
 func (l *lostAnswerTracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.WriteResult, error) {
@@ -325,8 +326,8 @@ func (l *lostAnswerTracker) Apply(ctx context.Context, writes []engine.Write) ([
 			continue
 		}
 		if w.Key == "" && w.Retry {
-			n, _ := l.Count(ctx)
-			items, _ := l.List(ctx, 0, n)
+			n, _ := l.tr.Count(ctx)
+			items, _ := l.tr.List(ctx, 0, n)
 			for j := len(items) - 1; j >= 0; j-- {
 				if items[j].Title != w.Item.Title {
 					continue
@@ -339,7 +340,7 @@ func (l *lostAnswerTracker) Apply(ctx context.Context, writes []engine.Write) ([
 				break
 			}
 		}
-		res, err := l.Tracker.Apply(ctx, []engine.Write{w})
+		res, err := l.tr.Apply(ctx, []engine.Write{w})
 		if err != nil {
 			return nil, err
 		}
@@ -351,7 +352,7 @@ func (l *lostAnswerTracker) Apply(ctx context.Context, writes []engine.Write) ([
 func TestRetriedCreateNeverAdoptsALinkedItem(t *testing.T) {
 	var lossy *lostAnswerTracker
 	a, b, _, _ := pairSides(t, plainRules{}, func(tr *local.Tracker) engine.Tracker {
-		lossy = &lostAnswerTracker{Tracker: tr}
+		lossy = &lostAnswerTracker{Tracker: tr, tr: tr}
 		return lossy
 	})
 	ctx := context.Background()
@@ -417,4 +418,139 @@ func TestDeliveryProbesAnUnreachablePartnerInsteadOfResending(t *testing.T) {
 		t.Errorf("while the partner was away: %d sends and %d probes; want cheap probes between fewer resends", sends, probes)
 	}
 	waitFor(t, "delivery once a probe answers", func() bool { n, _ := b.tracker.Count(ctx); return n == 1 })
+}
+
+// countingRules counts rule runs.
+type countingRules struct {
+	plainRules
+	mu            sync.Mutex
+	out, in       int
+	outFor, inFor map[string]int // by item title
+}
+
+func (c *countingRules) Outgoing(ctx context.Context, it item.Item) (item.Replica, engine.RuleResult, error) {
+	c.mu.Lock()
+	c.out++
+	c.mu.Unlock()
+	return c.plainRules.Outgoing(ctx, it)
+}
+
+func (c *countingRules) Incoming(ctx context.Context, r item.Replica, cur item.Item) (item.Item, engine.RuleResult, error) {
+	c.mu.Lock()
+	c.in++
+	c.mu.Unlock()
+	return c.plainRules.Incoming(ctx, r, cur)
+}
+
+func (c *countingRules) runs() (out, in int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out, c.in
+}
+
+func TestEachChangeRunsEachRuleOnce(t *testing.T) {
+	ra, rb := &countingRules{}, &countingRules{}
+	ab, ba := &direct{}, &direct{}
+	a := newSide(t, "A", ab, ra)
+	b := newSide(t, "B", ba, rb)
+	ab.to, ba.to = b.eng, a.eng
+	serveSides(t, a, b)
+	ctx := context.Background()
+	settle := func() {
+		// Wait until both sides are idle: queues empty and the counts still.
+		waitFor(t, "idle", func() bool {
+			o1, i1 := ra.runs()
+			o2, i2 := rb.runs()
+			time.Sleep(300 * time.Millisecond)
+			o3, i3 := ra.runs()
+			o4, i4 := rb.runs()
+			sa, _ := a.out.Stats()
+			sb, _ := b.out.Stats()
+			return o1 == o3 && i1 == i3 && o2 == o4 && i2 == i4 && sa.Pending == 0 && sb.Pending == 0
+		})
+	}
+	it, _ := a.tracker.Create(ctx, item.Item{Title: "t", Priority: "low"})
+	waitFor(t, "linked", func() bool { r, _ := a.eng.Twin(it.Key); return r == "B-1" })
+	settle()
+	check := func(what string, wantAOut, wantAIn, wantBOut, wantBIn int) {
+		t.Helper()
+		ao, ai := ra.runs()
+		bo, bi := rb.runs()
+		if ao != wantAOut || ai != wantAIn || bo != wantBOut || bi != wantBIn {
+			t.Errorf("%s: rule runs A out %d in %d, B out %d in %d; want A out %d in %d, B out %d in %d",
+				what, ao, ai, bo, bi, wantAOut, wantAIn, wantBOut, wantBIn)
+		}
+	}
+	// A's outgoing once; B's incoming once, and its outgoing once to know its own write's
+	// echo, which its detection then recognises by hash.
+	check("a create", 1, 0, 1, 1)
+	for i := range 3 {
+		it.Title = fmt.Sprint("t", i)
+		a.tracker.Update(ctx, it)
+		waitFor(t, "update applied", func() bool { return get(t, b, "B-1").Title == it.Title })
+		settle()
+	}
+	check("a create and three updates", 4, 0, 4, 4)
+}
+
+// dyingTracker makes the first create of a title and then "dies": the call fails as if the
+// process had been killed before it recorded anything. Retries look for what that attempt
+// made, as the RT connector does.
+type dyingTracker struct {
+	engine.Tracker // a tracker outside the agent's bbolt file: no ApplyTx
+	tr             *local.Tracker
+	mu             sync.Mutex
+	die            string
+	retries        int
+}
+
+func (d *dyingTracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.WriteResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, w := range writes {
+		if w.Key == "" && w.Retry {
+			d.retries++
+			n, _ := d.tr.Count(ctx)
+			items, _ := d.tr.List(ctx, 0, n)
+			for _, it := range items {
+				if it.Title == w.Item.Title && (w.Linked == nil || !w.Linked(it.Key)) {
+					writes[i].Key = it.Key // adopt what the lost attempt made
+					break
+				}
+			}
+		}
+	}
+	res, err := d.tr.Apply(ctx, writes)
+	for _, w := range writes {
+		if w.Key == "" && w.Item.Title == d.die {
+			d.die = ""
+			return nil, fmt.Errorf("killed")
+		}
+	}
+	return res, err
+}
+
+func TestWriteLostToACrashIsRetriedAndItsItemNotSentBack(t *testing.T) {
+	var dying *dyingTracker
+	a, b, _, _ := pairSides(t, plainRules{}, func(tr *local.Tracker) engine.Tracker {
+		dying = &dyingTracker{Tracker: tr, tr: tr, die: "Printer jammed"}
+		return dying
+	})
+	ctx := context.Background()
+	it, _ := a.tracker.Create(ctx, item.Item{Title: "Printer jammed"})
+	waitFor(t, "linked after the retry", func() bool { r, _ := a.eng.Twin(it.Key); return r == "B-1" })
+	a.tracker.Create(ctx, item.Item{Title: "after"})
+	waitFor(t, "a later item", func() bool { n, _ := b.tracker.Count(ctx); return n == 2 })
+	time.Sleep(300 * time.Millisecond) // let a wrong echo show itself
+	if n, _ := a.tracker.Count(ctx); n != 2 {
+		t.Errorf("A has %d items, want 2: the item the lost attempt made came back as a new one", n)
+	}
+	if n, _ := b.tracker.Count(ctx); n != 2 {
+		t.Errorf("B has %d items, want 2", n)
+	}
+	dying.mu.Lock()
+	defer dying.mu.Unlock()
+	if dying.retries != 1 {
+		t.Errorf("retries: %d, want 1", dying.retries)
+	}
 }

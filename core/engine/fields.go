@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tandemsync/tandem/core/item"
 )
@@ -135,4 +136,19 @@ func replicaAsItem(r item.Replica) item.Item {
 func stripComments(r item.Replica) *item.Replica {
 	r.Comments = nil
 	return &r
+}
+
+// syncHash is the hash of everything of a local item that a rule sees, but its Updated
+// time, which Tandem's own write moves.
+func syncHash(it item.Item) string {
+	it.Updated = time.Time{}
+	return item.HashValue(it)
+}
+
+// fieldsOnly returns it without key, comments and times: what a twin keeps as Base.
+func fieldsOnly(it item.Item) *item.Item {
+	it = it.Clone()
+	it.Key, it.Comments, it.Attachments = "", nil, nil
+	it.Created, it.Updated = time.Time{}, time.Time{}
+	return &it
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/queue"
+	"github.com/tandemsync/tandem/core/store"
 )
 
 func (e *Engine) applyLoop(ctx context.Context) {
@@ -88,18 +89,39 @@ type batch struct {
 // applyBatch applies inbox events, at most one per item, in five phases: planBatch decides
 // what each event means without writing; writeBatch makes the tracker writes; settle works
 // out the twins and the replicas that recognise Tandem's own write as an echo; commit records
-// twins, acks, failures and receipts in one transaction; report tells the counters and the
-// OnApplied hook.
+// twins, acks, failures and receipts in one transaction; report tells the log, the counters
+// and the OnApplied hook.
+//
+// A tracker in the agent's own bbolt file (TxTracker) is written inside the commit's
+// transaction, so a crash keeps all of the apply or none. Any other tracker is written
+// between two transactions: the first records the attempt (startAttempts), so that after a
+// crash the write is replayed as a retry that first looks for what the lost attempt made.
 func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := e.planBatch(ctx, evs)
-	if err := e.writeBatch(ctx, b); err != nil {
-		return err
-	}
-	e.settle(ctx, b)
-	if err := e.commit(b); err != nil {
-		return err
+	if txt, ok := e.opt.Tracker.(TxTracker); ok {
+		err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+			if err := b.take(txt.ApplyTx(tx, b.writes)); err != nil {
+				return err
+			}
+			e.settle(ctx, b)
+			return e.commitIn(tx, b, time.Now())
+		})
+		if err != nil {
+			return fmt.Errorf("apply in the embedded tracker: %w", err)
+		}
+	} else {
+		if err := e.startAttempts(b); err != nil {
+			return err
+		}
+		if err := e.writeBatch(ctx, b); err != nil {
+			return err
+		}
+		e.settle(ctx, b)
+		if err := e.commit(b); err != nil {
+			return err
+		}
 	}
 	e.report(b)
 	return nil
@@ -137,7 +159,14 @@ func (e *Engine) writeBatch(ctx context.Context, b *batch) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	results, err := e.opt.Tracker.Apply(wctx, b.writes)
+	return b.take(e.opt.Tracker.Apply(wctx, b.writes))
+}
+
+// take keeps a tracker's answer to the batch's writes.
+func (b *batch) take(results []WriteResult, err error) error {
+	if len(b.writes) == 0 {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("write to tracker: %w", err)
 	}
@@ -148,11 +177,75 @@ func (e *Engine) writeBatch(ctx context.Context, b *batch) error {
 	return nil
 }
 
+// attempt is the durable record of a tracker write in progress or whose outcome is unknown
+// (a crash, a lost answer): until it is settled, detection holds back items it may have
+// made or changed (see detectOnce), so they are not taken for local changes.
+type attempt struct {
+	Local string `json:"l,omitempty"` // the item written; "" for a create
+	Title string `json:"t,omitempty"` // the title written, which finds what a create made
+}
+
+// startAttempts records, in one transaction, that the batch's writes are about to be made:
+// the inbox events are marked in flight and an attempt is kept for each.
+func (e *Engine) startAttempts(b *batch) error {
+	var seqs []uint64
+	recs := map[uint64]attempt{}
+	for _, p := range b.plans {
+		if p.write >= 0 {
+			w := b.writes[p.write]
+			seqs = append(seqs, p.ev.Seq)
+			recs[p.ev.Seq] = attempt{Local: w.Key, Title: w.Item.Title}
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		if err := e.opt.Inbox.Start(tx, seqs...); err != nil {
+			return err
+		}
+		ab := e.bucket(tx).Bucket(attemptsBucket)
+		for seq, a := range recs {
+			v, _ := json.Marshal(a)
+			if err := ab.Put(store.U64(seq), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the write attempt: %w", err)
+	}
+	for seq, a := range recs {
+		e.attempts[seq] = a
+	}
+	return nil
+}
+
+// settleAttempt drops the attempt of a plan whose outcome is now known: applied, or failed
+// with nothing to find (a permanent failure). A transient failure keeps it.
+func (e *Engine) settleAttempt(tx *bolt.Tx, p *plan) error {
+	if _, ok := e.attempts[p.ev.Seq]; !ok {
+		return nil
+	}
+	if p.err != nil && !isPermanent(p.err) {
+		return nil
+	}
+	tx.OnCommit(func() {
+		delete(e.attempts, p.ev.Seq)
+		signal(e.settled)
+	})
+	return e.bucket(tx).Bucket(attemptsBucket).Delete(store.U64(p.ev.Seq))
+}
+
 // unsentEdits is what this side would have sent before the write, when it differs from what
 // was last sent: the item has local edits the partner has not seen yet.
 func (e *Engine) unsentEdits(ctx context.Context, p *plan) *item.Replica {
 	if p.twin.SentHash == "" || p.twin.Sent == nil || p.current.Key == "" {
 		return nil
+	}
+	if p.twin.ItemHash != "" && p.twin.ItemHash == syncHash(p.current) {
+		return nil // the item is as it was when its replica was last recorded
 	}
 	r, run, err := e.outgoingRule(ctx, withoutComments(p.current, p.twin.partnerComments()))
 	if err != nil || run.Skip || r.Hash() == p.twin.SentHash {
@@ -189,10 +282,15 @@ func (e *Engine) settle(ctx context.Context, b *batch) {
 			}
 			p.created = w.Key == ""
 			p.linkComments(res.CommentIDs)
-			mergeInto(p, w, res)
+			if res.Item != nil {
+				p.current = res.Item.Clone()
+			} else {
+				mergeInto(p, w, res)
+			}
 		}
 		p.newLink = p.twin.Remote != p.change.Source
 		p.twin.Remote = p.change.Source
+		p.twin.RecvHash, p.twin.Base = p.change.Replica.Hash(), fieldsOnly(p.incoming)
 		e.settleEcho(ctx, p)
 	}
 }
@@ -205,15 +303,15 @@ func (e *Engine) settleEcho(ctx context.Context, p *plan) {
 		return
 	}
 	if p.unsent == nil {
-		p.twin.SentHash, p.twin.Sent = r.Hash(), stripComments(r)
+		p.twin.SentHash, p.twin.Sent, p.twin.ItemHash = r.Hash(), stripComments(r), syncHash(p.current)
 		return
 	}
 	// The partner now knows its own change but not our local edits: record that, and send
 	// the edits with this batch rather than letting the new state absorb them.
 	known := *stripComments(r)
 	copyReplicaFields(&known, *p.twin.Sent, replicaChanged(*p.twin.Sent, *p.unsent))
-	p.twin.SentHash, p.twin.Sent = "", &known
-	if out, ok := e.outgoingFrom(merged, p.twin, r); ok {
+	p.twin.SentHash, p.twin.Sent, p.twin.ItemHash = "", &known, ""
+	if out, ok := e.outgoingFrom(p.current, p.twin, r); ok && out.ev.ID != "" {
 		p.followUp = &out.ev
 		p.twin = out.twin
 	}
@@ -221,57 +319,62 @@ func (e *Engine) settleEcho(ctx context.Context, p *plan) {
 
 // commit records the batch in one transaction: twins, acks, failures, receipts and follow-ups.
 func (e *Engine) commit(b *batch) error {
-	now := time.Now()
-	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
-		b.applied = b.applied[:0]
-		var out []queue.Event
-		for i := range b.plans {
-			p := &b.plans[i]
-			if p.err != nil {
-				if p.partial {
-					if err := e.putTwin(tx, p.twin); err != nil {
-						return err
-					}
-				}
-				if _, err := e.opt.Inbox.Fail(tx, p.ev.Seq, p.err, now); err != nil {
-					return err
-				}
-				continue
-			}
-			switch {
-			case p.receipt != nil:
-				t, err := e.getTwin(tx, p.receipt.Target)
-				if err != nil {
-					return err
-				}
-				t.Remote = p.receipt.Source
-				if err := e.putTwin(tx, t); err != nil {
-					return err
-				}
-			case !p.skip:
-				if err := e.putTwin(tx, p.twin); err != nil {
-					return err
-				}
-				if p.followUp != nil {
-					out = append(out, *p.followUp)
-				}
-				if p.newLink {
-					payload, _ := json.Marshal(Receipt{Source: p.twin.Local, Target: p.change.Source})
-					out = append(out, queue.Event{ID: queue.NewID(), ItemKey: p.twin.Local, Kind: KindReceipt, Payload: payload})
-				}
-				b.applied = append(b.applied, p)
-			}
-			if err := e.opt.Inbox.Ack(tx, p.ev.Seq); err != nil {
-				return err
-			}
-		}
-		_, err := e.opt.Outbox.Append(tx, out)
-		return err
-	})
+	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error { return e.commitIn(tx, b, time.Now()) })
 	if err != nil {
 		return fmt.Errorf("record applied state: %w", err)
 	}
 	return nil
+}
+
+// commitIn is commit inside the caller's transaction.
+func (e *Engine) commitIn(tx *bolt.Tx, b *batch, now time.Time) error {
+	b.applied = b.applied[:0]
+	var out []queue.Event
+	for i := range b.plans {
+		p := &b.plans[i]
+		if err := e.settleAttempt(tx, p); err != nil {
+			return err
+		}
+		if p.err != nil {
+			if p.partial {
+				if err := e.putTwin(tx, p.twin); err != nil {
+					return err
+				}
+			}
+			if _, err := e.opt.Inbox.Fail(tx, p.ev.Seq, p.err, now); err != nil {
+				return err
+			}
+			continue
+		}
+		switch {
+		case p.receipt != nil:
+			t, err := e.getTwin(tx, p.receipt.Target)
+			if err != nil {
+				return err
+			}
+			t.Remote = p.receipt.Source
+			if err := e.putTwin(tx, t); err != nil {
+				return err
+			}
+		case !p.skip:
+			if err := e.putTwin(tx, p.twin); err != nil {
+				return err
+			}
+			if p.followUp != nil {
+				out = append(out, *p.followUp)
+			}
+			if p.newLink {
+				payload, _ := json.Marshal(Receipt{Source: p.twin.Local, Target: p.change.Source})
+				out = append(out, queue.Event{ID: queue.NewID(), ItemKey: p.twin.Local, Kind: KindReceipt, Payload: payload})
+			}
+			b.applied = append(b.applied, p)
+		}
+		if err := e.opt.Inbox.Ack(tx, p.ev.Seq); err != nil {
+			return err
+		}
+	}
+	_, err := e.opt.Outbox.Append(tx, out)
+	return err
 }
 
 // report logs failures and tells the counters and the OnApplied hook what was applied.
@@ -301,6 +404,13 @@ func (e *Engine) report(b *batch) {
 	if len(b.applied) > 0 {
 		e.setErr(nil)
 	}
+	failed := 0
+	for _, p := range b.plans {
+		if p.err != nil {
+			failed++
+		}
+	}
+	e.log.Info("applied partner events", "events", len(b.plans), "applied", len(b.applied), "writes", len(b.writes), "failed", failed)
 	if e.opt.OnApplied == nil {
 		return
 	}
@@ -378,7 +488,11 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 	}
 	in.Key = local
 	p.incoming = in
-	if local != "" && p.change.Prev != nil {
+	if local != "" && p.change.Prev != nil && p.twin.Base != nil && p.change.PrevHash != "" && p.change.PrevHash == p.twin.RecvHash {
+		// The sender's change starts from the replica applied last: what the rule made of
+		// that is known.
+		p.previous = p.twin.Base
+	} else if local != "" && p.change.Prev != nil {
 		before := p.change.Replica
 		copyReplicaFields(&before, *p.change.Prev, p.change.Changed)
 		prev, _, err := e.incomingRule(ctx, before, base.Clone())
@@ -394,7 +508,7 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 // sender's change moved it (the rule gives a different value for the replica before and after
 // the change) and it differs from the local value, so a field changed only locally is kept.
 func (e *Engine) buildWrite(p *plan) (Write, bool) {
-	w := Write{Key: p.current.Key, Item: p.incoming, Retry: p.ev.Attempts > 0}
+	w := Write{Key: p.current.Key, Item: p.incoming, Retry: p.ev.Retried()}
 	if w.Retry {
 		if w.Key == "" {
 			w.Linked = e.linked

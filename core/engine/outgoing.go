@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/queue"
+	"github.com/tandemsync/tandem/core/store"
 )
 
 // permanentError marks an error retrying cannot fix without the operator.
@@ -33,6 +34,12 @@ func (e *Engine) detectLoop(ctx context.Context) {
 		switch {
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, errHeldBack):
+			// A write whose outcome is unknown is being retried; read again once it settles.
+			if !wait(ctx, e.opt.Poll, e.settled) {
+				return
+			}
+			continue
 		case err != nil:
 			e.log.Warn("read local changes", "err", err)
 			e.setErr(fmt.Errorf("read local changes: %w", err))
@@ -52,17 +59,23 @@ func (e *Engine) detectLoop(ctx context.Context) {
 	}
 }
 
-// pending is one outgoing decision: the event to enqueue and the twin to store with it.
+// pending is one outgoing decision: the event to enqueue (none when ev.ID is empty) and the
+// twin to store with it.
 type pending struct {
 	ev     queue.Event
 	twin   twin
 	failed error // the outgoing rule failed: enqueue a resync event in the failed state
 }
 
-// detectOnce handles one batch of local changes; more reports that another batch is waiting.
+// errHeldBack means detection left a step uncommitted because it holds an item a tracker
+// write of unknown outcome may have made or changed.
+var errHeldBack = errors.New("held back behind a write of unknown outcome")
+
+// detectOnce handles one step of local changes, at most DetectBatch items committed with the
+// cursor; more reports that the cursor moved, so another step may be waiting.
 //
 // The tracker is read without holding the engine's lock, so a slow or hung tracker never holds
-// up applying; an item the engine applied meanwhile is left out of this batch, since the read
+// up applying; an item the engine applied meanwhile is left out of this step, since the read
 // may predate the write, and the write itself shows up as a later change.
 func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 	e.mu.Lock()
@@ -76,7 +89,7 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	items, next, err := e.opt.Tracker.Changes(ctx, cursor, e.opt.BatchSize)
+	items, next, err := e.opt.Tracker.Changes(ctx, cursor, e.detectBatch)
 	if err != nil {
 		return false, err
 	}
@@ -91,7 +104,6 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 			fresh = append(fresh, it)
 		}
 	}
-	more = len(items) >= e.opt.BatchSize
 	items = fresh
 	twins := make([]twin, len(items))
 	err = e.opt.Store.DB().View(func(tx *bolt.Tx) error {
@@ -105,21 +117,98 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if err := e.holdBack(items, twins); err != nil {
+		return false, err
+	}
 	var out []pending
+	sent := 0
 	for i, it := range items {
 		p, ok := e.outgoing(ctx, it, twins[i])
 		if ok {
 			out = append(out, p)
+			if p.ev.ID != "" {
+				sent++
+			}
 		}
 	}
 	if err := e.enqueue(out, &next); err != nil {
 		return false, err
 	}
-	return more, nil
+	e.detected.Add(uint64(len(items)))
+	if len(items) > 0 {
+		e.log.Info("detected local changes", "items", len(items), "queued", sent)
+	}
+	return next != cursor, nil
 }
 
-// outgoing runs the rule and the diff for one local item; ok is false when nothing is to be sent.
+// holdBack returns errHeldBack when an item read may be the work of a tracker write whose
+// outcome is not known yet (an attempt interrupted by a crash or whose answer was lost): an
+// unlinked item with the title a create wrote, or the item an update wrote. Taking it for a
+// local change would send the partner its own change back, or a second item. The write's
+// retry, which finds and links what the attempt made, is asked for at once.
+func (e *Engine) holdBack(items []item.Item, twins []twin) error {
+	if len(e.attempts) == 0 {
+		return nil
+	}
+	var held []uint64
+	for i, it := range items {
+		unlinked := twins[i].Remote == "" && twins[i].SentHash == ""
+		for seq, a := range e.attempts {
+			if a.Local != "" && a.Local == it.Key || a.Title != "" && a.Title == it.Title && unlinked {
+				held = append(held, seq)
+			}
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	waiting := false
+	for _, seq := range held {
+		evs, err := e.opt.Inbox.List(seq-1, 1)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 || evs[0].Seq != seq {
+			// The operator skipped the event: nothing will settle its attempt.
+			if err := e.dropAttempt(seq); err != nil {
+				return err
+			}
+			continue
+		}
+		waiting = true
+		if n, ok := e.forced[seq]; !ok || n != evs[0].Attempts {
+			e.forced[seq] = evs[0].Attempts
+			if err := e.opt.Inbox.Retry(seq); err != nil {
+				return err
+			}
+			e.log.Info("detection waits for the retry of a write whose outcome is unknown", "item", evs[0].ItemKey, "seq", seq)
+		}
+	}
+	if waiting {
+		return errHeldBack
+	}
+	return nil
+}
+
+// dropAttempt forgets an attempt whose event is gone.
+func (e *Engine) dropAttempt(seq uint64) error {
+	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+		return e.bucket(tx).Bucket(attemptsBucket).Delete(store.U64(seq))
+	})
+	if err == nil {
+		delete(e.attempts, seq)
+		delete(e.forced, seq)
+	}
+	return err
+}
+
+// outgoing runs the rule and the diff for one local item; ok is false when nothing is to be
+// stored. An item as it was when its replica was last recorded (Tandem's own write, or a
+// change read again) is recognised by its hash, without running the rule.
 func (e *Engine) outgoing(ctx context.Context, it item.Item, t twin) (pending, bool) {
+	if t.ItemHash != "" && t.ItemHash == syncHash(it) {
+		return pending{}, false
+	}
 	r, run, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()))
 	if err != nil {
 		e.log.Warn("outgoing rule", "item", it.Key, "err", err)
@@ -139,16 +228,27 @@ func (e *Engine) enqueue(out []pending, cursor *string) error {
 		outs = outs[:0]
 		evs := make([]queue.Event, 0, len(out))
 		for _, p := range out {
-			evs = append(evs, p.ev)
+			if p.ev.ID != "" {
+				evs = append(evs, p.ev)
+			}
 		}
 		stored, err := e.opt.Outbox.Append(tx, evs)
 		if err != nil {
 			return err
 		}
 		now := time.Now()
-		for i, p := range out {
+		n := 0
+		for _, p := range out {
+			if p.ev.ID == "" {
+				if err := e.putTwin(tx, p.twin); err != nil {
+					return err
+				}
+				continue
+			}
+			seq := stored[n].Seq
+			n++
 			if p.failed != nil {
-				ev, err := e.opt.Outbox.Fail(tx, stored[i].Seq, permanent(p.failed), now)
+				ev, err := e.opt.Outbox.Fail(tx, seq, permanent(p.failed), now)
 				if err != nil {
 					return err
 				}
@@ -197,25 +297,33 @@ func (e *Engine) resync(ctx context.Context, ev queue.Event) error {
 		if !ok {
 			return nil
 		}
-		if _, err := e.opt.Outbox.Append(tx, []queue.Event{p.ev}); err != nil {
-			return err
+		if p.ev.ID != "" {
+			if _, err := e.opt.Outbox.Append(tx, []queue.Event{p.ev}); err != nil {
+				return err
+			}
 		}
 		return e.putTwin(tx, p.twin)
 	})
 }
 
-// outgoingFrom diffs a replica against the last one sent; ok is false when it is unchanged,
-// which is also how the echo of a change Tandem applied is recognised.
+// outgoingFrom diffs a replica against the last one sent. An unchanged replica (also the
+// echo of a change Tandem applied, when the item's hash did not tell) sends nothing: the
+// pending then only records the item's hash in the twin, and ok is false when even that is
+// known.
 func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica) (pending, bool) {
-	h := r.Hash()
+	h, ih := r.Hash(), syncHash(it)
 	if h == t.SentHash {
-		return pending{}, false
+		if t.ItemHash == ih {
+			return pending{}, false
+		}
+		t.ItemHash = ih
+		return pending{twin: t}, true
 	}
 	kind := KindUpdate
 	if t.Remote == "" && t.SentHash == "" {
 		kind = KindCreate
 	}
-	ch := Change{Source: it.Key, Target: t.Remote, Replica: r}
+	ch := Change{Source: it.Key, Target: t.Remote, Replica: r, PrevHash: t.SentHash}
 	if t.Sent != nil {
 		ch.Changed = replicaChanged(*t.Sent, r)
 		prev := item.Replica{}
@@ -226,7 +334,7 @@ func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica) (pending, bo
 	if err != nil {
 		return pending{}, false
 	}
-	t.SentHash, t.Sent = h, stripComments(r)
+	t.SentHash, t.Sent, t.ItemHash = h, stripComments(r), ih
 	return pending{ev: queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: kind, Payload: payload}, twin: t}, true
 }
 
@@ -302,6 +410,7 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			}
 		}
 		e.record(outs)
+		e.log.Info("sent events to the partner", "events", len(acked), "through_seq", highest)
 	}
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tandemsync/tandem/core/item"
 )
 
@@ -18,13 +20,23 @@ import (
 type Tracker interface {
 	// Changes returns the items changed after cursor (an opaque string, "" for the start),
 	// at most limit of them, oldest first, and the cursor to pass next time. The engine stores
-	// the cursor durably once it has handled the items.
+	// the cursor durably once it has handled the items, so a slow tracker should return fewer
+	// (with the cursor after the last one returned) rather than take long: the engine asks
+	// again at once while the cursor moves.
 	Changes(ctx context.Context, cursor string, limit int) (items []item.Item, next string, err error)
 	// Get returns one item with its comments.
 	Get(ctx context.Context, key string) (item.Item, error)
 	// Apply performs writes in order, each on its own; a failed write does not stop later
 	// ones. Trackers that can should do all of them in one transaction or request batch.
 	Apply(ctx context.Context, writes []Write) ([]WriteResult, error)
+}
+
+// TxTracker is implemented by a tracker that keeps its items in the agent's own bbolt file
+// (the embedded tracker). The engine makes its writes inside the transaction that records
+// twins, acks and receipts, so a crash leaves all of an apply or none of it. ApplyTx follows
+// Apply's contract, except that it must not commit: a storage error fails the transaction.
+type TxTracker interface {
+	ApplyTx(tx *bolt.Tx, writes []Write) ([]WriteResult, error)
 }
 
 // ChangeNotifier is implemented by trackers that can say when something changed, so the
@@ -72,6 +84,10 @@ type WriteResult struct {
 	// the engine never sends them back as new ones.
 	NoteIDs []string
 	Err     error // nil on success
+	// Item is the item as the write left it, when the tracker knows it without another read
+	// (nil otherwise): the engine then recognises its own write on the next detection without
+	// running the outgoing rule.
+	Item *item.Item
 }
 
 // Field names used in Write.Fields.

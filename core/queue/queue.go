@@ -60,7 +60,16 @@ type Event struct {
 	NextRetry time.Time `json:"nextRetry,omitzero"`
 	Failed    bool      `json:"failed,omitempty"`
 	Permanent bool      `json:"permanent,omitempty"` // waits for the operator: retry now or skip
+	// InFlight is set by Start before the consumer acts on the event outside the store (a
+	// tracker write) and cleared by Fail; Ack removes the event. An event still in flight when
+	// the consumer reads it again was interrupted (the process died) after it may have acted:
+	// its next attempt is a retry, as after a recorded failure.
+	InFlight bool `json:"inFlight,omitempty"`
 }
+
+// Retried reports whether an earlier attempt at the event may have acted: it failed, or it
+// was interrupted in flight.
+func (e Event) Retried() bool { return e.Attempts > 0 || e.InFlight }
 
 // Wire returns the event without its local delivery state, as it is sent to a partner.
 func (e Event) Wire() Event {
@@ -514,6 +523,7 @@ func (q *Queue) Fail(tx *bolt.Tx, seq uint64, cause error, now time.Time) (Event
 		return Event{}, fmt.Errorf("queue %s: %w", q.name, err)
 	}
 	e.Failed = true
+	e.InFlight = false
 	e.Attempts++
 	e.LastError = cause.Error()
 	var perm interface{ Permanent() bool }
@@ -533,6 +543,35 @@ func (q *Queue) Fail(tx *bolt.Tx, seq uint64, cause error, now time.Time) (Event
 		return Event{}, fmt.Errorf("queue %s: %w", q.name, err)
 	}
 	return e, nil
+}
+
+// Start marks events in flight inside the caller's transaction: the consumer is about to act
+// on them outside the store. Commit it before acting, so a crash leaves the mark (see
+// Event.InFlight). Unknown seqs are ignored.
+func (q *Queue) Start(tx *bolt.Tx, seqs ...uint64) error {
+	b, err := q.events(tx)
+	if err != nil {
+		return err
+	}
+	for _, s := range seqs {
+		k := store.U64(s)
+		v := b.Get(k)
+		if v == nil {
+			continue
+		}
+		e, err := decode(k, v)
+		if err != nil {
+			return fmt.Errorf("queue %s: %w", q.name, err)
+		}
+		if e.InFlight {
+			continue
+		}
+		e.InFlight = true
+		if err := q.put(tx, e); err != nil {
+			return fmt.Errorf("start %d in queue %s: %w", s, q.name, err)
+		}
+	}
+	return nil
 }
 
 // change loads event seq in its own transaction, lets fn rewrite (put) or remove it, and

@@ -691,3 +691,39 @@ func TestDecodeRejectsDamagedRecords(t *testing.T) {
 		}
 	}
 }
+
+func TestStartMarksAnAttemptThatSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	q, err := Open(st, "in/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := appendEvents(t, st, q, ev("A", 1), ev("B", 1))
+	if evs[0].Retried() {
+		t.Fatalf("a fresh event counts as retried: %+v", evs[0])
+	}
+	if err := st.DB().Update(func(tx *bolt.Tx) error { return q.Start(tx, evs[0].Seq, 999) }); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	st.Close() // the process dies before it acks or fails the event
+
+	st = openStore(t, dir)
+	defer st.Close()
+	q, err = Open(st, "in/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, err := q.Ready(time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready) != 2 || !ready[0].InFlight || !ready[0].Retried() || ready[1].Retried() {
+		t.Fatalf("after the restart: %+v; want A in flight (a retry) and B fresh, both ready", ready)
+	}
+	// A recorded failure ends the flight and counts the attempt.
+	got := fail(t, st, q, ready[0].Seq, errors.New("timeout"), time.Now())
+	if got.InFlight || got.Attempts != 1 || !got.Retried() {
+		t.Errorf("after Fail: %+v; want attempts 1, not in flight", got)
+	}
+}

@@ -402,4 +402,5 @@ func (t *Tracker) Changes(ctx context.Context, cursor string, limit int) ([]item
 var (
 	_ engine.Tracker        = (*Tracker)(nil)
 	_ engine.ChangeNotifier = (*Tracker)(nil)
+	_ engine.TxTracker      = (*Tracker)(nil)
 )

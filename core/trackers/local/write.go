@@ -2,12 +2,15 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
@@ -36,25 +39,56 @@ func (t *Tracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.Wr
 	if len(writes) == 0 {
 		return nil, nil
 	}
-	results := make([]engine.WriteResult, len(writes))
+	var results []engine.WriteResult
 	err := t.update(func(b *txn, now time.Time) error {
-		for i, w := range writes {
-			if i%64 == 63 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			res, _, err := t.write(b, op{Write: w}, now)
-			if err != nil && !isInput(err) {
-				return fmt.Errorf("write %d of %d: %w", i+1, len(writes), err)
-			}
-			res.Err = err
-			results[i] = res
-		}
-		return nil
+		var err error
+		results, err = t.applyIn(ctx, b, writes, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("apply %d writes: %w", len(writes), err)
+	}
+	return results, nil
+}
+
+// ApplyTx is Apply inside the caller's transaction on the same bbolt file (the agent's): the
+// engine records twins and acks in it too. Changed is signalled once tx commits.
+func (t *Tracker) ApplyTx(tx *bolt.Tx, writes []engine.Write) ([]engine.WriteResult, error) {
+	if tx.DB() != t.db {
+		return nil, errors.New("apply in a transaction of another database than the embedded tracker's")
+	}
+	b, err := bucketsOf(tx)
+	if err != nil {
+		return nil, err
+	}
+	results, err := t.applyIn(context.Background(), b, writes, t.now())
+	if err != nil {
+		return nil, fmt.Errorf("apply %d writes: %w", len(writes), err)
+	}
+	if b.changed {
+		tx.OnCommit(t.signal)
+	}
+	return results, nil
+}
+
+// applyIn performs writes in b; each result carries the item as written.
+func (t *Tracker) applyIn(ctx context.Context, b *txn, writes []engine.Write, now time.Time) ([]engine.WriteResult, error) {
+	results := make([]engine.WriteResult, len(writes))
+	for i, w := range writes {
+		if i%64 == 63 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		res, it, err := t.write(b, op{Write: w}, now)
+		if err != nil && !isInput(err) {
+			return nil, fmt.Errorf("write %d of %d: %w", i+1, len(writes), err)
+		}
+		res.Err = err
+		if err == nil {
+			res.Item = &it
+		}
+		results[i] = res
 	}
 	return results, nil
 }
