@@ -83,6 +83,16 @@ type Env struct {
 	Timeout           time.Duration // bound on one request; 0 is the default
 	Transport         http.RoundTripper
 	Logger            *slog.Logger
+	// Memory, when set, keeps what the connector must remember about its own writes across
+	// restarts (e.g. RT's echo marks), in the agent's database.
+	Memory Memory
+}
+
+// Memory is a small durable key-value store a connector may keep its own notes in.
+type Memory interface {
+	Load() (map[string]string, error)
+	Put(key, value string) error
+	Delete(keys ...string) error
 }
 
 // Connector is one registry entry.

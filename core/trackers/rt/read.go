@@ -200,7 +200,12 @@ scan:
 		return nil, cur, nil
 	}
 	var items []item.Item
-	for _, h := range hits {
+	began := time.Now()
+	for i, h := range hits {
+		if i > 0 && time.Since(began) > t.cfg.ReadBudget {
+			hits = hits[:i] // the rest next time: the cursor ends after what was read
+			break
+		}
 		if t.ownEcho(ctx, h.id) {
 			continue
 		}
@@ -241,9 +246,7 @@ func (t *Tracker) ownEcho(ctx context.Context, id int64) bool {
 	if err := t.hc.GetJSON(ctx, t.endpoint("/transactions", q), &p); err != nil {
 		return false // read the ticket in full instead
 	}
-	t.mu.Lock()
-	delete(t.own, id)
-	t.mu.Unlock()
+	t.setMark(id, 0)
 	return p.Total == 0
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,55 @@ type Config struct {
 	Transport http.RoundTripper
 	// Logger receives notices (default slog.Default()).
 	Logger *slog.Logger
+	// Marks keeps the tracker's memory of its own writes across restarts (default: memory
+	// only, so after a restart every ticket Tandem wrote lately is read again in full).
+	Marks MarkStore
+	// ReadBudget bounds how long one Changes call reads tickets in full before it returns
+	// what it has, with the cursor after it (default 5s): a backlog moves in small steps.
+	ReadBudget time.Duration
 }
+
+// MarkStore keeps echo marks durably: ticket id -> the newest transaction id seen right after
+// Tandem wrote to the ticket (see Apply). The agent keeps them in its bbolt file.
+type MarkStore interface {
+	Marks() (map[int64]int64, error)
+	PutMark(ticket, txn int64) error
+	DeleteMarks(tickets ...int64) error
+}
+
+// memoryMarks keeps echo marks in a connector.Memory: decimal ticket id -> decimal transaction id.
+type memoryMarks struct{ m connector.Memory }
+
+func (mm memoryMarks) Marks() (map[int64]int64, error) {
+	raw, err := mm.m.Load()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]int64, len(raw))
+	for k, v := range raw {
+		id, err1 := strconv.ParseInt(k, 10, 64)
+		txn, err2 := strconv.ParseInt(v, 10, 64)
+		if err1 == nil && err2 == nil {
+			out[id] = txn
+		}
+	}
+	return out, nil
+}
+
+func (mm memoryMarks) PutMark(ticket, txn int64) error {
+	return mm.m.Put(strconv.FormatInt(ticket, 10), strconv.FormatInt(txn, 10))
+}
+
+func (mm memoryMarks) DeleteMarks(tickets ...int64) error {
+	keys := make([]string, len(tickets))
+	for i, t := range tickets {
+		keys[i] = strconv.FormatInt(t, 10)
+	}
+	return mm.m.Delete(keys...)
+}
+
+// maxMarks bounds the echo marks kept; a forgotten mark only costs a full read of the ticket.
+const maxMarks = 10000
 
 // Tracker is one RT, as the engine's Tracker. It is safe for concurrent use.
 type Tracker struct {
@@ -82,6 +131,16 @@ func New(cfg Config) (*Tracker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ReadBudget <= 0 {
+		cfg.ReadBudget = 5 * time.Second
+	}
+	own := map[int64]int64{}
+	if cfg.Marks != nil {
+		var err error
+		if own, err = cfg.Marks.Marks(); err != nil {
+			return nil, fmt.Errorf("read rt's echo marks: %w", err)
+		}
+	}
 	name := "RT at " + cfg.URL
 	hcfg := httpx.Config{
 		Tracker:           name,
@@ -106,8 +165,41 @@ func New(cfg Config) (*Tracker, error) {
 		name: name,
 		hc:   httpx.New(hcfg),
 		log:  cfg.Logger.With("tracker", name),
-		own:  map[int64]int64{},
+		own:  own,
 	}, nil
+}
+
+// setMark remembers (txn > 0) or forgets (txn 0) the echo mark of ticket id, durably when the
+// tracker has a MarkStore. A mark that cannot be stored is only logged: it costs a full read.
+func (t *Tracker) setMark(id, txn int64) {
+	t.mu.Lock()
+	var dropped []int64
+	if txn > 0 && len(t.own) >= maxMarks {
+		for k := range t.own {
+			dropped = append(dropped, k)
+		}
+		clear(t.own)
+	}
+	if txn > 0 {
+		t.own[id] = txn
+	} else {
+		delete(t.own, id)
+		dropped = append(dropped, id)
+	}
+	t.mu.Unlock()
+	if t.cfg.Marks == nil {
+		return
+	}
+	var err error
+	if len(dropped) > 0 {
+		err = t.cfg.Marks.DeleteMarks(dropped...)
+	}
+	if txn > 0 && err == nil {
+		err = t.cfg.Marks.PutMark(id, txn)
+	}
+	if err != nil {
+		t.log.Warn("keep rt echo mark", "ticket", id, "err", err)
+	}
 }
 
 // Requests returns how many HTTP requests the tracker has made (for the API-economy figures).
@@ -153,6 +245,9 @@ var Connector = connector.Connector{
 	Build: func(env connector.Env) (engine.Tracker, error) {
 		cfg := Config{URL: env.Values["url"], Queues: env.Values.List("queues"), RequestsPerMinute: env.RequestsPerMinute,
 			Timeout: env.Timeout, Transport: env.Transport, Logger: env.Logger}
+		if env.Memory != nil {
+			cfg.Marks = memoryMarks{env.Memory}
+		}
 		if env.Values["auth"] == AuthPassword {
 			cfg.User, cfg.Password = env.Values["user"], env.Secrets["credential"]
 		} else {

@@ -387,16 +387,11 @@ func (t *Tracker) markOwn(ctx context.Context, id int64, added []item.Comment) (
 			break
 		}
 	}
-	t.mu.Lock()
-	if len(t.own) > 10000 { // a bound; a forgotten mark only costs a full read
-		clear(t.own)
-	}
 	if known && ours(latest) {
-		t.own[id] = mark
+		t.setMark(id, mark)
 	} else {
-		delete(t.own, id)
+		t.setMark(id, 0)
 	}
-	t.mu.Unlock()
 	var ids []string
 	want := len(added)
 	for _, x := range p.Items { // newest first
