@@ -91,7 +91,6 @@ type Program struct {
 	guard *guard
 	sem   chan struct{} // holds a token from the start of a run until the worker is done with it
 	jobs  chan job      // the run waiting for the worker (capacity 1: runs are serialized)
-	done  chan error    // the worker's answer to the current run
 
 	mu      sync.Mutex
 	retired error
@@ -104,6 +103,7 @@ type job struct {
 	entry string
 	rc    *Context
 	call  func(*Context) error
+	done  chan error // the worker's answer (capacity 1), read by this run's caller only
 }
 
 // Compile parses, checks and loads a rule. name is the file name used in messages, such as
@@ -135,7 +135,7 @@ func Compile(name, src string) (p *Program, err error) {
 		return nil, fmt.Errorf("%s: rule defines neither Outgoing nor Incoming; want %s or %s", name, outgoingSig, incomingSig)
 	}
 
-	p = &Program{name: name, guard: &guard{}, sem: make(chan struct{}, 1), jobs: make(chan job, 1), done: make(chan error, 1), quit: make(chan struct{})}
+	p = &Program{name: name, guard: &guard{}, sem: make(chan struct{}, 1), jobs: make(chan job, 1), quit: make(chan struct{})}
 	inst := instrument(fset, f, name, src)
 	// yaegi panics on some invalid programs instead of reporting them.
 	defer func() {
@@ -339,12 +339,13 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 		return Outcome{}, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
 	}
 	rc := newContext(env)
-	if err := p.submit(job{entry: entry, rc: rc, call: call}); err != nil {
+	done := make(chan error, 1)
+	if err := p.submit(job{entry: entry, rc: rc, call: call, done: done}); err != nil {
 		<-p.sem
 		return Outcome{}, err
 	}
 	select {
-	case err := <-p.done:
+	case err := <-done:
 		o := rc.outcome()
 		if err == nil {
 			err = rc.err
@@ -392,11 +393,11 @@ func (p *Program) work() {
 				p.mu.Lock()
 				p.working = false
 				p.mu.Unlock()
-				p.done <- err
+				j.done <- err
 				<-p.sem
 				return
 			}
-			p.done <- err
+			j.done <- err
 			<-p.sem
 			idle.Reset(workerIdle)
 		case <-idle.C:
@@ -415,7 +416,7 @@ func (p *Program) work() {
 			p.mu.Unlock()
 			select { // a run submitted just before Close still gets its answer
 			case j := <-p.jobs:
-				p.done <- p.call(j.entry, j.rc, j.call)
+				j.done <- p.call(j.entry, j.rc, j.call)
 				<-p.sem
 			default:
 			}
