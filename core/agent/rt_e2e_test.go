@@ -36,7 +36,8 @@ func rtTickets(t *testing.T, s *rttest.Server) map[string][]item.Item {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	byTitle := map[string][]item.Item{}
+	// A ticket that changes while it is read is listed again: keep its latest reading.
+	byKey := map[string]item.Item{}
 	cursor := ""
 	for range 100 {
 		items, next, err := tr.Changes(ctx, cursor, 100)
@@ -48,12 +49,16 @@ func rtTickets(t *testing.T, s *rttest.Server) map[string][]item.Item {
 			if err != nil {
 				t.Fatalf("get rt ticket %s: %v", it.Key, err)
 			}
-			byTitle[full.Title] = append(byTitle[full.Title], full)
+			byKey[full.Key] = full
 		}
 		if len(items) == 0 || next == cursor {
 			break
 		}
 		cursor = next
+	}
+	byTitle := map[string][]item.Item{}
+	for _, it := range byKey {
+		byTitle[it.Title] = append(byTitle[it.Title], it)
 	}
 	return byTitle
 }
