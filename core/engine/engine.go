@@ -136,7 +136,8 @@ type Applied struct {
 	Created  bool      // the local item was created
 	Fields   []string  // the fields written
 	Comments int       // comments added
-	Sent     time.Time // when the partner created the event (for latency)
+	Sent     time.Time // when the partner created the (first) event (for latency)
+	Events   int       // the partner's events applied in this change (consecutive ones fold into one)
 }
 
 // Stats are counters for the app.

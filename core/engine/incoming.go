@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,17 +30,7 @@ func (e *Engine) applyLoop(ctx context.Context) {
 			}
 			continue
 		}
-		// One event per item in a batch: a later event of the same item may need the key
-		// the earlier one creates.
-		seen := make(map[string]bool, len(evs))
-		for i, ev := range evs {
-			if seen[ev.ItemKey] {
-				evs = evs[:i]
-				break
-			}
-			seen[ev.ItemKey] = true
-		}
-		if err := e.applyBatch(ctx, evs); err != nil {
+		if err := e.applyBatch(ctx, groupByItem(evs)); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -52,12 +43,57 @@ func (e *Engine) applyLoop(ctx context.Context) {
 	}
 }
 
+// groupByItem splits inbox events, in order, into one group per item: an item's consecutive
+// creates and updates fold into one change, written once. An event that cannot fold into its
+// item's group (a receipt) ends the batch there, so the next batch starts with it: a later
+// event of an item may need the key an earlier one creates.
+func groupByItem(evs []queue.Event) [][]queue.Event {
+	at := make(map[string]int, len(evs))
+	var groups [][]queue.Event
+	for _, ev := range evs {
+		i, seen := at[ev.ItemKey]
+		if !seen {
+			at[ev.ItemKey] = len(groups)
+			groups = append(groups, []queue.Event{ev})
+			continue
+		}
+		if !isChange(ev.Kind) || !isChange(groups[i][0].Kind) {
+			break
+		}
+		groups[i] = append(groups[i], ev)
+	}
+	return groups
+}
+
+func isChange(kind string) bool { return kind == KindCreate || kind == KindUpdate }
+
+// fold makes one change of two consecutive changes of an item: b's replica, the fields either
+// changed with the values from before the first, and a's starting point.
+func fold(a, b Change) Change {
+	out := b
+	if b.Target == "" {
+		out.Target = a.Target
+	}
+	out.PrevHash = a.PrevHash
+	if a.Prev == nil || b.Prev == nil { // a create, or a sender that names no fields: all changed
+		out.Changed, out.Prev = nil, nil
+		return out
+	}
+	prev := item.Replica{}
+	copyReplicaFields(&prev, *b.Prev, b.Changed)
+	copyReplicaFields(&prev, *a.Prev, a.Changed) // a's values are the older ones
+	out.Prev = &prev
+	out.Changed = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a.Changed), b.Changed...))))
+	return out
+}
+
 // plan is what applying one inbox event will do.
 type plan struct {
 	ev       queue.Event
-	err      error      // fails the event
-	skip     bool       // ack without a change
-	rule     RuleResult // what the incoming rule reported (its logs), for the history
+	folded   []queue.Event // later changes of the same item folded into ev's
+	err      error         // fails the event
+	skip     bool          // ack without a change
+	rule     RuleResult    // what the incoming rule reported (its logs), for the history
 	receipt  *Receipt
 	change   Change
 	twin     twin
@@ -73,6 +109,28 @@ type plan struct {
 	partial  bool          // the write failed after creating the item: keep the twin link
 }
 
+// seqs are the inbox sequences of the plan's events.
+func (p *plan) seqs() []uint64 {
+	s := []uint64{p.ev.Seq}
+	for _, f := range p.folded {
+		s = append(s, f.Seq)
+	}
+	return s
+}
+
+// retried reports whether an earlier attempt at any of the plan's events may have acted.
+func (p *plan) retried() bool {
+	if p.ev.Retried() {
+		return true
+	}
+	for _, f := range p.folded {
+		if f.Retried() {
+			return true
+		}
+	}
+	return false
+}
+
 // changes reports whether the plan applies a create or update (not a receipt, skip or failure).
 func (p *plan) changes() bool { return p.err == nil && p.receipt == nil && !p.skip }
 
@@ -86,7 +144,7 @@ type batch struct {
 	start   time.Time     // when the batch began, for the outcomes' durations
 }
 
-// applyBatch applies inbox events, at most one per item, in five phases: planBatch decides
+// applyBatch applies inbox events grouped by item (see groupByItem), in five phases: planBatch decides
 // what each event means without writing; writeBatch makes the tracker writes; settle works
 // out the twins and the replicas that recognise Tandem's own write as an echo; commit records
 // twins, acks, failures and receipts in one transaction; report tells the log, the counters
@@ -96,10 +154,10 @@ type batch struct {
 // transaction, so a crash keeps all of the apply or none. Any other tracker is written
 // between two transactions: the first records the attempt (startAttempts), so that after a
 // crash the write is replayed as a retry that first looks for what the lost attempt made.
-func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
+func (e *Engine) applyBatch(ctx context.Context, groups [][]queue.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	b := e.planBatch(ctx, evs)
+	b := e.planBatch(ctx, groups)
 	if txt, ok := e.opt.Tracker.(TxTracker); ok {
 		err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
 			if err := b.take(txt.ApplyTx(tx, b.writes)); err != nil {
@@ -129,11 +187,11 @@ func (e *Engine) applyBatch(ctx context.Context, evs []queue.Event) error {
 
 // planBatch decodes each event, reads its local item, runs the incoming rule and builds the
 // tracker writes. A plan that cannot be made fails its event only.
-func (e *Engine) planBatch(ctx context.Context, evs []queue.Event) *batch {
-	b := &batch{plans: make([]plan, len(evs)), start: time.Now()}
-	for i, ev := range evs {
+func (e *Engine) planBatch(ctx context.Context, groups [][]queue.Event) *batch {
+	b := &batch{plans: make([]plan, len(groups)), start: time.Now()}
+	for i, g := range groups {
 		p := &b.plans[i]
-		p.ev, p.write = ev, -1
+		p.ev, p.folded, p.write = g[0], g[1:], -1
 		if err := e.plan(ctx, p); err != nil {
 			p.err = err
 			continue
@@ -193,7 +251,7 @@ func (e *Engine) startAttempts(b *batch) error {
 	for _, p := range b.plans {
 		if p.write >= 0 {
 			w := b.writes[p.write]
-			seqs = append(seqs, p.ev.Seq)
+			seqs = append(seqs, p.seqs()...)
 			recs[p.ev.Seq] = attempt{Local: w.Key, Title: w.Item.Title}
 		}
 	}
@@ -369,7 +427,7 @@ func (e *Engine) commitIn(tx *bolt.Tx, b *batch, now time.Time) error {
 			}
 			b.applied = append(b.applied, p)
 		}
-		if err := e.opt.Inbox.Ack(tx, p.ev.Seq); err != nil {
+		if err := e.opt.Inbox.Ack(tx, p.seqs()...); err != nil {
 			return err
 		}
 	}
@@ -404,18 +462,19 @@ func (e *Engine) report(b *batch) {
 	if len(b.applied) > 0 {
 		e.setErr(nil)
 	}
-	failed := 0
+	failed, events := 0, 0
 	for _, p := range b.plans {
+		events += 1 + len(p.folded)
 		if p.err != nil {
 			failed++
 		}
 	}
-	e.log.Info("applied partner events", "events", len(b.plans), "applied", len(b.applied), "writes", len(b.writes), "failed", failed)
+	e.log.Info("applied partner events", "events", events, "applied", len(b.applied), "writes", len(b.writes), "failed", failed)
 	if e.opt.OnApplied == nil {
 		return
 	}
 	for _, p := range b.applied {
-		info := Applied{Source: p.change.Source, Local: p.twin.Local, Sent: p.ev.Created, Created: p.created}
+		info := Applied{Source: p.change.Source, Local: p.twin.Local, Sent: p.ev.Created, Created: p.created, Events: 1 + len(p.folded)}
 		if p.write >= 0 {
 			info.Fields, info.Comments = b.writes[p.write].Fields, len(b.writes[p.write].NewComments)
 		}
@@ -451,6 +510,13 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 	}
 	if err := json.Unmarshal(p.ev.Payload, &p.change); err != nil || p.change.Source == "" {
 		return permanent(fmt.Errorf("malformed %s event %s", p.ev.Kind, p.ev.ID))
+	}
+	for _, f := range p.folded {
+		var next Change
+		if err := json.Unmarshal(f.Payload, &next); err != nil || next.Source == "" {
+			return permanent(fmt.Errorf("malformed %s event %s", f.Kind, f.ID))
+		}
+		p.change = fold(p.change, next)
 	}
 	var local string
 	err := e.opt.Store.DB().View(func(tx *bolt.Tx) error {
@@ -508,7 +574,7 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 // sender's change moved it (the rule gives a different value for the replica before and after
 // the change) and it differs from the local value, so a field changed only locally is kept.
 func (e *Engine) buildWrite(p *plan) (Write, bool) {
-	w := Write{Key: p.current.Key, Item: p.incoming, Retry: p.ev.Retried()}
+	w := Write{Key: p.current.Key, Item: p.incoming, Retry: p.retried()}
 	if w.Retry {
 		if w.Key == "" {
 			w.Linked = e.linked

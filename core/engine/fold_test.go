@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/queue"
+)
+
+func TestGroupByItem(t *testing.T) {
+	ev := func(seq uint64, key, kind string) queue.Event { return queue.Event{Seq: seq, ItemKey: key, Kind: kind} }
+	seqs := func(groups [][]queue.Event) [][]uint64 {
+		var out [][]uint64
+		for _, g := range groups {
+			var s []uint64
+			for _, e := range g {
+				s = append(s, e.Seq)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		in   []queue.Event
+		want [][]uint64
+	}{
+		{"distinct items", []queue.Event{ev(1, "a", KindCreate), ev(2, "b", KindUpdate)}, [][]uint64{{1}, {2}}},
+		{"an item's changes fold", []queue.Event{ev(1, "a", KindCreate), ev(2, "b", KindUpdate), ev(3, "a", KindUpdate), ev(4, "a", KindUpdate)}, [][]uint64{{1, 3, 4}, {2}}},
+		{"a receipt ends the batch", []queue.Event{ev(1, "a", KindUpdate), ev(2, "b", KindUpdate), ev(3, "a", KindReceipt), ev(4, "c", KindUpdate)}, [][]uint64{{1}, {2}}},
+		{"nothing folds into a receipt", []queue.Event{ev(1, "a", KindReceipt), ev(2, "a", KindUpdate)}, [][]uint64{{1}}},
+	}
+	for _, tc := range tests {
+		if got := seqs(groupByItem(tc.in)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: groupByItem = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestFold(t *testing.T) {
+	r := func(title, status string) item.Replica { return item.Replica{Title: title, Status: status} }
+	p := func(title, status string) *item.Replica { x := r(title, status); return &x }
+	tests := []struct {
+		name string
+		a, b Change
+		want Change
+	}{
+		{
+			name: "a create and an update are a create of the latest",
+			a:    Change{Source: "S", Replica: r("t1", "open"), PrevHash: ""},
+			b:    Change{Source: "S", Target: "T", Replica: r("t2", "open"), Changed: []string{FieldTitle}, Prev: p("t1", ""), PrevHash: "h1"},
+			want: Change{Source: "S", Target: "T", Replica: r("t2", "open")},
+		},
+		{
+			name: "two updates: the union of the fields, each with its oldest value",
+			a:    Change{Source: "S", Target: "T", Replica: r("t2", "open"), Changed: []string{FieldTitle}, Prev: p("t1", ""), PrevHash: "h1"},
+			b:    Change{Source: "S", Replica: r("t3", "closed"), Changed: []string{FieldStatus, FieldTitle}, Prev: p("t2", "open"), PrevHash: "h2"},
+			want: Change{Source: "S", Target: "T", Replica: r("t3", "closed"), Changed: []string{FieldStatus, FieldTitle}, Prev: p("t1", "open"), PrevHash: "h1"},
+		},
+	}
+	for _, tc := range tests {
+		if got := fold(tc.a, tc.b); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got  %+v\n want %+v", tc.name, got, tc.want)
+		}
+	}
+}
