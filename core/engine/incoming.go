@@ -30,14 +30,29 @@ func (e *Engine) applyLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if err := e.applyBatch(ctx, groupByItem(evs)); err != nil {
+		groups := groupByItem(evs)
+		steps := [][][]queue.Event{groups}
+		if _, ok := e.opt.Tracker.(TxTracker); !ok {
+			// A tracker outside the agent's database is written an item at a time, each
+			// committed before the next: a slow tracker and frequent restarts cannot keep a
+			// long batch from ever being recorded.
+			steps = steps[:0]
+			for _, g := range groups {
+				steps = append(steps, [][]queue.Event{g})
+			}
+		}
+		for _, step := range steps {
+			err := e.applyBatch(ctx, step)
 			if ctx.Err() != nil {
 				return
 			}
-			e.log.Error("apply batch", "err", err)
-			e.setErr(fmt.Errorf("apply: %w", err))
-			if !wait(ctx, time.Second) {
-				return
+			if err != nil {
+				e.log.Error("apply batch", "err", err)
+				e.setErr(fmt.Errorf("apply: %w", err))
+				if !wait(ctx, time.Second) {
+					return
+				}
+				break
 			}
 		}
 	}
