@@ -61,7 +61,9 @@ func (e *Engine) applyLoop(ctx context.Context) {
 // groupByItem splits inbox events, in order, into one group per item: an item's consecutive
 // creates and updates fold into one change, written once. An event that cannot fold into its
 // item's group (a receipt) ends the batch there, so the next batch starts with it: a later
-// event of an item may need the key an earlier one creates.
+// event of an item may need the key an earlier one creates. A retry folds only the events its
+// lost attempt had folded (those still in flight), so it writes what that attempt wrote and
+// can find what it made (a create is found by its title).
 func groupByItem(evs []queue.Event) [][]queue.Event {
 	at := make(map[string]int, len(evs))
 	var groups [][]queue.Event
@@ -74,6 +76,9 @@ func groupByItem(evs []queue.Event) [][]queue.Event {
 		}
 		if !isChange(ev.Kind) || !isChange(groups[i][0].Kind) {
 			break
+		}
+		if groups[i][0].Retried() && !ev.InFlight {
+			continue // waits for the next batch, after the retry
 		}
 		groups[i] = append(groups[i], ev)
 	}
@@ -256,6 +261,13 @@ func (b *batch) take(results []WriteResult, err error) error {
 type attempt struct {
 	Local string `json:"l,omitempty"` // the item written; "" for a create
 	Title string `json:"t,omitempty"` // the title written, which finds what a create made
+	// Earlier are other titles earlier attempts at the same event wrote.
+	Earlier []string `json:"e,omitempty"`
+}
+
+// wrote reports whether an attempt wrote this title.
+func (a attempt) wrote(title string) bool {
+	return title != "" && (a.Title == title || slices.Contains(a.Earlier, title))
 }
 
 // startAttempts records, in one transaction, that the batch's writes are about to be made:
@@ -267,7 +279,14 @@ func (e *Engine) startAttempts(b *batch) error {
 		if p.write >= 0 {
 			w := b.writes[p.write]
 			seqs = append(seqs, p.seqs()...)
-			recs[p.ev.Seq] = attempt{Local: w.Key, Title: w.Item.Title}
+			a := attempt{Local: w.Key, Title: w.Item.Title}
+			if old, ok := e.attempts[p.ev.Seq]; ok {
+				a.Earlier = old.Earlier
+				if old.Title != a.Title && !old.wrote(a.Title) {
+					a.Earlier = append(a.Earlier, old.Title)
+				}
+			}
+			recs[p.ev.Seq] = a
 		}
 	}
 	if len(seqs) == 0 {

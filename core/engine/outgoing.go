@@ -154,7 +154,7 @@ func (e *Engine) holdBack(items []item.Item, twins []twin) error {
 	for i, it := range items {
 		unlinked := twins[i].Remote == "" && twins[i].SentHash == ""
 		for seq, a := range e.attempts {
-			if a.Local != "" && a.Local == it.Key || a.Title != "" && a.Title == it.Title && unlinked {
+			if a.Local != "" && a.Local == it.Key || unlinked && a.wrote(it.Title) {
 				held = append(held, seq)
 			}
 		}
