@@ -37,9 +37,9 @@ test: deps
 	dbus-run-session -- sh -c ' \
 		$(KEYRING); \
 		export TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1; rc=0; \
-		go test -race ./core/... || rc=1; \
+		go test -race -timeout 30m ./core/... || rc=1; \
 		CGO_ENABLED=0 go test ./ui/... || rc=1; \
-		CGO_ENABLED=1 TANDEM_REQUIRE_DISPLAY=1 go test ./cmd/... || rc=1; \
+		CGO_ENABLED=1 TANDEM_REQUIRE_DISPLAY=1 go test -timeout 30m ./cmd/... || rc=1; \
 		$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) || rc=1; \
 		exit $$rc'
 

@@ -32,6 +32,10 @@ func serveInBackground(a *agent.Agent) (stop func()) {
 	}
 }
 
+// serveHook, when a test sets it, sees the agent `tandem serve` runs (the crash test drives
+// the embedded tracker of a running agent through it).
+var serveHook func(*agent.Agent)
+
 func runServe(ctx context.Context, af agentFlags) error {
 	opt := af.options()
 	// The first line says where the secrets are, before anything can go wrong with them.
@@ -41,6 +45,9 @@ func runServe(ctx context.Context, af agentFlags) error {
 		return err
 	}
 	defer a.Close()
+	if serveHook != nil {
+		serveHook(a)
+	}
 	slog.Info("agent running", "id", a.ID().String(), "url", a.URL(), "name", a.Name())
 	return a.Serve(ctx)
 }

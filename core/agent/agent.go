@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -102,6 +103,8 @@ type Agent struct {
 	address  Address // as resolved at Open
 	url      string  // where partners dial this agent: "" when it listens nowhere
 	newConns chan *conn
+
+	ruleRuns atomic.Int64 // rule runs since Open, for the benchmark
 
 	mu       sync.Mutex
 	conns    map[string]*conn
@@ -396,7 +399,7 @@ func (a *Agent) newEngine(c *conn) (*engine.Engine, error) {
 		Connection: rec.ID,
 		Store:      a.st,
 		Tracker:    tr,
-		Rules:      ruleSet{src: src, env: rules.Env{Connection: rec.PartnerName, Vault: a.vault.For(rec.ID)}},
+		Rules:      ruleSet{src: src, env: rules.Env{Connection: rec.PartnerName, Vault: a.vault.For(rec.ID)}, runs: &a.ruleRuns},
 		Outbox:     c.out,
 		Inbox:      c.in,
 		Sender:     sender{a: a, c: c},
@@ -567,6 +570,17 @@ func (a *Agent) close() error {
 		return a.st.Close()
 	}
 	return nil
+}
+
+// Work counts what the agent did since it opened: rule runs, and write transactions committed
+// to its database (each one fsyncs), for the benchmark.
+func (a *Agent) Work() (ruleRuns, commits int64) {
+	var txid int64
+	a.st.DB().View(func(tx *bolt.Tx) error {
+		txid = int64(tx.ID())
+		return nil
+	})
+	return a.ruleRuns.Load(), txid
 }
 
 // ID is this agent's identity.

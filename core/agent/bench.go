@@ -26,6 +26,7 @@ type BenchOptions struct {
 	Rate      int // changes per second for the latency run
 	Duration  time.Duration
 	BatchSize int // writes per tracker transaction in the throughput run, and the raw append batch
+	Backlog   int // events queued while the partner is stopped, for the drain and restart runs; 0: 100,000
 }
 
 // BenchResult holds the figures of one run, all measured on this machine in the same run.
@@ -38,6 +39,16 @@ type BenchResult struct {
 	P50, P99, Max time.Duration
 	RawAppend     float64 // durable bbolt appends per second, same batch size
 	BatchSize     int
+
+	// Work per change in the throughput run, both agents together.
+	RuleRunsPerChange, CommitsPerChange float64
+
+	// The partner stopped while Backlog events queued, then back.
+	Backlog       int
+	DrainRate     float64       // events applied per second once the partner serves again
+	FirstApplied  time.Duration // from the partner serving again to its first applied change
+	RestartLoaded time.Duration // reopening the agent with the backlog queued until it serves
+	RestartEmpty  time.Duration // the same for the partner with empty queues (baseline)
 }
 
 // Ratio is the end-to-end rate as a share of the raw durable append rate.
@@ -49,6 +60,13 @@ func (r BenchResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "latency at %d/s: p50 %v  p99 %v  max %v  (%d changes, change to applied)\n", r.LatencyRate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.LatencyN)
 	fmt.Fprintf(w, "raw bbolt:       %.0f durable appends/s in batches of %d (baseline, same run)\n", r.RawAppend, r.BatchSize)
 	fmt.Fprintf(w, "ratio:           end to end runs at %.2f of the raw durable append rate\n", r.Ratio())
+	fmt.Fprintf(w, "work per change: %.2f rule runs, %.3f committed (fsynced) transactions, both agents together\n", r.RuleRunsPerChange, r.CommitsPerChange)
+	if r.Backlog > 0 {
+		fmt.Fprintf(w, "drain:           %d events queued while the partner was stopped, applied at %.0f events/s (%.2f of the raw append rate); first change applied %v after it served again\n",
+			r.Backlog, r.DrainRate, r.DrainRate/r.RawAppend, r.FirstApplied.Round(time.Millisecond))
+		fmt.Fprintf(w, "restart:         %v until serving with %d events queued, against %v with empty queues (baseline)\n",
+			r.RestartLoaded.Round(time.Millisecond), r.Backlog, r.RestartEmpty.Round(time.Millisecond))
+	}
 }
 
 // Bench runs two agents on loopback and measures sustained throughput, latency at a steady
@@ -99,27 +117,26 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	}
 	keys := secrets.NewMemory()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	blue, err := Open(ctx, Options{Dir: filepath.Join(root, "blue"), Name: "Blue", Listen: "127.0.0.1:0", Prefix: "BLUE", Keys: keys, Logger: quiet})
+	blueOpt := Options{Dir: filepath.Join(root, "blue"), Name: "Blue", Listen: "127.0.0.1:0", Prefix: "BLUE", Keys: keys, Logger: quiet}
+	redOpt := Options{Dir: filepath.Join(root, "red"), Name: "Red", Listen: "127.0.0.1:0", Prefix: "RED", Keys: keys, Logger: quiet, OnApplied: onApplied}
+	blue, err := startBench(ctx, &blueOpt)
 	if err != nil {
 		return res, err
 	}
-	defer blue.Close()
-	red, err := Open(ctx, Options{Dir: filepath.Join(root, "red"), Name: "Red", Listen: "127.0.0.1:0", Prefix: "RED", Keys: keys, Logger: quiet, OnApplied: onApplied})
+	defer func() {
+		if blue != nil {
+			blue.stop()
+		}
+	}()
+	red, err := startBench(ctx, &redOpt)
 	if err != nil {
 		return res, err
 	}
-	defer red.Close()
-	sctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for _, a := range []*Agent{blue, red} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.Serve(sctx)
-		}()
-	}
-	defer wg.Wait()
-	defer stop()
+	defer func() {
+		if red != nil {
+			red.stop()
+		}
+	}()
 	inv, err := blue.Invite(ctx, InviteRequest{})
 	if err != nil {
 		return res, err
@@ -148,6 +165,8 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	}
 
 	// Throughput: changes land in Blue's tracker in batches, as a bulk import would write them.
+	blueRuns, blueCommits := blue.Work()
+	redRuns, redCommits := red.Work()
 	begin := time.Now()
 	for done := 0; done < opt.Changes; {
 		n := min(opt.BatchSize, opt.Changes-done)
@@ -165,6 +184,14 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	}
 	res.Elapsed = time.Since(begin)
 	res.Throughput = float64(opt.Changes) / res.Elapsed.Seconds()
+	// Receipts may still be on their way back: let the agents go quiet before counting.
+	time.Sleep(time.Second)
+	br, bc := blue.Work()
+	rr, rc := red.Work()
+	res.RuleRunsPerChange = float64(br-blueRuns+rr-redRuns) / float64(opt.Changes)
+	// Blue's own tracker writes are the changes themselves, not the sync's work.
+	imports := int64((opt.Changes + opt.BatchSize - 1) / opt.BatchSize)
+	res.CommitsPerChange = float64(bc-blueCommits-imports+rc-redCommits) / float64(opt.Changes)
 
 	// Latency: one change at a time at a steady rate, each timed from its write to its apply.
 	base := appliedCount
@@ -200,7 +227,128 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 		res.Max = latencies[n-1]
 	}
 	mu.Unlock()
+
+	if opt.Backlog < 0 {
+		return res, nil
+	}
+	if opt.Backlog == 0 {
+		opt.Backlog = 100000
+	}
+	res.Backlog = opt.Backlog
+	// The partner stops for a long stretch while the backlog queues in Blue's outbox.
+	red.stop()
+	base = appliedCount
+	for done := 0; done < opt.Backlog; {
+		n := min(1000, opt.Backlog-done)
+		writes := make([]engine.Write, n)
+		for i := range writes {
+			writes[i] = engine.Write{Item: item.Item{Title: fmt.Sprintf("backlog %d", done+i), Status: "open"}}
+		}
+		if _, err := blue.local.Apply(ctx, writes); err != nil {
+			return res, err
+		}
+		done += n
+	}
+	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		c, err := blue.Connections(ctx)
+		if err != nil {
+			return res, err
+		}
+		if len(c) == 1 && c[0].Outbox >= opt.Backlog {
+			break
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("the backlog did not queue within 10 minutes: %+v", c)
+		}
+	}
+	// Blue restarts with the backlog queued.
+	blue.stop()
+	began := time.Now()
+	if blue, err = startBench(ctx, &blueOpt); err != nil {
+		return res, err
+	}
+	res.RestartLoaded = time.Since(began)
+	// The partner comes back: its restart (empty queues) is the baseline; then the drain.
+	began = time.Now()
+	if red, err = startBench(ctx, &redOpt); err != nil {
+		return res, err
+	}
+	back := time.Now()
+	res.RestartEmpty = back.Sub(began)
+	firstSeen := make(chan time.Time, 1)
+	go func() { // ends when the first change arrives or the drain below gives up
+		for {
+			mu.Lock()
+			n := appliedCount
+			mu.Unlock()
+			if n > base {
+				firstSeen <- time.Now()
+				return
+			}
+			if time.Since(back) > 10*time.Minute {
+				close(firstSeen)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if err := waitApplied(base+opt.Backlog, 10*time.Minute); err != nil {
+		return res, err
+	}
+	res.DrainRate = float64(opt.Backlog) / time.Since(back).Seconds()
+	if first, ok := <-firstSeen; ok {
+		res.FirstApplied = first.Sub(back)
+	}
 	return res, nil
+}
+
+// benchAgent is an agent the benchmark runs and can stop and start again.
+type benchAgent struct {
+	*Agent
+	stop func()
+}
+
+// startBench opens and serves an agent, returning once it serves; it pins opt.Listen to the
+// address it got, so a restart comes back where the partner expects it.
+func startBench(ctx context.Context, opt *Options) (*benchAgent, error) {
+	a, err := Open(ctx, *opt)
+	if err != nil {
+		return nil, err
+	}
+	if a.ln != nil {
+		opt.Listen = a.ln.Addr().String()
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Serve(sctx)
+	}()
+	for {
+		a.mu.Lock()
+		serving := a.serving
+		a.mu.Unlock()
+		if serving {
+			break
+		}
+		select {
+		case <-done:
+			cancel()
+			a.Close()
+			return nil, fmt.Errorf("agent %s stopped while starting", opt.Name)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	stopped := false
+	return &benchAgent{Agent: a, stop: func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		<-done
+		a.Close()
+	}}, nil
 }
 
 // rawAppendRate measures durable appends per second into a bbolt-backed queue in batches.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -429,13 +430,15 @@ func (r *ruleSource) programs() (out, in *rules.Program, err error) {
 	return r.out, r.in, nil
 }
 
-// ruleSet adapts the rule programs to what the engine needs.
+// ruleSet adapts the rule programs to what the engine needs, counting runs.
 type ruleSet struct {
-	src *ruleSource
-	env rules.Env
+	src  *ruleSource
+	env  rules.Env
+	runs *atomic.Int64
 }
 
 func (r ruleSet) Outgoing(ctx context.Context, it item.Item) (item.Replica, engine.RuleResult, error) {
+	r.runs.Add(1)
 	out, _, err := r.src.programs()
 	if err != nil {
 		return item.Replica{}, engine.RuleResult{}, err
@@ -445,6 +448,7 @@ func (r ruleSet) Outgoing(ctx context.Context, it item.Item) (item.Replica, engi
 }
 
 func (r ruleSet) Incoming(ctx context.Context, rep item.Replica, cur item.Item) (item.Item, engine.RuleResult, error) {
+	r.runs.Add(1)
 	_, in, err := r.src.programs()
 	if err != nil {
 		return item.Item{}, engine.RuleResult{}, err
