@@ -9,7 +9,7 @@ import (
 )
 
 func inFlight(e queue.Event) queue.Event { e.InFlight = true; return e }
-func failed(e queue.Event) queue.Event   { e.Failed, e.Attempts = true, 1; return e }
+func failedEv(e queue.Event) queue.Event { e.Failed, e.Attempts = true, 1; return e }
 
 func TestGroupByItem(t *testing.T) {
 	ev := func(seq uint64, key, kind string) queue.Event { return queue.Event{Seq: seq, ItemKey: key, Kind: kind} }
@@ -34,7 +34,7 @@ func TestGroupByItem(t *testing.T) {
 		{"a receipt ends the batch", []queue.Event{ev(1, "a", KindUpdate), ev(2, "b", KindUpdate), ev(3, "a", KindReceipt), ev(4, "c", KindUpdate)}, [][]uint64{{1}, {2}}},
 		{"nothing folds into a receipt", []queue.Event{ev(1, "a", KindReceipt), ev(2, "a", KindUpdate)}, [][]uint64{{1}}},
 		{"a retry folds only what its lost attempt folded", []queue.Event{inFlight(ev(1, "a", KindCreate)), inFlight(ev(2, "a", KindUpdate)), ev(3, "a", KindUpdate), ev(4, "b", KindUpdate)}, [][]uint64{{1, 2}, {4}}},
-		{"a failed retry folds nothing new", []queue.Event{failed(ev(1, "a", KindCreate)), ev(2, "a", KindUpdate)}, [][]uint64{{1}}},
+		{"a failed retry folds nothing new", []queue.Event{failedEv(ev(1, "a", KindCreate)), ev(2, "a", KindUpdate)}, [][]uint64{{1}}},
 	}
 	for _, tc := range tests {
 		if got := seqs(groupByItem(tc.in)); !reflect.DeepEqual(got, tc.want) {
