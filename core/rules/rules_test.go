@@ -271,7 +271,7 @@ func TestEndlessRecursionStopped(t *testing.T) {
 		err := runBounded(t, func() error {
 			// The depth guard, not the deadline, must stop it; unwinding 1000 levels takes
 			// yaegi a while under -race on a busy machine.
-			ctx, cancel := context.WithTimeout(context.Background(), waitLimit/2)
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit-2*time.Second)
 			defer cancel()
 			_, _, err := p.Outgoing(ctx, sampleItem(), Env{})
 			return err
