@@ -5,7 +5,7 @@ PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb imagemagick xdotool dbus gn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN  := bin/tandem
 
-.PHONY: run app test fuzz bench deb deps build $(BIN)
+.PHONY: run app test fuzz chaos bench deb deps build $(BIN)
 
 run: deps build
 	@if [ -n "$$DISPLAY" ]; then \
@@ -59,6 +59,13 @@ fuzz:
 		echo "fuzz $$name in ./$$pkg for $(FUZZTIME)"; \
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
+
+# The crash test at scale: at least 1,000 SIGKILLs over 100,000 changes (hours on 2 cores).
+chaos: deps
+	dbus-run-session -- sh -c ' \
+		echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+		export TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1 TANDEM_CHAOS_KILLS=1000 TANDEM_CHAOS_CHANGES=100000; \
+		CGO_ENABLED=1 go test -run TestCrashKills -timeout 0 -v ./cmd/tandem'
 
 bench: build
 	go test -run '^$$' -bench . ./core/...
