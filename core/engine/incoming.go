@@ -219,7 +219,13 @@ func (e *Engine) planBatch(ctx context.Context, groups [][]queue.Event) *batch {
 		if !p.changes() {
 			continue
 		}
-		p.unsent = e.unsentEdits(ctx, p)
+		if !p.retried() {
+			// On a retry the item may already hold what the lost attempt wrote: that is not a
+			// local edit to send back (it would carry the partner's older value to it; the
+			// crash test saw an origin's newer title overwritten so). A person's edit made in
+			// the crash window is then taken for part of the applied state.
+			p.unsent = e.unsentEdits(ctx, p)
+		}
 		if w, ok := e.buildWrite(p); ok {
 			p.write = len(b.writes)
 			b.writes = append(b.writes, w)
