@@ -419,6 +419,11 @@ func (s *historyScreen) timelineStep(r agent.HistoryRecord) fyne.CanvasObject {
 	what.Importance = outcomeImportance(r.Outcome)
 	what.Wrapping = fyne.TextWrapWord
 	box := container.NewVBox(head, what)
+	for _, l := range r.RuleLogs {
+		ll := widget.NewLabel("Rule log: " + l)
+		ll.Wrapping = fyne.TextWrapWord
+		box.Add(ll)
+	}
 	if r.Error != "" {
 		e := widget.NewLabel("Error: " + r.Error)
 		e.Wrapping = fyne.TextWrapWord

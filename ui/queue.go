@@ -758,6 +758,12 @@ func queueDetail(e agent.QueueEntry, conn string) string {
 	if e.LastError != "" {
 		b.WriteString("\nLast error: " + e.LastError)
 	}
+	if e.Rule != "" {
+		b.WriteString("\nRule: " + e.Rule)
+	}
+	for _, l := range e.RuleLogs {
+		b.WriteString("\nRule log: " + l)
+	}
 	return b.String()
 }
 

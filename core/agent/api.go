@@ -116,4 +116,6 @@ type QueueEntry struct {
 	LastError  string
 	NextRetry  time.Time
 	Created    time.Time
+	Rule       string   // the rule version that built the event or last ran on it: "outgoing v3"
+	RuleLogs   []string // that run's ctx.Log lines
 }

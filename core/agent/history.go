@@ -151,7 +151,7 @@ func (r *historyRecorder) Record(outs []engine.Outcome) {
 	}
 	for _, o := range outs {
 		rec := history.Record{Connection: r.conn, Direction: o.Direction, Local: o.Local, Remote: o.Remote, EventID: o.Event.ID,
-			Kind: o.Event.Kind, Duration: o.Duration, Permanent: o.Permanent, RuleVersion: o.RuleVersion, Payload: o.Event.Payload,
+			Kind: o.Event.Kind, Duration: o.Duration, Permanent: o.Permanent, RuleVersion: o.RuleVersion, RuleLogs: o.Logs, Payload: o.Event.Payload,
 			Attempt: o.Event.Attempts + 1}
 		if rec.Remote == "" {
 			rec.Remote = remoteOf[o.Local]

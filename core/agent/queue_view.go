@@ -136,7 +136,8 @@ func (s segment) describe(entries []queue.Entry) []QueueEntry {
 	out := make([]QueueEntry, len(entries))
 	for i, e := range entries {
 		qe := QueueEntry{Connection: s.c.rec.ID, Direction: s.dir, Seq: e.Seq, EventID: e.ID, ItemKey: e.ItemKey, Kind: e.Kind,
-			State: e.State.String(), BlockedBy: e.BlockedBy, Attempts: e.Attempts, LastError: e.LastError, NextRetry: e.NextRetry, Created: e.Created}
+			State: e.State.String(), BlockedBy: e.BlockedBy, Attempts: e.Attempts, LastError: e.LastError, NextRetry: e.NextRetry, Created: e.Created,
+			Rule: e.Rule, RuleLogs: e.Logs}
 		if s.dir == "out" {
 			qe.Local, qe.Remote = e.ItemKey, remoteOf[e.ItemKey]
 		} else {

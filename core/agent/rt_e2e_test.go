@@ -314,3 +314,75 @@ func rtSettings(url, queues, user string) TrackerSettings {
 
 // secret is RT's credential as typed into Settings.
 func secret(credential string) map[string]string { return map[string]string{"credential": credential} }
+
+// A partner's comment edit arrives in RT, whose transactions cannot change, as a follow-up
+// comment with the new text, and a deletion as a short internal note; neither comes back to
+// the partner as a new comment.
+func TestRTCommentEditsArriveAsNotes(t *testing.T) {
+	srv := rttest.Need(t, rtServer)
+	keys := testKeys(t)
+	ctx := context.Background()
+	helpdesk := start(t, Options{Dir: t.TempDir(), Name: "Helpdesk", Listen: "127.0.0.1:0", Keys: keys})
+	settings := rtSettings(srv.URL, "General", srv.User)
+	settings.Poll, settings.Timeout = 300*time.Millisecond, 10*time.Second
+	if err := helpdesk.SaveTrackerSettings(ctx, settings, secret(srv.Password)); err != nil {
+		t.Fatalf("save rt settings: %v", err)
+	}
+	dev := start(t, Options{Dir: t.TempDir(), Name: "Dev", Listen: "127.0.0.1:0", Prefix: "DEV", Keys: keys})
+	pair(t, helpdesk, dev)
+
+	title := fmt.Sprintf("Printer jams %d", time.Now().UnixNano())
+	it, err := dev.CreateItem(ctx, item.Item{Title: title, Status: "open"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dev.AddComment(ctx, it.Key, item.Comment{Author: item.User{Name: "Dana Dev"}, Body: "Paper tray 2 is bent."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := func() item.Item {
+		ts := rtTickets(t, srv)[title]
+		if len(ts) != 1 {
+			return item.Item{}
+		}
+		return ts[0]
+	}
+	eventually(t, 60*time.Second, "the comment in rt", func() (bool, string) {
+		tk := ticket()
+		return hasComment(tk, "Dana Dev", "Paper tray 2 is bent."), fmt.Sprintf("%+v", tk.Comments)
+	})
+	if _, err := dev.Local().EditComment(ctx, it.Key, c.ID, "Paper tray 2 is bent; tray 1 is fine."); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the edit as a follow-up in rt", func() (bool, string) {
+		tk := ticket()
+		for _, cm := range tk.Comments {
+			if cm.Author.Name == "Dana Dev" && strings.Contains(cm.Body, "(edited comment #") && strings.Contains(cm.Body, "tray 1 is fine") {
+				return len(tk.Comments) == 2, fmt.Sprintf("%+v", tk.Comments)
+			}
+		}
+		return false, fmt.Sprintf("%+v", tk.Comments)
+	})
+	if _, err := dev.Local().DeleteComment(ctx, it.Key, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the deletion as a note in rt", func() (bool, string) {
+		tk := ticket()
+		for _, cm := range tk.Comments {
+			if cm.Internal && strings.Contains(cm.Body, "deleted comment #") {
+				return len(tk.Comments) == 3, fmt.Sprintf("%+v", tk.Comments)
+			}
+		}
+		return false, fmt.Sprintf("%+v", tk.Comments)
+	})
+	// The notes stand for Dana's comment: nothing comes back to dev.
+	eventually(t, 30*time.Second, "queues drained", func() (bool, string) {
+		h, _ := helpdesk.Overview(ctx)
+		d, _ := dev.Overview(ctx)
+		return h.Queued == 0 && d.Queued == 0 && h.Failed == 0 && d.Failed == 0, fmt.Sprintf("helpdesk %+v dev %+v", h, d)
+	})
+	time.Sleep(2 * time.Second) // a few of the helpdesk's polls
+	if got, _ := dev.Local().Get(ctx, it.Key); len(got.Comments) != 0 {
+		t.Errorf("dev's item after the deletion: %+v; want no comments (the notes are never sent back)", got.Comments)
+	}
+}

@@ -415,19 +415,25 @@ func (r *ruleSource) set(dir, src string, version int, defaults string, p *rules
 }
 
 func (r *ruleSource) programs() (out, in *rules.Program, err error) {
+	out, in, _, _, err = r.live()
+	return out, in, err
+}
+
+// live returns the programs with the numbers of the versions they were compiled from.
+func (r *ruleSource) live() (out, in *rules.Program, outVer, inVer int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.out == nil || r.out.Retired() != nil {
 		if r.out, err = rules.Compile("outgoing.go", r.outSrc); err != nil {
-			return nil, nil, fmt.Errorf("outgoing rule: %w", err)
+			return nil, nil, 0, 0, fmt.Errorf("outgoing rule: %w", err)
 		}
 	}
 	if r.in == nil || r.in.Retired() != nil {
 		if r.in, err = rules.Compile("incoming.go", r.inSrc); err != nil {
-			return nil, nil, fmt.Errorf("incoming rule: %w", err)
+			return nil, nil, 0, 0, fmt.Errorf("incoming rule: %w", err)
 		}
 	}
-	return r.out, r.in, nil
+	return r.out, r.in, r.outVer, r.inVer, nil
 }
 
 // ruleSet adapts the rule programs to what the engine needs, counting runs.
@@ -437,28 +443,33 @@ type ruleSet struct {
 	runs *atomic.Int64
 }
 
-func (r ruleSet) Outgoing(ctx context.Context, it item.Item) (item.Replica, engine.RuleResult, error) {
+func (r ruleSet) Outgoing(ctx context.Context, it item.Item, first bool) (item.Replica, engine.RuleResult, error) {
 	r.runs.Add(1)
-	out, _, err := r.src.programs()
+	out, _, ver, _, err := r.src.live()
 	if err != nil {
 		return item.Replica{}, engine.RuleResult{}, err
 	}
-	rep, o, err := out.Outgoing(ctx, it, r.env)
-	return rep, ruleResult(o), err
+	env := r.env
+	env.FirstSync = first
+	rep, o, err := out.Outgoing(ctx, it, env)
+	return rep, ruleResult(o, ver), err
 }
 
-func (r ruleSet) Incoming(ctx context.Context, rep item.Replica, cur item.Item) (item.Item, engine.RuleResult, error) {
+func (r ruleSet) Incoming(ctx context.Context, rep item.Replica, cur item.Item, first bool) (item.Item, engine.RuleResult, error) {
 	r.runs.Add(1)
-	_, in, err := r.src.programs()
+	_, in, _, ver, err := r.src.live()
 	if err != nil {
 		return item.Item{}, engine.RuleResult{}, err
 	}
-	it, o, err := in.Incoming(ctx, rep, cur, r.env)
-	return it, ruleResult(o), err
+	env := r.env
+	env.FirstSync = first
+	it, o, err := in.Incoming(ctx, rep, cur, env)
+	return it, ruleResult(o, ver), err
 }
 
-func ruleResult(o rules.Outcome) engine.RuleResult {
-	return engine.RuleResult{Skip: o.Skip, Reason: o.SkipReason, Logs: o.Logs}
+func ruleResult(o rules.Outcome, version int) engine.RuleResult {
+	return engine.RuleResult{Skip: o.Skip, Reason: o.SkipReason, Logs: o.Logs, Version: version, Conflicts: o.Conflicts,
+		IgnoreCommentEdits: o.IgnoreCommentEdits, IgnoreCommentDeletions: o.IgnoreCommentDeletions}
 }
 
 // HasTrackerSecret reports whether the keychain holds the secret field key of tracker kind.

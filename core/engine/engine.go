@@ -25,17 +25,69 @@ import (
 // small adapter in core/agent.
 type Rules interface {
 	// Outgoing builds the replica of a local item; a result with Skip means it is not sent.
-	Outgoing(ctx context.Context, it item.Item) (item.Replica, RuleResult, error)
+	// first is set when the item has never been sent (ctx.FirstSync).
+	Outgoing(ctx context.Context, it item.Item, first bool) (item.Replica, RuleResult, error)
 	// Incoming maps a partner's replica onto a copy of the local item. The copy's Comments are
-	// empty on entry; the rule puts there the replica comments it accepts.
-	Incoming(ctx context.Context, r item.Replica, current item.Item) (item.Item, RuleResult, error)
+	// empty on entry; the rule puts there the replica comments it accepts. first is set when
+	// the local item is about to be created.
+	Incoming(ctx context.Context, r item.Replica, current item.Item, first bool) (item.Item, RuleResult, error)
 }
 
 // RuleResult is what a rule run reports besides the replica or item it built.
 type RuleResult struct {
-	Skip   bool     // the rule asked not to sync this item
-	Reason string   // why, in the rule's words
-	Logs   []string // the rule's ctx.Log lines, in order
+	Skip    bool     // the rule asked not to sync this item
+	Reason  string   // why, in the rule's words
+	Logs    []string // the rule's ctx.Log lines, in order
+	Version int      // the version of the rule that ran; 0 when not known
+	// Conflicts are an incoming rule's policies by field (ConflictLocal, ConflictOverwrite);
+	// a field not named follows ConflictPartner.
+	Conflicts map[string]string
+	// IgnoreCommentEdits and IgnoreCommentDeletions: the incoming rule chose that edits or
+	// deletions of synced comments do not follow.
+	IgnoreCommentEdits, IgnoreCommentDeletions bool
+}
+
+// Conflict policies of an incoming rule, per field (see RuleResult.Conflicts).
+const (
+	// ConflictPartner writes a field the partner changed (the default).
+	ConflictPartner = "partner"
+	// ConflictLocal keeps a field changed here since the last sync.
+	ConflictLocal = "local"
+	// ConflictOverwrite writes the partner's value whenever it differs from the local one.
+	ConflictOverwrite = "overwrite"
+)
+
+// ruleLabel names a rule version for events and the history: "outgoing v3".
+func ruleLabel(dir string, version int) string {
+	if version <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s v%d", dir, version)
+}
+
+// ruleFailure is a rule's run-time failure with the rule version that ran and its log lines,
+// which the queue keeps with the failed event (see queue.Fail).
+type ruleFailure struct {
+	err  error
+	rule string
+	logs []string
+}
+
+func (f ruleFailure) Error() string                { return f.err.Error() }
+func (f ruleFailure) Unwrap() error                { return f.err }
+func (f ruleFailure) RuleNote() (string, []string) { return f.rule, f.logs }
+func ruleFailed(err error, dir string, run RuleResult) error {
+	return ruleFailure{err: err, rule: ruleLabel(dir, run.Version), logs: run.Logs}
+}
+
+// withRule gives an apply's failure the incoming rule's version and log lines, unless it
+// carries a rule's already.
+func withRule(err error, dir string, run RuleResult) error {
+	var note interface{ RuleNote() (string, []string) }
+	if run.Version == 0 && len(run.Logs) == 0 || errors.As(err, &note) {
+		return err
+	}
+	return ruleFailure{err: err, rule: ruleLabel(dir, run.Version), logs: run.Logs}
 }
 
 // Sender delivers a batch of outbox events to the partner and answers the highest sequence
@@ -75,6 +127,8 @@ type Change struct {
 	// knowledge before this change. When it is the replica the receiver last applied, the
 	// receiver already knows what its incoming rule made of it and need not run it again.
 	PrevHash string `json:"prevHash,omitempty"`
+	// DeletedComments are the sender's ids of comments it sent before and has deleted since.
+	DeletedComments []string `json:"deletedComments,omitempty"`
 }
 
 // Receipt is the payload of a receipt: the partner applied Target as its item Source.
@@ -174,10 +228,23 @@ type twin struct {
 	// without running the outgoing rule again.
 	ItemHash string `json:"h,omitempty"`
 	// RecvHash is the hash of the partner's replica last applied, and Base what the incoming
-	// rule made of it (fields only): the "before" of the partner's next change.
-	RecvHash string     `json:"rh,omitempty"`
-	Base     *item.Item `json:"b,omitempty"`
+	// rule made of it (the hashes of its fields): the "before" of the partner's next change.
+	RecvHash string    `json:"rh,omitempty"`
+	Base     fieldSums `json:"bs,omitempty"`
+	// Synced hashes the local item's fields as they were after the partner's last change was
+	// applied: a field that differs now was changed here since, which a ConflictLocal policy
+	// keeps when the partner changes it too.
+	Synced fieldSums `json:"y,omitempty"`
+	// SentComments are the local ids of the comments in the replica last sent: one deleted
+	// since is named to the partner (Change.DeletedComments).
+	SentComments map[string]bool `json:"sc,omitempty"`
+	// CommentHashes hold, by the partner's comment id, the hash of the comment as last
+	// applied here (deletedComment once deleted), so an edit is told from an old copy.
+	CommentHashes map[string]string `json:"ch,omitempty"`
 }
+
+// deletedComment marks, in twin.CommentHashes, a partner comment deleted here.
+const deletedComment = "-"
 
 // New returns an engine for one connection, creating its buckets.
 func New(opt Options) (*Engine, error) {
@@ -433,11 +500,15 @@ const writeTimeout = 2 * time.Minute
 
 // outgoingRule runs the outgoing rule. A rule run is bounded by the rule's own deadline, not
 // cut short because the engine is stopping, so a stop never looks like a rule failure.
-func (e *Engine) outgoingRule(ctx context.Context, it item.Item) (item.Replica, RuleResult, error) {
-	return e.opt.Rules.Outgoing(context.WithoutCancel(ctx), it)
+func (e *Engine) outgoingRule(ctx context.Context, it item.Item, first bool) (item.Replica, RuleResult, error) {
+	return e.opt.Rules.Outgoing(context.WithoutCancel(ctx), it, first)
 }
 
 // incomingRule runs the incoming rule, like outgoingRule.
-func (e *Engine) incomingRule(ctx context.Context, r item.Replica, cur item.Item) (item.Item, RuleResult, error) {
-	return e.opt.Rules.Incoming(context.WithoutCancel(ctx), r, cur)
+func (e *Engine) incomingRule(ctx context.Context, r item.Replica, cur item.Item, first bool) (item.Item, RuleResult, error) {
+	return e.opt.Rules.Incoming(context.WithoutCancel(ctx), r, cur, first)
 }
+
+// unsent reports whether the item of twin t has never been sent: its outgoing rule run is its
+// first sync.
+func (t twin) unsent() bool { return t.Remote == "" && t.SentHash == "" && t.Sent == nil }

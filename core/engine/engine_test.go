@@ -17,22 +17,33 @@ import (
 )
 
 // plainRules maps the core fields both ways in plain Go; the yaegi rules are tested in
-// core/rules and end to end in core/agent.
-type plainRules struct{ failOut func(item.Item) error }
-
-func (p plainRules) Outgoing(_ context.Context, it item.Item) (item.Replica, engine.RuleResult, error) {
-	if p.failOut != nil {
-		if err := p.failOut(it); err != nil {
-			return item.Replica{}, engine.RuleResult{}, err
-		}
-	}
-	return item.Replica{Title: it.Title, Description: it.Description, Status: it.Status, Priority: it.Priority, Labels: it.Labels, Comments: it.Comments}, engine.RuleResult{}, nil
+// core/rules and end to end in core/agent. result, when set, is what every run reports
+// besides (conflict policies, comment choices, a version, log lines).
+type plainRules struct {
+	failOut func(item.Item) error
+	result  *engine.RuleResult
 }
 
-func (plainRules) Incoming(_ context.Context, r item.Replica, cur item.Item) (item.Item, engine.RuleResult, error) {
+func (p plainRules) run() engine.RuleResult {
+	if p.result == nil {
+		return engine.RuleResult{}
+	}
+	return *p.result
+}
+
+func (p plainRules) Outgoing(_ context.Context, it item.Item, _ bool) (item.Replica, engine.RuleResult, error) {
+	if p.failOut != nil {
+		if err := p.failOut(it); err != nil {
+			return item.Replica{}, p.run(), err
+		}
+	}
+	return item.Replica{Title: it.Title, Description: it.Description, Status: it.Status, Priority: it.Priority, Labels: it.Labels, Comments: it.Comments}, p.run(), nil
+}
+
+func (p plainRules) Incoming(_ context.Context, r item.Replica, cur item.Item, _ bool) (item.Item, engine.RuleResult, error) {
 	cur.Title, cur.Description, cur.Status, cur.Priority, cur.Labels = r.Title, r.Description, r.Status, r.Priority, r.Labels
 	cur.Comments = r.Comments
-	return cur, engine.RuleResult{}, nil
+	return cur, p.run(), nil
 }
 
 // side is one agent's worth of engine state on a real bbolt file.
@@ -64,6 +75,12 @@ func (d *direct) Send(ctx context.Context, evs []queue.Event) (uint64, error) {
 // newSide makes one side; wrap, when given, stands between the engine and the tracker.
 func newSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules, wrap ...func(*local.Tracker) engine.Tracker) *side {
 	t.Helper()
+	return buildSide(t, prefix, send, rules, nil, wrap...)
+}
+
+// buildSide is newSide with a recorder of the engine's outcomes (nil for none).
+func buildSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules, rec engine.Recorder, wrap ...func(*local.Tracker) engine.Tracker) *side {
+	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +103,7 @@ func newSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rules
 		et = w(tr)
 	}
 	eng, err := engine.New(engine.Options{Connection: "c", Store: st, Tracker: et, Rules: rules, Outbox: out, Inbox: in, Sender: send,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 50 * time.Millisecond})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 50 * time.Millisecond, Recorder: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,18 +445,18 @@ type countingRules struct {
 	outFor, inFor map[string]int // by item title
 }
 
-func (c *countingRules) Outgoing(ctx context.Context, it item.Item) (item.Replica, engine.RuleResult, error) {
+func (c *countingRules) Outgoing(ctx context.Context, it item.Item, first bool) (item.Replica, engine.RuleResult, error) {
 	c.mu.Lock()
 	c.out++
 	c.mu.Unlock()
-	return c.plainRules.Outgoing(ctx, it)
+	return c.plainRules.Outgoing(ctx, it, first)
 }
 
-func (c *countingRules) Incoming(ctx context.Context, r item.Replica, cur item.Item) (item.Item, engine.RuleResult, error) {
+func (c *countingRules) Incoming(ctx context.Context, r item.Replica, cur item.Item, first bool) (item.Item, engine.RuleResult, error) {
 	c.mu.Lock()
 	c.in++
 	c.mu.Unlock()
-	return c.plainRules.Incoming(ctx, r, cur)
+	return c.plainRules.Incoming(ctx, r, cur, first)
 }
 
 func (c *countingRules) runs() (out, in int) {

@@ -145,10 +145,55 @@ func syncHash(it item.Item) string {
 	return item.HashValue(it)
 }
 
-// fieldsOnly returns it without key, comments and times: what a twin keeps as Base.
-func fieldsOnly(it item.Item) *item.Item {
-	it = it.Clone()
-	it.Key, it.Comments, it.Attachments = "", nil, nil
-	it.Created, it.Updated = time.Time{}, time.Time{}
-	return &it
+// fieldSums are the hashes of an item's field values by field name: enough to tell whether a
+// field still holds a value, without keeping the value (the twin never stores a detokenized
+// secret or a requester's address).
+type fieldSums map[string]string
+
+// fieldSum hashes field f of it; nil and empty labels, and a missing and an empty custom
+// field, hash alike, as fieldEqual treats them.
+func fieldSum(it item.Item, f string) string {
+	var v any
+	switch f {
+	case FieldTitle:
+		v = it.Title
+	case FieldDescription:
+		v = it.Description
+	case FieldStatus:
+		v = it.Status
+	case FieldPriority:
+		v = it.Priority
+	case FieldLabels:
+		if len(it.Labels) > 0 {
+			v = it.Labels
+		} else {
+			v = []string{}
+		}
+	case FieldAssignee:
+		v = it.Assignee
+	case FieldReporter:
+		v = it.Reporter
+	default:
+		name, _ := strings.CutPrefix(f, CustomPrefix)
+		v = it.Custom[name]
+	}
+	return item.HashValue(v)
+}
+
+// sumsOf hashes every field of it.
+func sumsOf(it item.Item) fieldSums {
+	s := fieldSums{}
+	for _, f := range itemFields(it) {
+		s[f] = fieldSum(it, f)
+	}
+	return s
+}
+
+// equal reports whether it holds, for field f, the value s was taken from.
+func (s fieldSums) equal(it item.Item, f string) bool {
+	want, ok := s[f]
+	if !ok {
+		want = fieldSum(item.Item{}, f) // a custom field the summed item did not have
+	}
+	return want == fieldSum(it, f)
 }

@@ -95,6 +95,7 @@ func fold(a, b Change) Change {
 		out.Target = a.Target
 	}
 	out.PrevHash = a.PrevHash
+	out.DeletedComments = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a.DeletedComments), b.DeletedComments...))))
 	if a.Prev == nil || b.Prev == nil { // a create, or a sender that names no fields: all changed
 		out.Changed, out.Prev = nil, nil
 		return out
@@ -119,7 +120,7 @@ type plan struct {
 	twin     twin
 	current  item.Item     // the local item before the change (zero for a new one)
 	incoming item.Item     // what the incoming rule made of the replica
-	previous *item.Item    // what it made of the replica as it was before the sender's change
+	previous fieldSums     // what it made of the replica as it was before the sender's change
 	unsent   *item.Replica // this side's replica before the write, when it has edits the partner has not seen
 	write    int           // index into the batch's writes, -1 when nothing is written
 	partner  []string      // partner ids of the write's NewComments
@@ -127,6 +128,9 @@ type plan struct {
 	created  bool          // the write created the local item
 	followUp *queue.Event  // local edits the partner has not seen, sent after the apply
 	partial  bool          // the write failed after creating the item: keep the twin link
+	// hashes are the partner comments' hashes to record once the write succeeds (by the
+	// partner's id; deletedComment for one deleted).
+	hashes map[string]string
 }
 
 // seqs are the inbox sequences of the plan's events.
@@ -345,7 +349,7 @@ func (e *Engine) unsentEdits(ctx context.Context, p *plan) *item.Replica {
 	if p.twin.ItemHash != "" && p.twin.ItemHash == syncHash(p.current) {
 		return nil // the item is as it was when its replica was last recorded
 	}
-	r, run, err := e.outgoingRule(ctx, withoutComments(p.current, p.twin.partnerComments()))
+	r, run, err := e.outgoingRule(ctx, withoutComments(p.current, p.twin.partnerComments()), false)
 	if err != nil || run.Skip || r.Hash() == p.twin.SentHash {
 		return nil
 	}
@@ -380,15 +384,20 @@ func (e *Engine) settle(ctx context.Context, b *batch) {
 			}
 			p.created = w.Key == ""
 			p.linkComments(res.CommentIDs)
+			p.settleComments(res.NoteIDs)
 			if res.Item != nil {
 				p.current = res.Item.Clone()
 			} else {
 				mergeInto(p, w, res)
 			}
 		}
+		if p.write < 0 {
+			p.settleComments(nil) // nothing written: only baselines of comments seen before
+		}
+		p.twin.Synced = sumsOf(p.current) // written from the partner: the last sync
 		p.newLink = p.twin.Remote != p.change.Source
 		p.twin.Remote = p.change.Source
-		p.twin.RecvHash, p.twin.Base = p.change.Replica.Hash(), fieldsOnly(p.incoming)
+		p.twin.RecvHash, p.twin.Base = p.change.Replica.Hash(), sumsOf(p.incoming)
 		e.settleEcho(ctx, p)
 	}
 }
@@ -396,7 +405,7 @@ func (e *Engine) settle(ctx context.Context, b *batch) {
 // settleEcho records in the twin the replica this side would send for the item's new state.
 func (e *Engine) settleEcho(ctx context.Context, p *plan) {
 	merged := withoutComments(p.current, p.twin.partnerComments())
-	r, run, err := e.outgoingRule(ctx, merged)
+	r, run, err := e.outgoingRule(ctx, merged, false)
 	if err != nil || run.Skip {
 		return
 	}
@@ -409,7 +418,7 @@ func (e *Engine) settleEcho(ctx context.Context, p *plan) {
 	known := *stripComments(r)
 	copyReplicaFields(&known, *p.twin.Sent, replicaChanged(*p.twin.Sent, *p.unsent))
 	p.twin.SentHash, p.twin.Sent, p.twin.ItemHash = "", &known, ""
-	if out, ok := e.outgoingFrom(p.current, p.twin, r); ok && out.ev.ID != "" {
+	if out, ok := e.outgoingFrom(p.current, p.twin, r, run); ok && out.ev.ID != "" {
 		p.followUp = &out.ev
 		p.twin = out.twin
 	}
@@ -439,7 +448,7 @@ func (e *Engine) commitIn(tx *bolt.Tx, b *batch, now time.Time) error {
 					return err
 				}
 			}
-			if _, err := e.opt.Inbox.Fail(tx, p.ev.Seq, p.err, now); err != nil {
+			if _, err := e.opt.Inbox.Fail(tx, p.ev.Seq, withRule(p.err, "incoming", p.rule), now); err != nil {
 				return err
 			}
 			continue
@@ -485,10 +494,11 @@ func (e *Engine) report(b *batch) {
 			e.setErr(fmt.Errorf("apply %s: %w", p.ev.ItemKey, p.err))
 			ev := p.ev
 			ev.Attempts++
-			outs = append(outs, failed("in", ev, p.twin.Local, p.ev.ItemKey, p.err, took))
+			outs = append(outs, failed("in", ev, p.twin.Local, p.ev.ItemKey, withRule(p.err, "incoming", p.rule), took))
 			continue
 		}
-		o := Outcome{Direction: "in", Event: p.ev, Local: p.twin.Local, Remote: p.change.Source, Result: ResultApplied, Duration: took}
+		o := Outcome{Direction: "in", Event: p.ev, Local: p.twin.Local, Remote: p.change.Source, Result: ResultApplied, Duration: took,
+			RuleVersion: ruleLabel("incoming", p.rule.Version), Logs: p.rule.Logs}
 		switch {
 		case p.receipt != nil:
 			o.Local, o.Remote = p.receipt.Target, p.receipt.Source
@@ -583,10 +593,10 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 	}
 	base := p.current.Clone()
 	base.Comments = nil
-	in, run, err := e.incomingRule(ctx, p.change.Replica, base)
+	in, run, err := e.incomingRule(ctx, p.change.Replica, base, local == "")
 	p.rule = run
 	if err != nil {
-		return permanent(fmt.Errorf("incoming rule: %w", err))
+		return permanent(ruleFailed(fmt.Errorf("incoming rule: %w", err), "incoming", run))
 	}
 	if run.Skip {
 		p.skip = true
@@ -601,11 +611,11 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 	} else if local != "" && p.change.Prev != nil {
 		before := p.change.Replica
 		copyReplicaFields(&before, *p.change.Prev, p.change.Changed)
-		prev, _, err := e.incomingRule(ctx, before, base.Clone())
+		prev, prun, err := e.incomingRule(ctx, before, base.Clone(), false)
 		if err != nil {
-			return permanent(fmt.Errorf("incoming rule: %w", err))
+			return permanent(ruleFailed(fmt.Errorf("incoming rule: %w", err), "incoming", prun))
 		}
-		p.previous = &prev
+		p.previous = sumsOf(prev)
 	}
 	return nil
 }
@@ -613,6 +623,14 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 // buildWrite merges field by field: on an update, an item field is written only when the
 // sender's change moved it (the rule gives a different value for the replica before and after
 // the change) and it differs from the local value, so a field changed only locally is kept.
+// The incoming rule's conflict policy changes that per field: ConflictOverwrite writes the
+// partner's value whenever it differs; ConflictLocal keeps a field changed here since the last
+// sync even when the partner changed it too.
+//
+// Comments: a partner comment not linked yet is added; a linked one whose text changed since
+// it was applied is an edit, and one the sender names as deleted a deletion, unless the rule
+// chose that they do not follow. A tracker that cannot edit or delete comments in place says
+// so in a follow-up note (Write.CommentNotes).
 func (e *Engine) buildWrite(p *plan) (Write, bool) {
 	w := Write{Key: p.current.Key, Item: p.incoming, Retry: p.retried()}
 	if w.Retry {
@@ -623,26 +641,91 @@ func (e *Engine) buildWrite(p *plan) (Write, bool) {
 	}
 	isNew := p.current.Key == ""
 	for _, f := range itemFields(p.incoming, p.current) {
+		policy := p.rule.Conflicts[f]
 		switch {
 		case isNew:
 		case fieldEqual(p.incoming, p.current, f):
 			continue
-		case p.previous != nil && fieldEqual(p.incoming, *p.previous, f):
+		case policy == ConflictOverwrite:
+			// the partner's value wins whatever changed
+		case p.previous != nil && p.previous.equal(p.incoming, f):
 			continue // the sender did not change it; its value has not caught up with ours
+		case policy == ConflictLocal && p.previous != nil && !p.previous.equal(p.current, f) &&
+			(p.twin.Synced == nil || !p.twin.Synced.equal(p.current, f)):
+			// The partner changed the field from a value other than ours, and ours changed
+			// here since the partner's last change was applied: both changed it, and the
+			// local change wins.
+			continue
 		}
 		w.Fields = append(w.Fields, f)
 	}
+	p.hashes = map[string]string{}
 	for _, c := range p.incoming.Comments {
-		if _, known := p.twin.Comments[c.ID]; known {
+		local, known := p.twin.Comments[c.ID]
+		if !known {
+			p.partner = append(p.partner, c.ID)
+			w.NewComments = append(w.NewComments, c)
+			p.hashes[c.ID] = commentHash(c)
 			continue
 		}
-		p.partner = append(p.partner, c.ID)
-		w.NewComments = append(w.NewComments, c)
+		old, seen := p.twin.CommentHashes[c.ID]
+		h := commentHash(c)
+		switch {
+		case old == deletedComment || old == h:
+		case !seen:
+			p.hashes[c.ID] = h // applied before hashes were kept: this copy is the baseline
+		case !p.rule.IgnoreCommentEdits:
+			ed := c
+			ed.ID = local
+			w.EditComments = append(w.EditComments, ed)
+			p.hashes[c.ID] = h
+		}
 	}
-	if !isNew && len(w.Fields) == 0 && len(w.NewComments) == 0 {
-		return Write{}, false
+	if !p.rule.IgnoreCommentDeletions {
+		for _, id := range p.change.DeletedComments {
+			local, known := p.twin.Comments[id]
+			if !known || p.twin.CommentHashes[id] == deletedComment {
+				continue
+			}
+			w.DeleteComments = append(w.DeleteComments, local)
+			p.hashes[id] = deletedComment
+		}
+	}
+	w.CommentNotes = len(w.EditComments) > 0 || len(w.DeleteComments) > 0
+	if !isNew && len(w.Fields) == 0 && len(w.NewComments) == 0 && !w.CommentNotes {
+		return Write{}, false // baseline hashes, if any, are recorded when the plan settles
 	}
 	return w, true
+}
+
+// commentHash is what a comment's edits are told by: its text, author and visibility.
+func commentHash(c item.Comment) string {
+	return item.HashValue(struct {
+		Body     string
+		Author   item.User
+		Internal bool
+	}{c.Body, c.Author, c.Internal})
+}
+
+// settleComments records, after a successful write, the hashes of the partner comments it
+// added, edited or deleted, and the ids of the notes a tracker wrote for edits and deletions
+// it could not make in place: those are the partner's, never sent back.
+func (p *plan) settleComments(noteIDs []string) {
+	for id, h := range p.hashes {
+		if _, linked := p.twin.Comments[id]; !linked {
+			continue // not added after all (the write stopped short)
+		}
+		if p.twin.CommentHashes == nil {
+			p.twin.CommentHashes = map[string]string{}
+		}
+		p.twin.CommentHashes[id] = h
+	}
+	for _, id := range noteIDs {
+		if p.twin.Comments == nil {
+			p.twin.Comments = map[string]string{}
+		}
+		p.twin.Comments["note:"+id] = id
+	}
 }
 
 // linked reports whether a local item already has a twin record in this connection.
@@ -670,5 +753,15 @@ func mergeInto(p *plan, w Write, res WriteResult) {
 			c.ID = res.CommentIDs[j]
 			p.current.Comments = append(p.current.Comments, c)
 		}
+	}
+	for _, ed := range w.EditComments {
+		for i := range p.current.Comments {
+			if p.current.Comments[i].ID == ed.ID {
+				p.current.Comments[i].Body, p.current.Comments[i].Author = ed.Body, ed.Author
+			}
+		}
+	}
+	if len(w.DeleteComments) > 0 {
+		p.current.Comments = slices.DeleteFunc(p.current.Comments, func(c item.Comment) bool { return slices.Contains(w.DeleteComments, c.ID) })
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -209,15 +210,18 @@ func (e *Engine) outgoing(ctx context.Context, it item.Item, t twin) (pending, b
 	if t.ItemHash != "" && t.ItemHash == syncHash(it) {
 		return pending{}, false
 	}
-	r, run, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()))
+	r, run, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()), t.unsent())
 	if err != nil {
 		e.log.Warn("outgoing rule", "item", it.Key, "err", err)
-		return pending{ev: queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: KindResync}, failed: fmt.Errorf("outgoing rule for %s: %w", it.Key, err)}, true
+		ev := queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: KindResync, Rule: ruleLabel("outgoing", run.Version), Logs: run.Logs}
+		return pending{ev: ev, failed: ruleFailed(fmt.Errorf("outgoing rule for %s: %w", it.Key, err), "outgoing", run)}, true
 	}
 	if run.Skip {
+		// Outside the trigger, or skipped by the rule: nothing is sent, and what the partner
+		// has stays there; the item syncs again if it comes back.
 		return pending{}, false
 	}
-	return e.outgoingFrom(it, t, r)
+	return e.outgoingFrom(it, t, r, run)
 }
 
 // enqueue appends the events and their twins in one transaction, with the new cursor if given.
@@ -282,9 +286,9 @@ func (e *Engine) resync(ctx context.Context, ev queue.Event) error {
 	if err != nil {
 		return err
 	}
-	r, run, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()))
+	r, run, err := e.outgoingRule(ctx, withoutComments(it, t.partnerComments()), t.unsent())
 	if err != nil {
-		return permanent(fmt.Errorf("outgoing rule for %s: %w", it.Key, err))
+		return permanent(ruleFailed(fmt.Errorf("outgoing rule for %s: %w", it.Key, err), "outgoing", run))
 	}
 	return e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
 		if err := e.opt.Outbox.Ack(tx, ev.Seq); err != nil {
@@ -293,7 +297,7 @@ func (e *Engine) resync(ctx context.Context, ev queue.Event) error {
 		if run.Skip {
 			return nil
 		}
-		p, ok := e.outgoingFrom(it, t, r)
+		p, ok := e.outgoingFrom(it, t, r, run)
 		if !ok {
 			return nil
 		}
@@ -310,7 +314,11 @@ func (e *Engine) resync(ctx context.Context, ev queue.Event) error {
 // echo of a change Tandem applied, when the item's hash did not tell) sends nothing: the
 // pending then only records the item's hash in the twin, and ok is false when even that is
 // known.
-func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica) (pending, bool) {
+//
+// The event carries the rule version that built the replica and its log lines, for the queue
+// and the history; the twin records the ids of the comments sent, so a later deletion of one
+// is named to the partner.
+func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica, run RuleResult) (pending, bool) {
 	h, ih := r.Hash(), syncHash(it)
 	if h == t.SentHash {
 		if t.ItemHash == ih {
@@ -323,7 +331,7 @@ func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica) (pending, bo
 	if t.Remote == "" && t.SentHash == "" {
 		kind = KindCreate
 	}
-	ch := Change{Source: it.Key, Target: t.Remote, Replica: r, PrevHash: t.SentHash}
+	ch := Change{Source: it.Key, Target: t.Remote, Replica: r, PrevHash: t.SentHash, DeletedComments: deletedSince(t.SentComments, it)}
 	if t.Sent != nil {
 		ch.Changed = replicaChanged(*t.Sent, r)
 		prev := item.Replica{}
@@ -335,7 +343,34 @@ func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica) (pending, bo
 		return pending{}, false
 	}
 	t.SentHash, t.Sent, t.ItemHash = h, stripComments(r), ih
-	return pending{ev: queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: kind, Payload: payload}, twin: t}, true
+	t.SentComments = nil
+	for _, c := range r.Comments {
+		if t.SentComments == nil {
+			t.SentComments = map[string]bool{}
+		}
+		t.SentComments[c.ID] = true
+	}
+	ev := queue.Event{ID: queue.NewID(), ItemKey: it.Key, Kind: kind, Payload: payload, Rule: ruleLabel("outgoing", run.Version), Logs: run.Logs}
+	return pending{ev: ev, twin: t}, true
+}
+
+// deletedSince names, sorted, the comments sent earlier (sent) that the item no longer has.
+func deletedSince(sent map[string]bool, it item.Item) []string {
+	if len(sent) == 0 {
+		return nil
+	}
+	have := make(map[string]bool, len(it.Comments))
+	for _, c := range it.Comments {
+		have[c.ID] = true
+	}
+	var gone []string
+	for id := range sent {
+		if !have[id] {
+			gone = append(gone, id)
+		}
+	}
+	slices.Sort(gone)
+	return gone
 }
 
 func (e *Engine) deliverLoop(ctx context.Context) {
@@ -406,7 +441,7 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 		outs := make([]Outcome, 0, len(batch))
 		for _, ev := range batch {
 			if ev.Seq <= highest {
-				outs = append(outs, Outcome{Direction: "out", Event: ev, Local: ev.ItemKey, Result: ResultSent, Duration: took})
+				outs = append(outs, Outcome{Direction: "out", Event: ev, Local: ev.ItemKey, Result: ResultSent, Duration: took, RuleVersion: ev.Rule, Logs: ev.Logs})
 			}
 		}
 		e.record(outs)

@@ -32,7 +32,8 @@ type Outcome struct {
 	Err         error
 	Permanent   bool // the failure waits for the operator
 	Duration    time.Duration
-	RuleVersion string
+	RuleVersion string   // the rule version that ran ("outgoing v3"), when known
+	Logs        []string // its ctx.Log lines
 }
 
 // record hands outcomes to the recorder, if there is one.
@@ -44,6 +45,11 @@ func (e *Engine) record(outs []Outcome) {
 
 func failed(dir string, ev queue.Event, local, remote string, err error, took time.Duration) Outcome {
 	var p interface{ Permanent() bool }
-	return Outcome{Direction: dir, Event: ev, Local: local, Remote: remote, Result: ResultFailed, Err: err,
-		Permanent: errors.As(err, &p) && p.Permanent(), Duration: took}
+	o := Outcome{Direction: dir, Event: ev, Local: local, Remote: remote, Result: ResultFailed, Err: err,
+		Permanent: errors.As(err, &p) && p.Permanent(), Duration: took, RuleVersion: ev.Rule, Logs: ev.Logs}
+	var note interface{ RuleNote() (string, []string) }
+	if errors.As(err, &note) {
+		o.RuleVersion, o.Logs = note.RuleNote()
+	}
+	return o
 }

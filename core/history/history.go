@@ -77,11 +77,35 @@ type Record struct {
 	Permanent   bool          `json:"p,omitempty"` // the failure waits for the operator
 	Attempt     int           `json:"a,omitempty"`
 	RuleVersion string        `json:"v,omitempty"`
-	Operator    bool          `json:"op,omitempty"` // the operator did it (retry, skip)
-	Captured    bool          `json:"cap,omitempty"`
+	// RuleLogs are the rule's ctx.Log lines for this event: the operator's own diagnostics,
+	// kept with the event (at most maxRuleLogs lines of maxRuleLog characters).
+	RuleLogs []string `json:"rl,omitempty"`
+	Operator bool     `json:"op,omitempty"` // the operator did it (retry, skip)
+	Captured bool     `json:"cap,omitempty"`
 	// Payload is the event's payload, kept only when debug capture is on for the connection
 	// (see capture.go); it is never stored in the history itself.
 	Payload json.RawMessage `json:"-"`
+}
+
+// Bounds on the rule log lines a record keeps.
+const (
+	maxRuleLogs = 20
+	maxRuleLog  = 300
+)
+
+// boundLogs cuts rule log lines to the bounds a record keeps.
+func boundLogs(lines []string) []string {
+	if len(lines) > maxRuleLogs {
+		lines = append(lines[:maxRuleLogs:maxRuleLogs], fmt.Sprintf("(%d more lines)", len(lines)-maxRuleLogs))
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if r := []rune(l); len(r) > maxRuleLog {
+			l = string(r[:maxRuleLog]) + "…"
+		}
+		out[i] = l
+	}
+	return out
 }
 
 // Gap is a stretch of time whose records could not all be written.
@@ -173,6 +197,9 @@ func Open(st *store.Store, opt Options) (*Store, error) {
 func (h *Store) Record(r Record) {
 	if r.Time.IsZero() {
 		r.Time = h.now()
+	}
+	if len(r.RuleLogs) > 0 {
+		r.RuleLogs = boundLogs(r.RuleLogs)
 	}
 	h.mu.Lock()
 	if len(r.Payload) > 0 && h.capture[r.Connection].After(h.now()) {

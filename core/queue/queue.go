@@ -65,6 +65,11 @@ type Event struct {
 	// the consumer reads it again was interrupted (the process died) after it may have acted:
 	// its next attempt is a retry, as after a recorded failure.
 	InFlight bool `json:"inFlight,omitempty"`
+	// Rule is the rule version that built the event (outgoing) or last ran on it (incoming),
+	// e.g. "outgoing v3"; Logs are that run's ctx.Log lines. Kept with the event so the queue
+	// and the history show them.
+	Rule string   `json:"rule,omitempty"`
+	Logs []string `json:"logs,omitempty"`
 }
 
 // Retried reports whether an earlier attempt at the event may have acted: it failed, or it
@@ -319,7 +324,9 @@ func (q *Queue) Append(tx *bolt.Tx, evs []Event) ([]Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("append to queue %s: %w", q.name, err)
 		}
+		rule, logs := e.Rule, e.Logs
 		e = e.Wire()
+		e.Rule, e.Logs = rule, logs // local notes, kept with the event but never sent
 		e.Seq = seq
 		if e.ID == "" {
 			e.ID = NewID()
@@ -526,6 +533,11 @@ func (q *Queue) Fail(tx *bolt.Tx, seq uint64, cause error, now time.Time) (Event
 	e.InFlight = false
 	e.Attempts++
 	e.LastError = cause.Error()
+	// A rule's failure names the rule version that ran and carries its log lines.
+	var note interface{ RuleNote() (string, []string) }
+	if errors.As(cause, &note) {
+		e.Rule, e.Logs = note.RuleNote()
+	}
 	var perm interface{ Permanent() bool }
 	if errors.As(cause, &perm) && perm.Permanent() {
 		e.Permanent = true
