@@ -138,42 +138,16 @@ func (c *Context) FollowCommentEdits(on bool) { c.noEdits = !on }
 func (c *Context) FollowCommentDeletions(on bool) { c.noDeletes = !on }
 
 // MapValue returns m[v]; failing an exact match, the value of a key equal to v ignoring
-// case and surrounding space; failing that, fallback.
+// case and surrounding space; failing that, fallback. (A ValueMap does the same as a value.)
 func (c *Context) MapValue(v string, m map[string]string, fallback string) string {
-	if out, ok := m[v]; ok {
-		return out
-	}
-	t := strings.TrimSpace(v)
-	for k, out := range m {
-		if strings.EqualFold(strings.TrimSpace(k), t) {
-			return out
-		}
-	}
-	return fallback
+	return ValueMap{Values: m, Default: fallback}.Map(v)
 }
 
 // MapLabels maps each label through m (as MapValue does); labels not in m are kept when
 // keepUnknown is true and dropped otherwise. Labels mapped to "" are dropped; duplicates
 // are removed, first one wins.
 func (c *Context) MapLabels(labels []string, m map[string]string, keepUnknown bool) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, l := range labels {
-		const missing = "\x00"
-		v := c.MapValue(l, m, missing)
-		if v == missing {
-			if !keepUnknown {
-				continue
-			}
-			v = l
-		}
-		if v == "" || seen[v] {
-			continue
-		}
-		seen[v] = true
-		out = append(out, v)
-	}
-	return out
+	return ValueMap{Values: m, KeepUnmapped: keepUnknown}.Labels(labels)
 }
 
 // HasLabel reports whether labels holds name, ignoring case.
@@ -227,23 +201,7 @@ func (c *Context) IsUser(u item.User, who string) bool {
 // MapUser maps a person through m, whose keys are e-mail addresses, names or ids (matched in
 // that order, ignoring case); a person m does not know becomes fallback. Nobody stays nobody.
 func (c *Context) MapUser(u item.User, m map[string]item.User, fallback item.User) item.User {
-	if u.IsZero() {
-		return u
-	}
-	for _, key := range []string{u.Email, u.Name, u.ID} {
-		if key == "" {
-			continue
-		}
-		if out, ok := m[key]; ok {
-			return out
-		}
-		for k, out := range m {
-			if c.Is(k, key) {
-				return out
-			}
-		}
-	}
-	return fallback
+	return UserMap{People: m, Default: fallback}.Map(u)
 }
 
 // Mask replaces every character of s but the last keepLast with '*'. A value no longer

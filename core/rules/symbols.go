@@ -69,6 +69,8 @@ func buildSymbols() (interp.Exports, map[string]bool) {
 		"User":       reflect.ValueOf((*item.User)(nil)),
 		"Attachment": reflect.ValueOf((*item.Attachment)(nil)),
 		"Context":    reflect.ValueOf((*Context)(nil)),
+		"ValueMap":   reflect.ValueOf((*ValueMap)(nil)),
+		"UserMap":    reflect.ValueOf((*UserMap)(nil)),
 	}
 	return ex, ok
 }

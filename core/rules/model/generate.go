@@ -266,9 +266,8 @@ func (g *gen) condition(c Condition) string {
 	return "false" // Validate refuses anything else
 }
 
-// usersDecl declares the user map once, and returns the expressions for the map and for the
-// person an unknown one becomes (given the expression of the person being mapped).
-func (g *gen) users() (string, func(person string) string) {
+// users declares the user map once and returns its name.
+func (g *gen) users() string {
 	u := g.r.Users
 	if !g.names["people"] {
 		g.names["people"] = true
@@ -277,23 +276,19 @@ func (g *gen) users() (string, func(person string) string) {
 		} else {
 			g.decls.WriteString("// people maps local people to how the partner sees them, by e-mail, name or id.\n")
 		}
-		g.decls.WriteString("var people = map[string]tandem.User{\n")
+		g.decls.WriteString("var people = tandem.UserMap{\n\tPeople: map[string]tandem.User{\n")
 		for _, e := range u.Entries {
-			fmt.Fprintf(&g.decls, "\t%s: %s,\n", strconv.Quote(e.Match), userLit(e.User, false))
+			fmt.Fprintf(&g.decls, "\t\t%s: %s,\n", strconv.Quote(e.Match), userLit(e.User, false))
+		}
+		g.decls.WriteString("\t},\n")
+		if u.KeepUnknown {
+			g.decls.WriteString("\tKeepUnknown: true, // a person the map does not know stays as they are\n")
+		} else {
+			fmt.Fprintf(&g.decls, "\tDefault: %s, // who a person the map does not know becomes\n", userLit(u.Default, true))
 		}
 		g.decls.WriteString("}\n\n")
-		if !u.KeepUnknown {
-			g.names["unknownPerson"] = true
-			g.decls.WriteString("// unknownPerson is who a person the map does not know becomes.\n")
-			fmt.Fprintf(&g.decls, "var unknownPerson = %s\n\n", userLit(u.Default, true))
-		}
 	}
-	return "people", func(person string) string {
-		if u.KeepUnknown {
-			return person
-		}
-		return "unknownPerson"
-	}
+	return "people"
 }
 
 func userLit(u User, typed bool) string {
@@ -342,19 +337,24 @@ func (g *gen) mapping(m Mapping) {
 	case Map:
 		n := g.name(m.Target, "Values")
 		fmt.Fprintf(&g.decls, "// %s is the value map of %s.\n", n, m.Label())
-		fmt.Fprintf(&g.decls, "var %s = map[string]string{\n", n)
+		fmt.Fprintf(&g.decls, "var %s = tandem.ValueMap{\n\tValues: map[string]string{\n", n)
 		for _, p := range t.Values {
-			fmt.Fprintf(&g.decls, "\t%s: %s,\n", strconv.Quote(p.From), strconv.Quote(p.To))
+			fmt.Fprintf(&g.decls, "\t\t%s: %s,\n", strconv.Quote(p.From), strconv.Quote(p.To))
+		}
+		g.decls.WriteString("\t},\n")
+		switch {
+		case t.KeepUnmapped && k == labelsField:
+			g.decls.WriteString("\tKeepUnmapped: true, // other labels are kept\n")
+		case t.KeepUnmapped:
+			g.decls.WriteString("\tKeepUnmapped: true, // anything else stays as it is\n")
+		case k != labelsField:
+			fmt.Fprintf(&g.decls, "\tDefault: %s, // what anything else becomes\n", strconv.Quote(t.Default))
 		}
 		g.decls.WriteString("}\n\n")
 		if k == labelsField {
-			value = fmt.Sprintf("ctx.MapLabels(%s, %s, %v)", src, n, t.KeepUnmapped)
+			value = fmt.Sprintf("%s.Labels(%s)", n, src)
 		} else {
-			fallback := strconv.Quote(t.Default)
-			if t.KeepUnmapped {
-				fallback = src
-			}
-			value = fmt.Sprintf("ctx.MapValue(%s, %s, %s)", src, n, fallback)
+			value = fmt.Sprintf("%s.Map(%s)", n, src)
 		}
 	case Mask:
 		switch {
@@ -399,8 +399,7 @@ func (g *gen) mapping(m Mapping) {
 	case Detokenize:
 		value = fmt.Sprintf("ctx.Detokenize(%s)", src)
 	case MapUsers:
-		people, unknown := g.users()
-		value = fmt.Sprintf("ctx.MapUser(%s, %s, %s)", src, people, unknown(src))
+		value = fmt.Sprintf("%s.Map(%s)", g.users(), src)
 	}
 	assign := fmt.Sprintf("%s = %s\n", dst, value)
 
@@ -487,8 +486,7 @@ func (g *gen) comments() {
 			g.body.WriteString("\t\tc.Body = ctx.MaskEmails(c.Body)\n")
 		}
 		if mapped {
-			people, unknown := g.users()
-			fmt.Fprintf(&g.body, "\t\tc.Author = ctx.MapUser(c.Author, %s, %s)\n", people, unknown("c.Author"))
+			fmt.Fprintf(&g.body, "\t\tc.Author = %s.Map(c.Author)\n", g.users())
 		}
 		fmt.Fprintf(&g.body, "\t\t%s = append(%s, c)\n\t}\n", dst, dst)
 	}
