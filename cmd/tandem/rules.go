@@ -91,7 +91,7 @@ func rulesCommand() *command {
 			{
 				Name: "test", Args: "CONNECTION out|in ITEM",
 				Summary: "run a rule on a local item; nothing is sent or written",
-				Help:    "Outgoing: the replica that would be sent and what differs from what was last sent, or why the\nitem is skipped. Incoming: the changes a replica (--sample) would make, field by field.",
+				Help:    "Outgoing: the replica that would be sent and what differs from what was last sent, or why the\nitem is skipped. Incoming: the changes a replica would make, field by field: the one last\nreceived for the item, or --sample.",
 				Example: "tandem rules test Red out TDM-12\ntandem rules test Red in TDM-12 --sample replica.json --file incoming.go",
 				Data:    dataExisting, JSON: true, Check: checkRule,
 				Setup: func(fs *flag.FlagSet) runFunc {
@@ -465,6 +465,9 @@ func printTest(w io.Writer, res agent.RuleTestResult, what string) {
 	fmt.Fprintf(w, "Test run of the %s rule (%s) on %s; nothing was sent or written.\n", res.Direction, what, orNone(res.ItemKey))
 	if res.FirstSync {
 		fmt.Fprintln(w, "This would be the item's first sync.")
+	}
+	if res.FromReceived {
+		fmt.Fprintln(w, "Applied the replica last received from the partner for this item.")
 	}
 	switch {
 	case res.Error != "":

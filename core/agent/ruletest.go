@@ -18,7 +18,7 @@ type RuleTestInput struct {
 	// the replica is applied to ("" to see what a new item would be).
 	ItemKey string
 	// Replica is, for incoming, the replica to apply: an edited sample. Nil means the last one
-	// received for the item's twin, where the engine keeps it.
+	// received for the item's twin.
 	Replica *item.Replica
 }
 
@@ -43,6 +43,8 @@ type RuleTestResult struct {
 	Logs  []string // the rule's ctx.Log lines
 	// Replica is, outgoing, what would be sent; incoming, the replica the rule was given.
 	Replica item.Replica
+	// FromReceived is set when, incoming, that replica is the one last received for the item.
+	FromReceived bool
 	// Unchanged is, outgoing, that the replica equals what was last sent: nothing would go.
 	Unchanged bool
 	Changes   []FieldChange
@@ -124,7 +126,11 @@ func (a *Agent) TestRule(ctx context.Context, connID, dir string, d RuleDraft, i
 	}
 
 	if in.Replica == nil {
-		return RuleTestResult{}, errors.New("give a sample of what the partner sends to try the incoming rule on (the last replica received is not kept yet)")
+		if ts.Received == nil {
+			return RuleTestResult{}, errors.New("nothing has been received for this item yet: give a sample of what the partner would send")
+		}
+		in.Replica = ts.Received
+		res.FromReceived = true
 	}
 	env.FirstSync = cur.Key == ""
 	res.FirstSync = env.FirstSync

@@ -320,7 +320,13 @@ func TestRuleTestRun(t *testing.T) {
 		t.Errorf("the incoming test run changed the item: %+v", got)
 	}
 	if _, err := blue.TestRule(ctx, conn, RuleIncoming, RuleDraft{}, RuleTestInput{ItemKey: it.Key}); err == nil {
-		t.Error("incoming test run without a sample: nil error")
+		t.Error("incoming test run without a sample, on an item nothing was received for: nil error")
+	}
+	// Red received the item: without a sample, its test run applies the replica last received.
+	redItems, _ := red.Items(ctx)
+	res, err = red.TestRule(ctx, conn, RuleIncoming, RuleDraft{}, RuleTestInput{ItemKey: redItems[0].Key})
+	if err != nil || !res.FromReceived || res.Replica.Title != "Printer jams" || len(res.Changes) != 0 {
+		t.Errorf("red's incoming test run on the last replica received: %+v, %v; want that replica, and no change (it is applied)", res, err)
 	}
 }
 

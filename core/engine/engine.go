@@ -238,6 +238,9 @@ type twin struct {
 	// SentComments are the local ids of the comments in the replica last sent: one deleted
 	// since is named to the partner (Change.DeletedComments).
 	SentComments map[string]bool `json:"sc,omitempty"`
+	// Received is the partner's replica last applied, without its comments: what a rule test
+	// run applies when the operator gives no sample.
+	Received *item.Replica `json:"rv,omitempty"`
 	// CommentHashes hold, by the partner's comment id, the hash of the comment as last
 	// applied here (deletedComment once deleted), so an edit is told from an old copy.
 	CommentHashes map[string]string `json:"ch,omitempty"`

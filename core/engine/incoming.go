@@ -397,7 +397,7 @@ func (e *Engine) settle(ctx context.Context, b *batch) {
 		p.twin.Synced = sumsOf(p.current) // written from the partner: the last sync
 		p.newLink = p.twin.Remote != p.change.Source
 		p.twin.Remote = p.change.Source
-		p.twin.RecvHash, p.twin.Base = p.change.Replica.Hash(), sumsOf(p.incoming)
+		p.twin.RecvHash, p.twin.Base, p.twin.Received = p.change.Replica.Hash(), sumsOf(p.incoming), stripComments(p.change.Replica)
 		e.settleEcho(ctx, p)
 	}
 }

@@ -16,6 +16,8 @@ type TwinState struct {
 	PartnerComments map[string]bool
 	// CommentLinks maps the partner's comment ids to the local ids of the comments they became.
 	CommentLinks map[string]string
+	// Received is the partner's replica last applied, without comments; nil before the first.
+	Received *item.Replica
 }
 
 // TwinState returns what the engine knows of a local item's twin.
@@ -26,7 +28,7 @@ func (e *Engine) TwinState(local string) (TwinState, error) {
 		if err != nil {
 			return err
 		}
-		ts = TwinState{Remote: t.Remote, Sent: t.Sent, PartnerComments: t.partnerComments(), CommentLinks: t.Comments}
+		ts = TwinState{Remote: t.Remote, Sent: t.Sent, PartnerComments: t.partnerComments(), CommentLinks: t.Comments, Received: t.Received}
 		return nil
 	})
 	return ts, err

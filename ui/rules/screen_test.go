@@ -146,7 +146,7 @@ func TestBuildValueMapVisually(t *testing.T) {
 	// The Script tab shows the generated source, read-only.
 	selectTab(s, "Script")
 	src := s.script.editor.Text()
-	for _, part := range []string{`var statusValues = map[string]string{`, `"open": "in progress",`, `ctx.MapValue(item.Status, statusValues, "open")`} {
+	for _, part := range []string{`var statusValues = tandem.ValueMap{`, `"open": "in progress",`, `Default: "open",`, `statusValues.Map(item.Status)`} {
 		if !strings.Contains(src, part) {
 			t.Errorf("generated source lacks %q:\n%s", part, src)
 		}

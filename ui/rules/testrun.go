@@ -58,7 +58,7 @@ func (t *testRun) build(s *Screen) fyne.CanvasObject {
 	t.sample.SetMinRowsVisible(6)
 	t.fill = widget.NewButton("Start from the item's fields", t.fillSample)
 	t.inBox = container.NewVBox(
-		hint("The replica to apply. Tandem does not keep what the partner last sent, so start from the item's own fields and edit them as the partner would send them."),
+		hint("The replica to apply, as the partner would send it. Leave it empty to use the one last received for the item, or start from the item's own fields and edit them."),
 		container.NewBorder(nil, nil, nil, t.fill, layoutSpacer()),
 		t.sample,
 	)
@@ -152,10 +152,7 @@ func (t *testRun) start() {
 		t.s.host.SetStatus("Choose the item to test on.", true)
 		return
 	}
-	if dir == agent.RuleIncoming {
-		if strings.TrimSpace(t.sample.Text) == "" {
-			t.fillSample()
-		}
+	if dir == agent.RuleIncoming && strings.TrimSpace(t.sample.Text) != "" {
 		var r item.Replica
 		if err := json.Unmarshal([]byte(t.sample.Text), &r); err != nil {
 			t.s.host.SetStatus("The sample is not valid JSON: "+err.Error(), true)
@@ -197,6 +194,9 @@ func resultMarkdown(res agent.RuleTestResult) string {
 	fmt.Fprintf(&b, "Test run on **%s**. Nothing was sent or written.\n\n", escape(orDash(res.ItemKey)))
 	if res.FirstSync {
 		b.WriteString("This would be the item's first sync.\n\n")
+	}
+	if res.FromReceived {
+		b.WriteString("Applied the replica last received from the partner for this item.\n\n")
 	}
 	switch {
 	case res.Error != "":
