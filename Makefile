@@ -43,12 +43,12 @@ test: deps
 		$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) || rc=1; \
 		exit $$rc'
 
-# The fuzz targets: the invitation-code parser, the event batch decoder, the token verifier,
+# The fuzz targets: the invitation-code and reply-code parsers, the event batch decoder, the token verifier,
 # the control-channel request decoder and the audit-log verifier. make test runs each briefly;
 # make fuzz runs each longer. The budgets count executions ("Nx"), not time: Go 1.26's fuzz
 # coordinator can report a spurious "context deadline exceeded" when a time budget ends on a
 # loaded machine (go.dev/issue/75804, fixed in Go 1.27).
-FUZZ_TARGETS := core/pairing:FuzzParseCode core/transport:FuzzBatchDecoder core/transport:FuzzTokenVerifier \
+FUZZ_TARGETS := core/pairing:FuzzParseCode core/pairing:FuzzParseReply core/transport:FuzzBatchDecoder core/transport:FuzzTokenVerifier \
                 core/control:FuzzDecodeRequest core/audit:FuzzVerify
 FUZZTIME ?= 500000x
 TEST_FUZZTIME := 3000x

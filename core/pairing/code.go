@@ -45,7 +45,9 @@ var codeEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // Invitation is everything an invitee needs to pair with the inviter. Secret is shown once, in
 // the code; the inviter's store keeps only its hash.
 type Invitation struct {
-	URL         string      // the inviter's HTTPS address
+	// URL is the inviter's HTTPS address; "" when the inviter accepts no connections: the
+	// invitee then answers with a reply code (see Reply) and the inviter dials it.
+	URL         string
 	Inviter     identity.ID // the inviter's agent ID, which the invitee pins
 	InviterName string
 	ID          string
@@ -63,18 +65,53 @@ func (inv Invitation) Code() string {
 	b = appendField(b, []byte(inv.ID))
 	b = appendField(b, []byte(inv.InviterName))
 	b = appendField(b, []byte(inv.URL))
-	b = append(b, checksum(CodeVersion, b)...)
-	return codePrefix(CodeVersion) + strings.ToLower(codeEncoding.EncodeToString(b))
+	return encodeBody(codePrefix(CodeVersion), b)
 }
 
 func codePrefix(version int) string { return "tandem" + strconv.Itoa(version) + "-" }
 
-// checksum covers the version too, so a body moved under another prefix is caught.
-func checksum(version int, body []byte) []byte {
+// encodeBody is prefix, then base32 of body and its checksum.
+func encodeBody(prefix string, body []byte) string {
+	body = append(body, checksum(prefix, body)...)
+	return prefix + strings.ToLower(codeEncoding.EncodeToString(body))
+}
+
+// checksum covers the prefix (kind and version) too, so a body moved under another prefix is
+// caught.
+func checksum(prefix string, body []byte) []byte {
 	h := sha256.New()
-	h.Write([]byte(codePrefix(version)))
+	h.Write([]byte(prefix))
 	h.Write(body)
 	return h.Sum(nil)[:checksumLen]
+}
+
+// normalize drops white space anywhere (codes get wrapped in mail) and letter case.
+func normalize(s string) string {
+	return strings.ToLower(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s))
+}
+
+// decodeBody reads the base32 body of a code written under prefix and checks its checksum;
+// it answers the payload, at least minLen bytes, or damaged wrapped with what is wrong.
+func decodeBody(prefix, body string, minLen int, damaged error) ([]byte, error) {
+	body = strings.ToUpper(body)
+	raw, err := codeEncoding.DecodeString(body)
+	// Re-encoding catches a changed last character whose changed bits the decoder drops.
+	if err != nil || codeEncoding.EncodeToString(raw) != body {
+		return nil, fmt.Errorf("%w (it contains characters a code cannot have, or was cut short); copy it again in full", damaged)
+	}
+	if len(raw) < minLen+checksumLen {
+		return nil, fmt.Errorf("%w (it is too short); copy it again in full", damaged)
+	}
+	payload, sum := raw[:len(raw)-checksumLen], raw[len(raw)-checksumLen:]
+	if !bytes.Equal(sum, checksum(prefix, payload)) {
+		return nil, fmt.Errorf("%w (checksum mismatch: characters were changed, lost or added); copy it again in full", damaged)
+	}
+	return payload, nil
 }
 
 func appendField(b, f []byte) []byte {
@@ -93,14 +130,12 @@ func parseCode(s string, now time.Time) (Invitation, error) {
 	if len(s) > maxCodeLen {
 		return Invitation{}, fmt.Errorf("%w: the text is %d characters long, far more than a code", ErrNotCode, len(s))
 	}
-	s = strings.ToLower(strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return -1
-		}
-		return r
-	}, s))
+	s = normalize(s)
 	if s == "" {
 		return Invitation{}, fmt.Errorf("%w: it is empty", ErrNotCode)
+	}
+	if IsReplyCode(s) {
+		return Invitation{}, fmt.Errorf("%w: this is a reply code, which answers an invitation; paste it into the agent that made the invitation", ErrNotCode)
 	}
 	rest, ok := strings.CutPrefix(s, "tandem")
 	if !ok {
@@ -114,19 +149,9 @@ func parseCode(s string, now time.Time) (Invitation, error) {
 	if version != CodeVersion {
 		return Invitation{}, fmt.Errorf("%w: the code is version %d and this Tandem reads version %d; update Tandem or ask for a version %d code", ErrUnsupportedVersion, version, CodeVersion, CodeVersion)
 	}
-	body = strings.ToUpper(body)
-	raw, err := codeEncoding.DecodeString(body)
-	// Re-encoding catches a changed last character whose changed bits the decoder drops.
-	if err != nil || codeEncoding.EncodeToString(raw) != body {
-		return Invitation{}, fmt.Errorf("%w (it contains characters a code cannot have, or was cut short); copy it again in full", ErrDamaged)
-	}
-	const minLen = len(identity.ID{}) + 8 + 4 + checksumLen
-	if len(raw) < minLen {
-		return Invitation{}, fmt.Errorf("%w (it is too short); copy it again in full", ErrDamaged)
-	}
-	payload, sum := raw[:len(raw)-checksumLen], raw[len(raw)-checksumLen:]
-	if !bytes.Equal(sum, checksum(version, payload)) {
-		return Invitation{}, fmt.Errorf("%w (checksum mismatch: characters were changed, lost or added); copy it again in full", ErrDamaged)
+	payload, err := decodeBody(codePrefix(version), body, len(identity.ID{})+8+4, ErrDamaged)
+	if err != nil {
+		return Invitation{}, err
 	}
 	inv, err := decodePayload(payload)
 	if err != nil {
@@ -152,17 +177,9 @@ func decodePayload(p []byte) (Invitation, error) {
 	p = p[len(inv.Inviter):]
 	inv.Expires = time.Unix(int64(binary.BigEndian.Uint64(p)), 0).UTC()
 	p = p[8:]
-	var fields [4][]byte
-	for i := range fields {
-		n, k := binary.Uvarint(p)
-		if k <= 0 || n > uint64(len(p)-k) {
-			return Invitation{}, errors.New("a field runs past the end")
-		}
-		fields[i] = bytes.Clone(p[k : k+int(n)])
-		p = p[k+int(n):]
-	}
-	if len(p) != 0 {
-		return Invitation{}, fmt.Errorf("%d stray bytes after the fields", len(p))
+	fields, err := readFields(p, 4)
+	if err != nil {
+		return Invitation{}, err
 	}
 	inv.Secret = fields[0]
 	inv.ID = string(fields[1])
@@ -172,6 +189,23 @@ func decodePayload(p []byte) (Invitation, error) {
 		return Invitation{}, err
 	}
 	return inv, nil
+}
+
+// readFields reads exactly n length-prefixed fields (appendField's) that make up all of p.
+func readFields(p []byte, n int) ([][]byte, error) {
+	fields := make([][]byte, n)
+	for i := range fields {
+		l, k := binary.Uvarint(p)
+		if k <= 0 || l > uint64(len(p)-k) {
+			return nil, errors.New("a field runs past the end")
+		}
+		fields[i] = bytes.Clone(p[k : k+int(l)])
+		p = p[k+int(l):]
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("%d stray bytes after the fields", len(p))
+	}
+	return fields, nil
 }
 
 func (inv Invitation) validate() error {
@@ -187,7 +221,7 @@ func (inv Invitation) validate() error {
 	if err := checkName(inv.InviterName); err != nil {
 		return fmt.Errorf("inviter name: %w", err)
 	}
-	if err := checkURL(inv.URL, true); err != nil {
+	if err := checkURL(inv.URL, false); err != nil { // none: the inviter cannot be dialled (see Reply)
 		return fmt.Errorf("inviter URL: %w", err)
 	}
 	return nil

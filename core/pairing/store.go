@@ -81,6 +81,7 @@ type Redeemed struct {
 // InvitationInfo describes one invitation for the app; it never holds the secret.
 type InvitationInfo struct {
 	ID           string
+	URL          string // where the invitee dials; "" when it answers with a reply code
 	Created      time.Time
 	Expires      time.Time
 	Used         bool
@@ -113,6 +114,7 @@ type record struct {
 func (r *record) info(now time.Time) InvitationInfo {
 	return InvitationInfo{
 		ID:           r.ID,
+		URL:          r.URL,
 		Created:      r.Created,
 		Expires:      r.Expires,
 		Used:         !r.UsedAt.IsZero(),
@@ -130,7 +132,10 @@ func (r *record) pending(now time.Time) bool {
 	return r.UsedAt.IsZero() && !r.Revoked && r.WrongSecrets < MaxWrongSecrets && now.Before(r.Expires)
 }
 
-var bucket = []byte("pairing_invitations")
+var (
+	bucket         = []byte("pairing_invitations")
+	acceptedBucket = []byte("pairing_accepted") // invitations without a URL accepted here, waiting
+)
 
 // Store keeps the agent's invitations in its bbolt file, one bucket keyed by invitation ID.
 type Store struct {
@@ -139,7 +144,7 @@ type Store struct {
 
 // OpenStore prepares the invitations bucket in st.
 func OpenStore(st *store.Store) (*Store, error) {
-	if err := st.EnsureBuckets(string(bucket)); err != nil {
+	if err := st.EnsureBuckets(string(bucket), string(acceptedBucket)); err != nil {
 		return nil, fmt.Errorf("open invitation store: %w", err)
 	}
 	return &Store{db: st.DB()}, nil
@@ -266,22 +271,27 @@ func (s *Store) Revoke(id string) error {
 	return nil
 }
 
-// Prune deletes the invitations that expired more than keep before now, used or not, so the
-// list does not grow forever; it returns how many it deleted.
+// Prune deletes the invitations, and the accepted invitations waiting for their inviter, that
+// expired more than keep before now, used or not, so the lists do not grow forever; it returns
+// how many it deleted.
 func (s *Store) Prune(now time.Time, keep time.Duration) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var r record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("invitation %q: %w", k, err)
-			}
-			if !now.Before(r.Expires.Add(keep)) {
-				if err := c.Delete(); err != nil {
-					return err
+		for _, name := range [][]byte{bucket, acceptedBucket} {
+			c := tx.Bucket(name).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				var r struct {
+					Expires time.Time `json:"expires"`
 				}
-				n++
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("%s %q: %w", name, k, err)
+				}
+				if !now.Before(r.Expires.Add(keep)) {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					n++
+				}
 			}
 		}
 		return nil

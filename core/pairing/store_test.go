@@ -284,6 +284,7 @@ func TestUnknownAndRevoked(t *testing.T) {
 	}
 }
 
+// (No URL is fine: TestCodeWithoutURL.)
 func TestCreateRefusesBadInput(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
@@ -292,7 +293,6 @@ func TestCreateRefusesBadInput(t *testing.T) {
 		ttl                    time.Duration
 		inviter                identity.ID
 	}{
-		{"no url", "", "Acme", time.Hour, randomID(t)},
 		{"plain http", "http://acme.example.com", "Acme", time.Hour, randomID(t)},
 		{"not a url", "acme example", "Acme", time.Hour, randomID(t)},
 		{"ttl too short", inviterURL, "Acme", time.Second, randomID(t)},
