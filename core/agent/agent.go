@@ -106,6 +106,10 @@ type Agent struct {
 
 	ruleRuns atomic.Int64 // rule runs since Open, for the benchmark
 
+	// pairMu serializes the pairings that wait for a partner: accepting a code without a URL,
+	// completing one with its reply, and cancelling one.
+	pairMu sync.Mutex
+
 	mu       sync.Mutex
 	conns    map[string]*conn
 	serving  bool
@@ -144,9 +148,11 @@ type connection struct {
 	// Pulls: this agent had no listener when it paired, so it pulls the partner's events.
 	Pulls bool `json:"pulls,omitempty"`
 	// Verified is when the operator confirmed that both sides show the same verification code.
-	Verified   time.Time `json:"verified,omitzero"`
-	Invitation string    `json:"invitation,omitempty"` // the invitation that made it, on the inviter's side
-	RevokedBy  string    `json:"revokedBy,omitempty"`  // revokedByOperator or revokedByPartner
+	Verified time.Time `json:"verified,omitzero"`
+	// Invitation is the invitation that made it: on the inviter's side; and on the side that
+	// answered an invitation without a URL with a reply code.
+	Invitation string    `json:"invitation,omitempty"`
+	RevokedBy  string    `json:"revokedBy,omitempty"` // revokedByOperator or revokedByPartner
 	Revoked    time.Time `json:"revoked,omitzero"`
 	// Allow lists the address ranges (CIDR) the partner may call from; empty allows any.
 	Allow []string `json:"allow,omitempty"`

@@ -19,13 +19,18 @@ type Overview struct {
 	HistoryIncomplete string
 }
 
-// ConnectionState is active, paused or revoked.
+// ConnectionState is active, paused or revoked; or pending, for a pairing that waits for the
+// partner to complete it.
 type ConnectionState string
 
 const (
 	StateActive  ConnectionState = "active"
 	StatePaused  ConnectionState = "paused"
 	StateRevoked ConnectionState = "revoked"
+	// StatePending: this agent accepted an invitation from an agent that accepts no
+	// connections, and waits for that agent's operator to complete the pairing with the reply
+	// code (see PendingPairings). Nothing syncs yet.
+	StatePending ConnectionState = "pending"
 )
 
 // ConnectionInfo describes one pairing with a partner agent.
@@ -60,6 +65,11 @@ type ConnectionInfo struct {
 	Problem string
 	Pulls   bool   // this agent has no listener and pulls the partner's events
 	Allow   string // the address ranges the partner may call from, comma-separated; "": any
+	// ReplyCode, for StatePending: the code to send the partner's operator, who pastes it into
+	// their agent to complete the pairing.
+	ReplyCode string
+	// Expires, for StatePending: when the invitation, and with it the waiting pairing, expires.
+	Expires time.Time
 }
 
 // IsVerified reports whether the operator confirmed the verification code.
@@ -68,6 +78,10 @@ func (c ConnectionInfo) IsVerified() bool { return !c.Verified.IsZero() }
 // Status is the connection's state in words, for every place that shows it.
 func (c ConnectionInfo) Status() string {
 	switch {
+	case c.State == StatePending && !time.Now().Before(c.Expires):
+		return "Pairing expired"
+	case c.State == StatePending:
+		return "Waiting for the partner to complete pairing"
 	case c.State == StateRevoked && c.RevokedBy == "partner":
 		return "Revoked by the partner"
 	case c.State == StateRevoked:

@@ -29,7 +29,10 @@ type Invitation struct {
 	Code    string    `json:"code"`
 	ID      string    `json:"id"`
 	Expires time.Time `json:"expires"`
-	URL     string    `json:"url"` // where the partner will dial this agent
+	URL     string    `json:"url"` // where the partner will dial this agent; "" when it cannot
+	// Reply: this agent accepts no connections, so the code carries no URL; the partner's agent
+	// answers with a reply code, which the operator pastes here (Accept) to complete pairing.
+	Reply bool `json:"reply,omitempty"`
 }
 
 // Invitation states, in words an operator reads.
@@ -50,14 +53,14 @@ type InvitationInfo struct {
 	UsedAt     time.Time `json:"usedAt,omitzero"`
 	Connection string    `json:"connection,omitempty"` // the connection it made, when used
 	Partner    string    `json:"partner,omitempty"`    // the partner's name, when used
+	// Reply: the code carries no URL; the partner answers with a reply code to paste here.
+	Reply bool `json:"reply,omitempty"`
 }
 
 // Invite creates an invitation code to give the partner's operator. It works once, until it
-// expires or is cancelled.
+// expires or is cancelled. An agent that accepts no connections makes a code without a URL:
+// the partner's agent answers it with a reply code, which completes the pairing here (Accept).
 func (a *Agent) Invite(ctx context.Context, req InviteRequest) (Invitation, error) {
-	if a.url == "" {
-		return Invitation{}, errors.New("this agent accepts no connections (its listen address is off), so a partner could not redeem an invitation from it; accept the partner's invitation instead, and this agent will pull its events")
-	}
 	ttl := req.Expires
 	if ttl == 0 {
 		ttl = pairing.DefaultTTL
@@ -69,9 +72,13 @@ func (a *Agent) Invite(ctx context.Context, req InviteRequest) (Invitation, erro
 	if err != nil {
 		return Invitation{}, err
 	}
-	a.record(ctx, audit.KindInvitation, fmt.Sprintf("invitation %s created for %s, valid until %s", inv.ID, a.url, inv.Expires.Format(time.RFC3339)))
+	where := a.url
+	if where == "" {
+		where = "no URL (this agent accepts no connections: the partner answers with a reply code)"
+	}
+	a.record(ctx, audit.KindInvitation, fmt.Sprintf("invitation %s created for %s, valid until %s", inv.ID, where, inv.Expires.Format(time.RFC3339)))
 	a.changed(TopicConnections) // the Connections screen lists invitations
-	return Invitation{Code: inv.Code(), ID: inv.ID, Expires: inv.Expires, URL: inv.URL}, nil
+	return Invitation{Code: inv.Code(), ID: inv.ID, Expires: inv.Expires, URL: inv.URL, Reply: inv.URL == ""}, nil
 }
 
 // Invitations lists the invitations, newest first: pending, used, expired, cancelled, locked.
@@ -87,7 +94,8 @@ func (a *Agent) Invitations(ctx context.Context) ([]InvitationInfo, error) {
 	out := make([]InvitationInfo, 0, len(list))
 	for i := len(list) - 1; i >= 0; i-- {
 		inv := list[i]
-		info := InvitationInfo{ID: inv.ID, Created: inv.Created, Expires: inv.Expires, UsedAt: inv.UsedAt, Connection: inv.ConnectionID, Partner: names[inv.ConnectionID]}
+		info := InvitationInfo{ID: inv.ID, Created: inv.Created, Expires: inv.Expires, UsedAt: inv.UsedAt, Connection: inv.ConnectionID, Partner: names[inv.ConnectionID],
+			Reply: inv.URL == ""}
 		switch {
 		case inv.Used:
 			info.State = InvitationUsed
@@ -132,8 +140,13 @@ func (a *Agent) CancelInvitation(ctx context.Context, id string) error {
 }
 
 // Accept redeems a partner's invitation code and adds the connection. It refuses this agent's
-// own codes and codes of a partner it is paired with already.
+// own codes and codes of a partner it is paired with already. A code without a URL (its agent
+// accepts no connections) is not redeemed but answered: the result is a pending pairing with
+// the reply code for the partner's operator. A reply code completes the pairing it answers.
 func (a *Agent) Accept(ctx context.Context, code string) (ConnectionInfo, error) {
+	if pairing.IsReplyCode(code) {
+		return a.acceptReply(ctx, code)
+	}
 	inv, err := pairing.ParseCode(code)
 	if err != nil {
 		return ConnectionInfo{}, err
@@ -143,6 +156,9 @@ func (a *Agent) Accept(ctx context.Context, code string) (ConnectionInfo, error)
 	}
 	if c := a.pairedWith(inv.Inviter); c != nil {
 		return ConnectionInfo{}, fmt.Errorf("this agent is already paired with %s (%s) on connection %s; revoke that connection first to pair again", c.rec.PartnerName, inv.Inviter.Short(), c.rec.ID)
+	}
+	if inv.URL == "" {
+		return a.acceptWithoutURL(ctx, inv)
 	}
 	body, err := json.Marshal(pairing.RedeemRequest{InvitationID: inv.ID, Secret: inv.Secret, Name: a.Name(), URL: a.url})
 	if err != nil {
@@ -229,6 +245,10 @@ func (a *Agent) findConn(ref string) (*conn, error) {
 	case 1:
 		return found[0], nil
 	case 0:
+		if acc, err := a.findAccepted(ref); err == nil {
+			return nil, control.WithCode(fmt.Errorf("connection %s with %s is not paired yet: it waits for %s's operator to complete pairing with the reply code, so it cannot be verified, paused or revoked; tandem connections cancel %s cancels it",
+				acc.ConnectionID, partnerName(acc.InviterName), partnerName(acc.InviterName), acc.ConnectionID), control.CodeInvalid)
+		}
 		return nil, control.WithCode(fmt.Errorf("%w %q; tandem connections lists them", ErrNoConnection, ref), control.CodeNotFound)
 	}
 	var ids []string

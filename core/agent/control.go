@@ -101,7 +101,15 @@ func (a *Agent) controlMux() *control.Mux {
 		return a.Accept(ctx, req.Code)
 	})
 	control.Handle(m, "connections.list", func(ctx context.Context, _ None) ([]ConnectionInfo, error) {
-		return a.Connections(ctx)
+		list, err := a.Connections(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pending, err := a.PendingPairings(ctx)
+		return append(list, pending...), err
+	})
+	control.Handle(m, "connections.cancel", func(ctx context.Context, req ConnectionRequest) (ConnectionInfo, error) {
+		return a.CancelPairing(ctx, req.Connection)
 	})
 	control.Handle(m, "connections.verify", func(ctx context.Context, req VerifyRequest) (ConnectionInfo, error) {
 		return a.Verify(ctx, req.Connection, req.Code)

@@ -379,16 +379,7 @@ func TestRefusedKeyShownAtOnceAndNotRetriedSoon(t *testing.T) {
 
 // A pair where one side has no listener at all syncs both ways: it pulls and pushes.
 func TestFirewalledPartnerSyncsBothWays(t *testing.T) {
-	keys := testKeys(t)
-	blue := start(t, Options{Dir: t.TempDir(), Name: "Blue", Listen: "127.0.0.1:0", Prefix: "BLUE", Keys: keys})
-	red := start(t, Options{Dir: t.TempDir(), Name: "Red", Listen: NoListener, Prefix: "RED", Keys: keys})
-	if red.URL() != "" || red.ln != nil {
-		t.Fatalf("red listens at %q", red.URL())
-	}
-	ctx := context.Background()
-	if _, err := red.Invite(ctx, InviteRequest{}); err == nil || !strings.Contains(err.Error(), "accept the partner's invitation instead") {
-		t.Errorf("invite from an agent without a listener: %v; want it to say what to do", err)
-	}
+	blue, red := firewalledPair(t)
 	id := pair(t, blue, red)
 	if c := connInfo(t, red, id); !c.Pulls {
 		t.Errorf("red's connection does not pull: %+v", c)
@@ -396,6 +387,14 @@ func TestFirewalledPartnerSyncsBothWays(t *testing.T) {
 	if c := connInfo(t, blue, id); c.PartnerURL != "" {
 		t.Errorf("blue would dial red at %q", c.PartnerURL)
 	}
+	syncsBothWays(t, blue, red, id)
+}
+
+// syncsBothWays checks that an item made on each side reaches the other, that an update on
+// blue reaches red, and that both outboxes drain.
+func syncsBothWays(t *testing.T, blue, red *running, id string) {
+	t.Helper()
+	ctx := context.Background()
 	b, err := blue.CreateItem(ctx, item.Item{Title: "From blue", Status: "open"})
 	if err != nil {
 		t.Fatal(err)

@@ -102,8 +102,32 @@ func (w wire) Invitation(id string) (exists, pending bool) {
 	return w.a.invites.Lookup(id, time.Now())
 }
 
+// Awaits implements transport.Peers: a pairing this agent accepted from the agent with key
+// peer, for invitation id, that waits for peer to complete it.
+func (w wire) Awaits(id string, peer identity.ID) (exists, pending bool) {
+	acc, ok := w.a.invites.AcceptedFor(pairing.ReplyConnectionID(id, peer, w.a.id.ID))
+	if !ok || acc.Inviter != peer {
+		return false, false
+	}
+	return true, acc.Pending(time.Now())
+}
+
+// awaiting reports whether any pairing waits for its partner to complete it.
+func (a *Agent) awaiting(now time.Time) bool {
+	list, err := a.invites.AcceptedList()
+	if err != nil {
+		return false
+	}
+	for _, acc := range list {
+		if acc.Pending(now) {
+			return true
+		}
+	}
+	return false
+}
+
 // AllowsAddr implements transport.Peers: refuse before the handshake only an address that no
-// connection could accept, while no invitation is pending.
+// connection could accept, while no invitation or awaited pairing is pending.
 func (w wire) AllowsAddr(addr netip.Addr) bool {
 	a := w.a
 	a.mu.Lock()
@@ -120,7 +144,8 @@ func (w wire) AllowsAddr(addr netip.Addr) bool {
 		limited = true
 	}
 	a.mu.Unlock()
-	return !limited || a.invites.Pending(time.Now())
+	now := time.Now()
+	return !limited || a.invites.Pending(now) || a.awaiting(now)
 }
 
 // StoreBatch implements transport.Handler.
@@ -189,8 +214,12 @@ func (w wire) Unpair(ctx context.Context, connID string) error {
 	return nil
 }
 
-// Pair implements transport.Handler: a partner redeems one of our invitations.
+// Pair implements transport.Handler: a partner redeems one of our invitations, or completes a
+// pairing this agent awaits (see complete).
 func (w wire) Pair(ctx context.Context, req transport.PairRequest) (json.RawMessage, error) {
+	if req.Completes {
+		return w.complete(ctx, req)
+	}
 	a := w.a
 	var body pairing.RedeemRequest
 	if err := json.Unmarshal(req.Body, &body); err != nil {

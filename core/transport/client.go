@@ -156,12 +156,25 @@ const pairTimeout = 30 * time.Second
 // inviter does not know this key yet. The TLS server name names the invitation, which is what
 // lets the inviter admit this unknown key at all.
 func Pair(ctx context.Context, id *identity.Identity, inviter identity.ID, baseURL, invitation string, body json.RawMessage) (json.RawMessage, error) {
+	return pair(ctx, id, inviter, baseURL, invitationServerName(invitation), body)
+}
+
+// CompletePair is Pair the other way round, for an inviter that accepts no connections: it
+// dials the agent that accepted its invitation (and answered with a reply code) at baseURL,
+// pinned to that agent's key, and sends the completion body. The TLS server name names the
+// invitation as a reply, which is what lets that agent admit this key, and only this key, for
+// the pairing it awaits.
+func CompletePair(ctx context.Context, id *identity.Identity, replier identity.ID, baseURL, invitation string, body json.RawMessage) (json.RawMessage, error) {
+	return pair(ctx, id, replier, baseURL, replyServerName(invitation), body)
+}
+
+func pair(ctx context.Context, id *identity.Identity, partner identity.ID, baseURL, serverName string, body json.RawMessage) (json.RawMessage, error) {
 	if !json.Valid(body) {
 		return nil, errors.New("pair: request body is not valid JSON")
 	}
 	base := strings.TrimRight(baseURL, "/")
-	tr := newTransport(id, inviter, base)
-	tr.TLSClientConfig.ServerName = invitationServerName(invitation)
+	tr := newTransport(id, partner, base)
+	tr.TLSClientConfig.ServerName = serverName
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: pairTimeout}
 	var out json.RawMessage

@@ -21,6 +21,25 @@ type peers struct {
 	pins    map[string]identity.ID
 	allow   map[string][]netip.Prefix // connection -> allow-list
 	invites map[string]bool           // invitation id -> pending
+	awaits  map[string]bool           // invitation id + "/" + peer -> pending
+}
+
+func (p *peers) Awaits(id string, peer identity.ID) (exists, pending bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pending, exists = p.awaits[id+"/"+peer.String()]
+	return exists, pending
+}
+
+// setAwaits makes this agent await peer completing the pairing of invitation id, or say it
+// ended.
+func (p *peers) setAwaits(id string, peer identity.ID, pending bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.awaits == nil {
+		p.awaits = map[string]bool{}
+	}
+	p.awaits[id+"/"+peer.String()] = pending
 }
 
 func (p *peers) Pinned(connID string) (Pin, bool) {
@@ -41,6 +60,11 @@ func (p *peers) AllowsAddr(addr netip.Addr) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pending := range p.invites {
+		if pending {
+			return true
+		}
+	}
+	for _, pending := range p.awaits {
 		if pending {
 			return true
 		}
@@ -136,7 +160,7 @@ func (h *inbox) Pair(_ context.Context, req PairRequest) (json.RawMessage, error
 		return nil, h.fail
 	}
 	h.pairs = append(h.pairs, req)
-	return json.RawMessage(fmt.Sprintf(`{"welcome":%q,"invitation":%q,"echo":%s}`, req.Peer.Short(), req.Invitation, req.Body)), nil
+	return json.RawMessage(fmt.Sprintf(`{"welcome":%q,"invitation":%q,"completes":%t,"echo":%s}`, req.Peer.Short(), req.Invitation, req.Completes, req.Body)), nil
 }
 
 func (h *inbox) PartnerState(_ context.Context, connID, state string) (Status, error) {

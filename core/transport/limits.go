@@ -135,8 +135,8 @@ func (b *buckets) prune(now time.Time) {
 }
 
 // pairingConns are the TLS connections of keys no connection pins, admitted because they named
-// an invitation. Each is closed when its invitation stops being pending, unless its key has
-// become a partner by then.
+// an invitation, or a pairing this agent awaits from exactly that key. Each is closed when
+// what it was admitted for stops being pending, unless its key has become a partner by then.
 type pairingConns struct {
 	mu sync.Mutex
 	m  map[net.Conn]pairingConn
@@ -145,7 +145,18 @@ type pairingConns struct {
 type pairingConn struct {
 	peer       identity.ID
 	invitation string
-	busy       int // requests in flight: a redemption in progress is never cut off
+	completes  bool // admitted to complete a pairing this agent awaits, not to redeem
+	busy       int  // requests in flight: a redemption in progress is never cut off
+}
+
+// pending reports whether what pc was admitted for may still happen.
+func (pc pairingConn) pending(peers Peers) bool {
+	if pc.completes {
+		_, pending := peers.Awaits(pc.invitation, pc.peer)
+		return pending
+	}
+	_, pending := peers.Invitation(pc.invitation)
+	return pending
 }
 
 func (p *pairingConns) add(c net.Conn, pc pairingConn) {
@@ -206,14 +217,14 @@ func (p *pairingConns) sweep(s *Server) {
 			p.remove(c)
 			continue
 		}
-		if _, pending := s.peers.Invitation(pc.invitation); pending {
+		if pc.pending(s.peers) {
 			continue
 		}
 		p.mu.Lock()
 		if now, ok := p.m[c]; ok && now.busy == 0 {
 			delete(p.m, c)
 			c.Close()
-			s.log.Info("closed a pairing connection: its invitation ended", "invitation", pc.invitation, "remote", c.RemoteAddr().String())
+			s.log.Info("closed a pairing connection: its invitation or awaited pairing ended", "invitation", pc.invitation, "remote", c.RemoteAddr().String())
 		}
 		p.mu.Unlock()
 	}

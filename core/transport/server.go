@@ -240,9 +240,25 @@ func invitationFromServerName(name string) string {
 	return id[1:]
 }
 
-// tlsConfig admits at the handshake only keys some connection pins, and unknown keys that name
-// an invitation this agent made (those may then only call /v1/pair, and their connection is
-// closed when the invitation ends). Session tickets are off: every connection shows its key.
+// replyHost is the TLS server name through which an inviter without a URL names the invitation
+// whose pairing it completes at the agent that accepted it (and replied).
+const replyHost = ".reply.tandem"
+
+func replyServerName(id string) string { return "r" + id + replyHost }
+
+// replyFromServerName is the invitation a reply server name names, or "".
+func replyFromServerName(name string) string {
+	id, ok := strings.CutSuffix(strings.ToLower(name), replyHost)
+	if !ok || len(id) < 2 || id[0] != 'r' {
+		return ""
+	}
+	return id[1:]
+}
+
+// tlsConfig admits at the handshake only keys some connection pins, unknown keys that name an
+// invitation this agent made, and the one key a pairing this agent awaits is for, naming that
+// pairing's invitation (those may then only call /v1/pair, and their connection is closed when
+// the invitation or the awaited pairing ends). Session tickets are off: every connection shows its key.
 func (s *Server) tlsConfig() *tls.Config {
 	base := &tls.Config{
 		MinVersion:             tls.VersionTLS13,
@@ -273,6 +289,14 @@ func (s *Server) admit(raw net.Conn, cs tls.ConnectionState) error {
 		if exists, pending := s.peers.Invitation(inv); exists {
 			if pending {
 				s.pairing.add(raw, pairingConn{peer: peer, invitation: inv})
+			}
+			return nil
+		}
+	}
+	if inv := replyFromServerName(cs.ServerName); inv != "" {
+		if exists, pending := s.peers.Awaits(inv, peer); exists {
+			if pending {
+				s.pairing.add(raw, pairingConn{peer: peer, invitation: inv, completes: true})
 			}
 			return nil
 		}
@@ -366,7 +390,10 @@ func (s *Server) handlePair(w http.ResponseWriter, r *http.Request) {
 	if raw, ok := r.Context().Value(rawConnKey{}).(net.Conn); ok {
 		defer s.pairing.begin(raw)()
 	}
-	inv := invitationFromServerName(r.TLS.ServerName)
+	inv, completes := invitationFromServerName(r.TLS.ServerName), false
+	if inv == "" {
+		inv, completes = replyFromServerName(r.TLS.ServerName), true
+	}
 	if inv == "" {
 		s.reject(w, r, http.StatusForbidden, peer, "the request names no invitation; use the whole invitation code", nil)
 		return
@@ -376,7 +403,7 @@ func (s *Server) handlePair(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, maxPairBody, &body, peer) {
 		return
 	}
-	out, err := s.h.Pair(r.Context(), PairRequest{Peer: peer, Invitation: inv, Body: body})
+	out, err := s.h.Pair(r.Context(), PairRequest{Peer: peer, Invitation: inv, Body: body, Completes: completes})
 	if err != nil {
 		s.handlerError(w, r, peer, err)
 		return

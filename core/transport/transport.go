@@ -72,17 +72,25 @@ type Peers interface {
 	// it may complete the handshake, to redeem it or hear why it cannot) and whether it is
 	// still pending.
 	Invitation(id string) (exists, pending bool)
+	// Awaits reports whether this agent accepted the invitation with this id from the agent
+	// with key peer, which had no URL, so that it waits for peer to dial it and complete the
+	// pairing (see CompletePair); and whether it still waits. Only that key, naming that
+	// invitation, passes the handshake for it.
+	Awaits(invitation string, peer identity.ID) (exists, pending bool)
 	// AllowsAddr decides, before the TLS handshake, whether addr may connect at all: false
 	// only where every connection limits its partner's addresses, none lists addr, and no
-	// invitation is pending.
+	// invitation or awaited pairing is pending.
 	AllowsAddr(addr netip.Addr) bool
 }
 
 // PairRequest is a redemption as the server received it.
 type PairRequest struct {
-	Peer       identity.ID     // the key the invitee presented in TLS
+	Peer       identity.ID     // the key the invitee (or, Completes, the inviter) presented in TLS
 	Invitation string          // the invitation the TLS connection named (see Pair)
 	Body       json.RawMessage // the pairing package's request
+	// Completes: the peer is the inviter, which has no URL, completing a pairing this agent
+	// awaits (see CompletePair); otherwise an invitee redeems this agent's invitation.
+	Completes bool
 }
 
 // Handler does the work behind the endpoints. Errors that implement StatusCode() int choose
@@ -95,7 +103,8 @@ type Handler interface {
 	// stored, duplicates included.
 	StoreBatch(ctx context.Context, connID string, events []Event) (highest uint64, err error)
 	Status(ctx context.Context, connID string) (Status, error)
-	// Pair redeems an invitation and answers the pairing package's response.
+	// Pair redeems an invitation, or completes an awaited pairing (req.Completes), and
+	// answers the pairing package's response.
 	Pair(ctx context.Context, req PairRequest) (json.RawMessage, error)
 	// Unpair: the partner revoked the connection.
 	Unpair(ctx context.Context, connID string) error

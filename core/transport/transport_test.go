@@ -314,6 +314,87 @@ func TestPairingConnectionClosedWhenInvitationEnds(t *testing.T) {
 	}
 }
 
+// An agent that accepted an invitation without a URL admits, to complete that pairing, only
+// the key the invitation named, only naming that invitation, and only for /v1/pair.
+func TestOnlyTheAwaitedKeyMayCompleteAPairing(t *testing.T) {
+	r := newRig(t)
+	inviter, stranger := newIdentity(t), newIdentity(t)
+	r.peers.setAwaits("abc123", inviter.ID, true)
+	ctx := context.Background()
+
+	out, err := CompletePair(ctx, inviter, r.server.ID, r.url, "abc123", json.RawMessage(`{"proof":"p"}`))
+	if err != nil {
+		t.Fatalf("CompletePair from the awaited key: %v", err)
+	}
+	var answer struct {
+		Welcome    string `json:"welcome"`
+		Invitation string `json:"invitation"`
+		Completes  bool   `json:"completes"`
+	}
+	if err := json.Unmarshal(out, &answer); err != nil || answer.Welcome != inviter.ID.Short() || answer.Invitation != "abc123" || !answer.Completes {
+		t.Fatalf("CompletePair answer %s (%v), want the handler told it completes invitation abc123 for %s", out, err, inviter.ID.Short())
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		var re *RefusedError
+		if !errors.As(err, &re) {
+			t.Errorf("%s: %v, want the key refused at the handshake", what, err)
+		}
+	}
+	// Another key naming the same awaited pairing, the awaited key naming another invitation,
+	// or naming it as an invitation of this agent (it is not one): refused at the handshake.
+	_, err = CompletePair(ctx, stranger, r.server.ID, r.url, "abc123", json.RawMessage(`{}`))
+	refused("a stranger completing the awaited pairing", err)
+	_, err = CompletePair(ctx, inviter, r.server.ID, r.url, "other1", json.RawMessage(`{}`))
+	refused("the awaited key naming another invitation", err)
+	_, err = Pair(ctx, inviter, r.server.ID, r.url, "abc123", json.RawMessage(`{}`))
+	refused("the awaited key redeeming the invitation as if this agent had made it", err)
+
+	// Admitted for the pairing, it may call nothing else.
+	c := r.newClient(t, inviter, r.server.ID, conn)
+	c.tr.TLSClientConfig.ServerName = replyServerName("abc123")
+	if _, err := c.Send(ctx, events(1, 1)); statusCode(err) != http.StatusForbidden {
+		t.Errorf("Send from the completing key: %v, want 403", err)
+	}
+	if _, err := c.Pull(ctx, 0, 0); statusCode(err) != http.StatusForbidden {
+		t.Errorf("Pull from the completing key: %v, want 403", err)
+	}
+	// Ended (cancelled or expired), it is still admitted to hear why from the handler.
+	r.peers.setAwaits("abc123", inviter.ID, false)
+	r.inbox.setFail(codedErr{code: 403, msg: "the pairing was cancelled here"})
+	_, err = CompletePair(ctx, inviter, r.server.ID, r.url, "abc123", json.RawMessage(`{}`))
+	if statusCode(err) != http.StatusForbidden || !strings.Contains(err.Error(), "cancelled") {
+		t.Errorf("CompletePair for an ended pairing: %v, want the handler's 403 in words", err)
+	}
+	if r.inbox.stored() != 0 {
+		t.Errorf("stored %d events from strangers", r.inbox.stored())
+	}
+}
+
+// A connection admitted to complete an awaited pairing, kept open, is closed when the pairing
+// ends (cancelled or expired here).
+func TestCompletingConnectionClosedWhenAwaitedPairingEnds(t *testing.T) {
+	r := newRig(t)
+	inviter := newIdentity(t)
+	r.peers.setAwaits("abc123", inviter.ID, true)
+	cfg := clientTLS(inviter, r.server.ID, r.url)
+	cfg.ServerName = replyServerName("abc123")
+	tc, err := tls.Dial("tcp", strings.TrimPrefix(r.url, "https://"), cfg)
+	if err != nil {
+		t.Fatalf("handshake for an awaited pairing: %v", err)
+	}
+	defer tc.Close()
+	tc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := tc.Read(make([]byte, 1)); err == nil || !isTimeout(err) {
+		t.Fatalf("read from an admitted, idle connection: %v, want a timeout", err)
+	}
+	r.peers.setAwaits("abc123", inviter.ID, false)
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err = tc.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Errorf("read after the awaited pairing ended: %v, want the connection closed", err)
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
