@@ -23,7 +23,11 @@ func inviteCommand() *command {
 		Summary: "print a single-use invitation code for a partner's operator",
 		Help: "The partner redeems the code with tandem accept (or in the app's Connections screen); their\n" +
 			"agent then dials this one, so keep this agent running. The code is printed alone on standard\n" +
-			"output; what to do with it goes to standard error.",
+			"output; what to do with it goes to standard error.\n\n" +
+			"An agent that accepts no connections (--listen off, behind a firewall) invites in two steps:\n" +
+			"its code carries no address, so the partner's agent answers it with a reply code, which the\n" +
+			"partner's operator sends back; tandem accept REPLY-CODE here completes the pairing. Nobody\n" +
+			"dials this agent, and no relay is involved: it pulls its partner's events.",
 		Example: "tandem invite\ntandem invite --expires 2h --json",
 		Data:    dataCreate,
 		JSON:    true,
@@ -38,8 +42,18 @@ func inviteCommand() *command {
 					return c.printJSON(inv)
 				}
 				c.printf("%s\n", inv.Code)
+				until := inv.Expires.Local().Format(time.DateTime)
+				if inv.Reply {
+					fmt.Fprintf(c.err, "Made invitation %s. This agent accepts no connections, so pairing takes two steps:\n"+
+						"  1. Give this code to the partner's operator. Their agent, which must accept connections, answers\n"+
+						"     it with a reply code (it does not dial this agent), and they send that back to you.\n"+
+						"  2. Run: tandem accept REPLY-CODE (or paste it into the app's Accept field). This agent then\n"+
+						"     dials theirs to complete the pairing, and pulls its events from then on.\n"+
+						"The code works once, until %s.\n", inv.ID, until)
+					return nil
+				}
 				fmt.Fprintf(c.err, "Made invitation %s. Give this code to the partner's operator; it works once, until %s.\nTheir agent will dial this one at %s: keep it running (tandem serve, or the app).\n",
-					inv.ID, inv.Expires.Local().Format(time.DateTime), inv.URL)
+					inv.ID, until, inv.URL)
 				return nil
 			}
 		},
@@ -97,10 +111,15 @@ func acceptCommand() *command {
 	return &command{
 		Name:    "accept",
 		Args:    "CODE",
-		Summary: "redeem a partner's invitation code and pair with their agent",
+		Summary: "redeem a partner's invitation code (or the reply code to this agent's invitation) and pair",
 		Help: "Both agents then pin each other's key and show the same verification code. Compare it with\n" +
-			"the partner's operator (by phone, say), then mark it verified with tandem connections verify.",
-		Example: "tandem accept tandem1-...\ntandem accept tandem1-... --name Acme --listen off",
+			"the partner's operator (by phone, say), then mark it verified with tandem connections verify.\n\n" +
+			"A code from an agent that accepts no connections (behind a firewall) is answered, not redeemed:\n" +
+			"the reply code is printed alone on standard output, for the partner's operator, who runs\n" +
+			"tandem accept with it on their agent to complete the pairing. Until then the pairing waits\n" +
+			"(tandem connections shows it; tandem connections cancel ends it). CODE may also be such a\n" +
+			"reply code, pasted on the agent that made the invitation.",
+		Example: "tandem accept tandem1-...\ntandem accept tandem1-... --name Acme --listen off\ntandem accept tandemreply1-...",
 		Data:    dataCreate,
 		JSON:    true,
 		Run: func(ctx context.Context, c *invocation) error {
@@ -110,6 +129,16 @@ func acceptCommand() *command {
 			}
 			if c.json {
 				return c.printJSON(info)
+			}
+			if info.State == agent.StatePending {
+				c.printf("%s\n", info.ReplyCode)
+				name := orPartner(info.PartnerName)
+				fmt.Fprintf(c.err, "%s's agent accepts no connections, so it completes the pairing: send this reply code to %s's operator,\n"+
+					"who runs tandem accept with it on their agent (or pastes it into the app's Accept field) until %s.\n"+
+					"Keep this agent running then: theirs dials it. Until then the pairing waits (connection %s);\n"+
+					"tandem connections cancel %s ends it. Verification code, to compare once paired: %s\n",
+					name, name, info.Expires.Local().Format(time.DateTime), info.ID, info.ID, info.VerificationCode)
+				return nil
 			}
 			where := info.PartnerURL
 			if info.Pulls {
@@ -193,6 +222,23 @@ func connectionsCommand() *command {
 				}),
 			},
 			revokeCommand(act),
+			{
+				Name: "cancel", Args: "CONNECTION",
+				Summary: "cancel a pairing that waits for the partner to complete it with the reply code",
+				Help:    connectionHelp + "\nIts reply code stops working; the partner's operator gets a clear refusal if they paste it.",
+				Example: "tandem connections cancel Red", Data: dataExisting, JSON: true,
+				Run: func(ctx context.Context, c *invocation) error {
+					var info agent.ConnectionInfo
+					if err := c.call(ctx, "connections.cancel", named(c), &info); err != nil {
+						return err
+					}
+					if c.json {
+						return c.printJSON(info)
+					}
+					c.printf("Cancelled the pairing that waited for %s (%s): its reply code no longer works.\n", orPartner(info.PartnerName), info.ID)
+					return nil
+				},
+			},
 			{
 				Name: "allow", Args: "CONNECTION [RANGE...]",
 				Summary: "set the address ranges (CIDR) a partner may call from; none allows any",
@@ -430,6 +476,14 @@ func auditCommand() *command {
 			},
 		}},
 	}
+}
+
+// orPartner is a partner's name, or "the partner" when it gave none.
+func orPartner(name string) string {
+	if name == "" {
+		return "the partner"
+	}
+	return name
 }
 
 func dash(s string) string {
