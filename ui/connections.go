@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +41,8 @@ const (
 type connectionsScreen struct {
 	u           *UI
 	conns       []agent.ConnectionInfo
+	waiting     []agent.ConnectionInfo // pairings waiting for the partner to complete them
+	all         []agent.ConnectionInfo // what the list shows: the waiting pairings, then conns
 	invitations []agent.InvitationInfo
 	selected    string // the selected connection's ID
 
@@ -75,6 +78,19 @@ type connectionsScreen struct {
 	detail        *fyne.Container
 	noSelection   *widget.Label
 
+	// The selected pairing, while it waits for the partner to complete it.
+	waitTitle    *widget.Label
+	waitID       *widget.Label
+	waitStatus   *widget.Label
+	waitProblem  *widget.Label
+	replyLabel   *widget.Label
+	replyCode    *widget.Label // selectable: the reply code to send the partner's operator
+	replyCopy    *widget.Button
+	waitCode     *widget.Label // the verification code, to compare once paired
+	cancelWait   *widget.Button
+	waitDetail   *fyne.Container
+	cancelDialog *dialog.ConfirmDialog
+
 	invList      *widget.List
 	invSelected  string
 	cancelButton *widget.Button
@@ -89,7 +105,7 @@ type connectionsScreen struct {
 func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 	s.u = u
 	s.list = widget.NewList(
-		func() int { return len(s.conns) },
+		func() int { return len(s.all) },
 		func() fyne.CanvasObject {
 			title := widget.NewLabelWithStyle("partner", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 			title.Truncation = fyne.TextTruncateEllipsis
@@ -100,10 +116,10 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 			return container.NewVBox(title, counts, problem)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if id < 0 || id >= len(s.conns) {
+			if id < 0 || id >= len(s.all) {
 				return
 			}
-			c := s.conns[id]
+			c := s.all[id]
 			rows := o.(*fyne.Container).Objects
 			rows[0].(*widget.Label).SetText(connectionTitle(c))
 			rows[1].(*widget.Label).SetText(connectionCounts(c))
@@ -115,8 +131,8 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 	)
 	s.list.HideSeparators = false
 	s.list.OnSelected = func(id widget.ListItemID) {
-		if id >= 0 && id < len(s.conns) {
-			s.selected = s.conns[id].ID
+		if id >= 0 && id < len(s.all) {
+			s.selected = s.all[id].ID
 			s.showDetail()
 		}
 	}
@@ -127,6 +143,7 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 	s.inviteCode.Selectable = true
 	s.inviteCode.Wrapping = fyne.TextWrapBreak
 	s.inviteUntil = widget.NewLabel("")
+	s.inviteUntil.Wrapping = fyne.TextWrapWord
 	s.copyButton = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), s.copyInvite)
 	s.inviteBox = container.NewBorder(s.inviteUntil, nil, nil, s.copyButton, s.inviteCode)
 	s.inviteBox.Hide()
@@ -140,14 +157,14 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 	s.inviteExpiry.SetSelected(defaultInviteExpiry)
 
 	s.acceptCode = widget.NewEntry()
-	s.acceptCode.SetPlaceHolder("Paste the partner's invitation code (tandem1-…)")
+	s.acceptCode.SetPlaceHolder("Paste the partner's invitation code (tandem1-…) or reply code (tandemreply1-…)")
 	s.acceptButton = widget.NewButtonWithIcon("Accept", theme.ConfirmIcon(), s.accept)
 
 	top := container.NewVBox(
 		heading("Connections"),
 		container.NewHBox(s.inviteButton, widget.NewLabel("valid for"), s.inviteExpiry),
 		s.inviteBox,
-		container.NewBorder(nil, nil, widget.NewLabel("Accept an invitation:"), s.acceptButton, s.acceptCode),
+		container.NewBorder(nil, nil, widget.NewLabel("Accept a partner's code:"), s.acceptButton, s.acceptCode),
 		widget.NewSeparator(),
 	)
 	left := container.NewBorder(nil, nil, nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
@@ -156,16 +173,23 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 	return container.NewBorder(top, s.buildInvitations(), nil, nil, split)
 }
 
+// detailHead is the head of a detail pane: the partner's name, its agent ID, the status and
+// what holds it up.
+func detailHead() (title, id, status, problem *widget.Label) {
+	title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameSubHeadingText
+	title.Truncation = fyne.TextTruncateEllipsis
+	id = widget.NewLabel("")
+	id.Importance = widget.LowImportance
+	id.Truncation = fyne.TextTruncateEllipsis
+	status = widget.NewLabel("")
+	problem = widget.NewLabel("")
+	problem.Wrapping = fyne.TextWrapWord
+	return title, id, status, problem
+}
+
 func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
-	s.detailTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	s.detailTitle.SizeName = theme.SizeNameSubHeadingText
-	s.detailTitle.Truncation = fyne.TextTruncateEllipsis
-	s.detailID = widget.NewLabel("")
-	s.detailID.Importance = widget.LowImportance
-	s.detailID.Truncation = fyne.TextTruncateEllipsis
-	s.detailStatus = widget.NewLabel("")
-	s.detailProblem = widget.NewLabel("")
-	s.detailProblem.Wrapping = fyne.TextWrapWord
+	s.detailTitle, s.detailID, s.detailStatus, s.detailProblem = detailHead()
 	s.detailWhere = widget.NewLabel("")
 	s.detailWhere.Wrapping = fyne.TextWrapBreak
 	s.code = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -194,7 +218,33 @@ func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 	s.detail.Hide()
 	s.noSelection = widget.NewLabel("Select a connection to see its verification code and to pause, resume or revoke it.")
 	s.noSelection.Wrapping = fyne.TextWrapWord
-	return container.NewVScroll(container.NewStack(s.detail, container.NewVBox(s.noSelection)))
+	return container.NewVScroll(container.NewStack(s.detail, s.buildWaitDetail(), container.NewVBox(s.noSelection)))
+}
+
+// buildWaitDetail is the detail of a pairing that waits for the partner: the reply code to
+// send, with Copy, and Cancel.
+func (s *connectionsScreen) buildWaitDetail() fyne.CanvasObject {
+	s.waitTitle, s.waitID, s.waitStatus, s.waitProblem = detailHead()
+	s.replyLabel = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.replyLabel.Wrapping = fyne.TextWrapWord
+	s.replyCode = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	s.replyCode.Selectable = true
+	s.replyCode.Wrapping = fyne.TextWrapBreak
+	s.replyCopy = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), s.copyReply)
+	s.replyCopy.Importance = widget.HighImportance
+	s.waitCode = widget.NewLabel("")
+	s.waitCode.Wrapping = fyne.TextWrapWord
+	s.cancelWait = widget.NewButtonWithIcon("Cancel pairing…", theme.CancelIcon(), s.askCancelPairing)
+	s.cancelWait.Importance = widget.DangerImportance
+	s.waitDetail = container.NewVBox(
+		s.waitTitle, s.waitID, s.waitStatus,
+		s.replyLabel, s.replyCode,
+		container.NewHBox(s.replyCopy, s.cancelWait),
+		widget.NewSeparator(),
+		s.waitProblem, s.waitCode,
+	)
+	s.waitDetail.Hide()
+	return s.waitDetail
 }
 
 func (s *connectionsScreen) buildInvitations() fyne.CanvasObject {
@@ -232,7 +282,22 @@ func (s *connectionsScreen) show(conns []agent.ConnectionInfo) {
 		return
 	}
 	s.conns = conns
-	s.empty.Hidden = len(conns) > 0
+	s.relist()
+}
+
+// showWaiting takes the pairings that wait for their partner, read while this screen shows.
+func (s *connectionsScreen) showWaiting(waiting []agent.ConnectionInfo) {
+	if slices.Equal(waiting, s.waiting) {
+		return
+	}
+	s.waiting = waiting
+	s.relist()
+}
+
+// relist shows the waiting pairings first, then the connections.
+func (s *connectionsScreen) relist() {
+	s.all = append(slices.Clone(s.waiting), s.conns...)
+	s.empty.Hidden = len(s.all) > 0
 	s.empty.Refresh()
 	s.list.Refresh()
 	s.showDetail()
@@ -256,21 +321,28 @@ func (s *connectionsScreen) showInvitations(invitations []agent.InvitationInfo) 
 
 // current is the selected connection, if it is still listed.
 func (s *connectionsScreen) current() (agent.ConnectionInfo, bool) {
-	i := slices.IndexFunc(s.conns, func(c agent.ConnectionInfo) bool { return c.ID == s.selected })
+	i := slices.IndexFunc(s.all, func(c agent.ConnectionInfo) bool { return c.ID == s.selected })
 	if i < 0 {
 		return agent.ConnectionInfo{}, false
 	}
-	return s.conns[i], true
+	return s.all[i], true
 }
 
 func (s *connectionsScreen) showDetail() {
 	c, ok := s.current()
 	if !ok {
 		s.detail.Hide()
+		s.waitDetail.Hide()
 		s.noSelection.Show()
 		return
 	}
 	s.noSelection.Hide()
+	if c.State == agent.StatePending {
+		s.detail.Hide()
+		s.showWaitDetail(c)
+		return
+	}
+	s.waitDetail.Hide()
 	s.detailTitle.SetText(orDash(c.PartnerName))
 	s.detailID.SetText("Agent " + orDash(c.PartnerID))
 	s.detailStatus.SetText("Status: " + c.Status() + " · " + c.Verification())
@@ -299,6 +371,83 @@ func (s *connectionsScreen) showDetail() {
 	s.allowShown, s.allowFor = c.Allow, c.ID
 	setEnabled(s.allowButton, c.State != agent.StateRevoked)
 	s.detail.Show()
+}
+
+// showWaitDetail shows a pairing that waits for the partner: what to do, and the reply code.
+func (s *connectionsScreen) showWaitDetail(c agent.ConnectionInfo) {
+	name := orPartner(c.PartnerName)
+	s.waitTitle.SetText(orDash(c.PartnerName))
+	s.waitID.SetText("Agent " + orDash(c.PartnerID))
+	s.waitStatus.SetText("Status: " + c.Status())
+	text, imp := connectionProblem(c)
+	s.waitProblem.Importance = imp
+	s.waitProblem.SetText(text)
+	expired := c.Status() == "Pairing expired"
+	s.replyLabel.SetText(fmt.Sprintf("Send this reply code to %s's operator:", name))
+	s.replyCode.SetText(c.ReplyCode)
+	s.replyLabel.Hidden, s.replyCode.Hidden, s.replyCopy.Hidden = expired, expired, expired
+	s.waitCode.SetText(fmt.Sprintf("Verification code, to compare with %s's operator once paired: %s", name, orDash(c.VerificationCode)))
+	if expired {
+		s.cancelWait.SetText("Remove")
+	} else {
+		s.cancelWait.SetText("Cancel pairing…")
+	}
+	s.waitDetail.Show()
+	s.waitDetail.Refresh()
+}
+
+func (s *connectionsScreen) copyReply() {
+	s.copyCode(s.replyCode.Text, "Reply code copied to the clipboard: send it to the partner's operator.")
+}
+
+// copyCode puts a code on the clipboard and says so.
+func (s *connectionsScreen) copyCode(code, said string) {
+	if code == "" {
+		return
+	}
+	fyne.CurrentApp().Clipboard().SetContent(code)
+	s.u.setStatus(said, false)
+}
+
+// askCancelPairing asks before it cancels the selected waiting pairing (an expired one is
+// removed without asking).
+func (s *connectionsScreen) askCancelPairing() {
+	c, ok := s.current()
+	if !ok || c.State != agent.StatePending {
+		return
+	}
+	cancel := func() {
+		id := c.ID
+		s.u.call("cancel the pairing", func(ctx context.Context) error {
+			_, err := s.u.agent.CancelPairing(ctx, id)
+			return err
+		}, func(err error) {
+			if err != nil {
+				return
+			}
+			s.waiting = slices.DeleteFunc(slices.Clone(s.waiting), func(w agent.ConnectionInfo) bool { return w.ID == id })
+			s.relist()
+			s.u.setStatus(fmt.Sprintf("The pairing with %s is cancelled: its reply code no longer works.", orPartner(c.PartnerName)), false)
+		})
+	}
+	if c.Status() == "Pairing expired" {
+		cancel()
+		return
+	}
+	if s.u.win == nil {
+		s.u.showError(errors.New("cancel the pairing: no window to ask for confirmation in"))
+		return
+	}
+	msg := widget.NewLabel(fmt.Sprintf("Stop waiting for %s's operator? The reply code stops working, and %s's agent is refused if it tries to complete the pairing. Pairing again needs a new invitation from %s.",
+		orPartner(c.PartnerName), orPartner(c.PartnerName), orPartner(c.PartnerName)))
+	msg.Wrapping = fyne.TextWrapWord
+	s.cancelDialog = dialog.NewCustomConfirm("Cancel the pairing", "Cancel pairing", "Keep waiting", msg, func(yes bool) {
+		if yes {
+			cancel()
+		}
+	}, s.u.win)
+	s.cancelDialog.Resize(fyne.NewSize(520, 220))
+	s.cancelDialog.Show()
 }
 
 func setEnabled(b *widget.Button, on bool) {
@@ -338,18 +487,19 @@ func (s *connectionsScreen) invite() {
 			return
 		}
 		s.inviteCode.SetText(inv.Code)
-		s.inviteUntil.SetText(fmt.Sprintf("Give this code to your partner; it works once, until %s:", inv.Expires.Local().Format(time.DateTime)))
+		until := inv.Expires.Local().Format(time.DateTime)
+		if inv.Reply {
+			s.inviteUntil.SetText(fmt.Sprintf("This agent accepts no connections, so pairing takes two steps: give this code to your partner (it works once, until %s); their agent answers it with a reply code, which you paste into Accept below:", until))
+		} else {
+			s.inviteUntil.SetText(fmt.Sprintf("Give this code to your partner; it works once, until %s:", until))
+		}
 		s.inviteBox.Show()
 		s.u.setStatus("New invitation ready: copy it to your partner; it works once.", false)
 	})
 }
 
 func (s *connectionsScreen) copyInvite() {
-	if s.inviteCode.Text == "" {
-		return
-	}
-	fyne.CurrentApp().Clipboard().SetContent(s.inviteCode.Text)
-	s.u.setStatus("Invitation code copied to the clipboard.", false)
+	s.copyCode(s.inviteCode.Text, "Invitation code copied to the clipboard.")
 }
 
 func (s *connectionsScreen) cancelInvitation() {
@@ -387,6 +537,15 @@ func (s *connectionsScreen) accept() {
 		}
 		s.acceptCode.SetText("")
 		s.selected = c.ID
+		if c.State == agent.StatePending {
+			// Shown at once, with its reply code; the next read confirms it.
+			s.waiting = append(slices.DeleteFunc(slices.Clone(s.waiting), func(w agent.ConnectionInfo) bool { return w.ID == c.ID }), c)
+			s.relist()
+			s.list.Select(slices.IndexFunc(s.all, func(w agent.ConnectionInfo) bool { return w.ID == c.ID }))
+			s.u.setStatus(fmt.Sprintf("%s's agent accepts no connections: copy the reply code and send it to %s's operator; pairing completes when they paste it.",
+				orPartner(c.PartnerName), orPartner(c.PartnerName)), false)
+			return
+		}
 		s.u.setStatus(fmt.Sprintf("Paired with %s. Compare the verification code %s with your partner, then confirm it.",
 			orDash(c.PartnerName), orDash(c.VerificationCode)), false)
 	})
@@ -496,7 +655,21 @@ func (s *connectionsScreen) act(what string, fn func(ctx context.Context, ref st
 }
 
 func connectionTitle(c agent.ConnectionInfo) string {
+	if c.State == agent.StatePending && c.Status() == "Pairing expired" {
+		return orDash(c.PartnerName) + " — Pairing expired"
+	}
+	if c.State == agent.StatePending {
+		return orDash(c.PartnerName) + " — Waiting for the partner" // the detail says for what
+	}
 	return fmt.Sprintf("%s — %s · %s", orDash(c.PartnerName), c.Status(), c.Verification())
+}
+
+// orPartner is a partner's name, or "the partner" when it gave none.
+func orPartner(name string) string {
+	if name == "" {
+		return "the partner"
+	}
+	return name
 }
 
 func connectionWhere(c agent.ConnectionInfo) string {
@@ -515,12 +688,19 @@ func connectionWhere(c agent.ConnectionInfo) string {
 }
 
 func connectionCounts(c agent.ConnectionInfo) string {
+	if c.State == agent.StatePending {
+		return "Not paired yet · reply code valid until " + c.Expires.Local().Format("Jan 2 15:04")
+	}
 	return fmt.Sprintf("%d twins · outbox %d · inbox %d · failed %d", c.Twins, c.Outbox, c.Inbox, c.Failed)
 }
 
 // connectionProblem is the line that says what holds a connection up, and how loudly.
 func connectionProblem(c agent.ConnectionInfo) (string, widget.Importance) {
 	switch {
+	case c.State == agent.StatePending && c.Status() == "Pairing expired":
+		return c.Problem, widget.DangerImportance
+	case c.State == agent.StatePending:
+		return c.Problem, widget.WarningImportance
 	case c.Problem != "":
 		return c.Problem, widget.DangerImportance
 	case c.LastError != "":
@@ -533,6 +713,9 @@ func connectionProblem(c agent.ConnectionInfo) (string, widget.Importance) {
 
 func invitationLine(inv agent.InvitationInfo) string {
 	line := fmt.Sprintf("%s · %s · made %s · expires %s", inv.ID, inv.State, inv.Created.Local().Format(time.DateTime), inv.Expires.Local().Format(time.DateTime))
+	if inv.Reply && inv.State == agent.InvitationPending {
+		line += " · paste the partner's reply code into Accept"
+	}
 	if inv.Partner != "" {
 		line += " · paired with " + inv.Partner
 	}

@@ -34,6 +34,10 @@ type fakeAgent struct {
 	accepted []string
 	invites  int
 
+	firewalled bool                   // this agent accepts no connections: its codes need a reply
+	waiting    []agent.ConnectionInfo // pairings waiting for the partner (Accept of a code without a URL)
+	cancelledW []string               // CancelPairing calls
+
 	inviteReqs  []agent.InviteRequest
 	invitations []agent.InvitationInfo // newest first
 	cancelled   []string
@@ -204,8 +208,8 @@ func (f *fakeAgent) Invite(ctx context.Context, req agent.InviteRequest) (agent.
 	f.invites++
 	f.inviteReqs = append(f.inviteReqs, req)
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	inv := agent.Invitation{Code: fmt.Sprintf("tandem1-invitation-%d", f.invites), ID: fmt.Sprintf("inv%d", f.invites), Expires: now.Add(req.Expires)}
-	f.invitations = slices.Insert(f.invitations, 0, agent.InvitationInfo{ID: inv.ID, State: agent.InvitationPending, Created: now, Expires: inv.Expires})
+	inv := agent.Invitation{Code: fmt.Sprintf("tandem1-invitation-%d", f.invites), ID: fmt.Sprintf("inv%d", f.invites), Expires: now.Add(req.Expires), Reply: f.firewalled}
+	f.invitations = slices.Insert(f.invitations, 0, agent.InvitationInfo{ID: inv.ID, State: agent.InvitationPending, Created: now, Expires: inv.Expires, Reply: f.firewalled})
 	return inv, nil
 }
 
@@ -287,8 +291,45 @@ func (f *fakeAgent) Accept(ctx context.Context, code string) (agent.ConnectionIn
 		return agent.ConnectionInfo{}, err
 	}
 	f.accepted = append(f.accepted, code)
+	switch {
+	case strings.HasPrefix(code, "tandem1-nourl"): // from an agent that accepts no connections
+		c := agent.ConnectionInfo{ID: "c-wait", PartnerName: "Kim", PartnerID: "KKKK-2222", VerificationCode: "555 123 987", State: agent.StatePending,
+			ReplyCode: "tandemreply1-for-kim", Expires: time.Now().Add(time.Hour),
+			Problem: "Waiting for Kim's operator to complete pairing."}
+		f.waiting = append(f.waiting, c)
+		return c, nil
+	case strings.HasPrefix(code, "tandemreply1-"): // the reply to this agent's invitation
+		c := agent.ConnectionInfo{ID: "c-reply", PartnerName: "Blue", VerificationCode: "777 000 111", State: agent.StateActive, Pulls: true}
+		f.connections = append(f.connections, c)
+		return c, nil
+	}
 	c := agent.ConnectionInfo{ID: "c-new", PartnerName: "Red", VerificationCode: "4821-7730", State: agent.StateActive}
 	f.connections = append(f.connections, c)
+	return c, nil
+}
+
+func (f *fakeAgent) PendingPairings(ctx context.Context) ([]agent.ConnectionInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["PendingPairings"]; err != nil {
+		return nil, err
+	}
+	return slices.Clone(f.waiting), nil
+}
+
+func (f *fakeAgent) CancelPairing(ctx context.Context, id string) (agent.ConnectionInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["CancelPairing"]; err != nil {
+		return agent.ConnectionInfo{}, err
+	}
+	f.cancelledW = append(f.cancelledW, id)
+	i := slices.IndexFunc(f.waiting, func(c agent.ConnectionInfo) bool { return c.ID == id })
+	if i < 0 {
+		return agent.ConnectionInfo{}, fmt.Errorf("no pairing %q waits", id)
+	}
+	c := f.waiting[i]
+	f.waiting = slices.Delete(f.waiting, i, i+1)
 	return c, nil
 }
 

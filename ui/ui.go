@@ -42,7 +42,14 @@ type Agent interface {
 	// Invitations lists the invitations made, newest first; CancelInvitation ends one.
 	Invitations(ctx context.Context) ([]agent.InvitationInfo, error)
 	CancelInvitation(ctx context.Context, id string) error
+	// Accept redeems a partner's invitation code; a code from an agent that accepts no
+	// connections gives a pending pairing (agent.StatePending) with the reply code for the
+	// partner's operator; a reply code to this agent's invitation completes that pairing.
 	Accept(ctx context.Context, code string) (agent.ConnectionInfo, error)
+	// PendingPairings lists the pairings that wait for the partner's operator to paste the
+	// reply code; CancelPairing ends one.
+	PendingPairings(ctx context.Context) ([]agent.ConnectionInfo, error)
+	CancelPairing(ctx context.Context, connID string) (agent.ConnectionInfo, error)
 	// Verify records that the operator confirmed the verification codes match (code "" means
 	// confirmed without typing it). Pause, Resume and Revoke change a connection's state and
 	// tell the partner; Revoke keeps or deletes the queued events.
@@ -224,7 +231,8 @@ type snapshot struct {
 	overview    *agent.Overview
 	connections []agent.ConnectionInfo
 	invitations []agent.InvitationInfo
-	invRead     bool // invitations were read (only while the Connections screen shows)
+	waiting     []agent.ConnectionInfo // pairings waiting for the partner
+	invRead     bool                   // invitations and waiting pairings were read (only while the Connections screen shows)
 	items       []item.Item
 	itemsRead   bool
 	sync        map[string][]agent.ItemSync
@@ -269,6 +277,8 @@ func (u *UI) round(ctx context.Context, topics agent.Topic) {
 	if s.err == nil && visible == screenConnections && topics.Has(agent.TopicConnections) {
 		if s.invitations, err = u.agent.Invitations(ctx); err != nil {
 			s.err = fmt.Errorf("read invitations: %w", err)
+		} else if s.waiting, err = u.agent.PendingPairings(ctx); err != nil {
+			s.err = fmt.Errorf("read the pairings waiting for partners: %w", err)
 		}
 		s.invRead = s.err == nil
 	}
@@ -294,6 +304,7 @@ func (u *UI) apply(s snapshot) {
 	}
 	if s.invRead {
 		u.connections.showInvitations(s.invitations)
+		u.connections.showWaiting(s.waiting)
 	}
 	if s.overview != nil {
 		u.queue.showConnections(s.connections)

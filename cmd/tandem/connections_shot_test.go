@@ -12,9 +12,10 @@ import (
 )
 
 // TestConnectionsScreenshot runs the real app (Blue) with two partners served headless (Red and
-// Green), pairs them through the control sockets, lets Green pause and Blue verify Red, and
-// checks that the Connections screen is drawn. With TANDEM_UPDATE_SCREENSHOT=1 it writes
-// docs/connections.png.
+// Green), pairs them through the control sockets, lets Green pause and Blue verify Red, has Blue
+// accept the code of a third partner behind a firewall (Kim's Shop, no listener), so that
+// pairing waits for Kim's operator, and checks that the Connections screen is drawn with the
+// waiting pairing's reply code. With TANDEM_UPDATE_SCREENSHOT=1 it writes docs/connections.png.
 func TestConnectionsScreenshot(t *testing.T) {
 	needDisplayTools(t)
 	needKeychain(t)
@@ -23,9 +24,10 @@ func TestConnectionsScreenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	blue, red, green := filepath.Join(root, "blue"), filepath.Join(root, "red"), filepath.Join(root, "green")
+	blue, red, green, kim := filepath.Join(root, "blue"), filepath.Join(root, "red"), filepath.Join(root, "green"), filepath.Join(root, "kim")
 	serveAgent(t, bin, red, "Red Support")
 	serveAgent(t, bin, green, "Green Logistics")
+	serveAgentWith(t, bin, kim, "Kim's Shop", nil, "--listen", "off")
 
 	display := startXvfb(t)
 	app := exec.Command(bin, "--data-dir", blue, "--listen", freeAddr(t), "--name", "Blue Helpdesk")
@@ -72,8 +74,16 @@ func TestConnectionsScreenshot(t *testing.T) {
 	tandem(t, bin, false, "connections", "verify", "Red Support", redCode, "--data-dir", blue)
 	tandem(t, bin, false, "connections", "pause", "Blue Helpdesk", "--data-dir", green)
 	tandem(t, bin, false, "invite", "--data-dir", blue, "--expires", "3h") // one pending in the list
+	kimCode := strings.TrimSpace(tandem(t, bin, false, "invite", "--data-dir", kim))
+	reply := strings.TrimSpace(tandem(t, bin, false, "accept", kimCode, "--data-dir", blue))
+	if !strings.HasPrefix(reply, "tandemreply1-") {
+		t.Fatalf("blue accepting the firewalled agent's code printed %q, want a reply code", reply)
+	}
+	if list := tandem(t, bin, false, "connections", "--data-dir", blue); !strings.Contains(list, "Waiting for the partner to complete pairing") {
+		t.Fatalf("blue does not list the pairing waiting for Kim:\n%s", list)
+	}
 
-	// Connections in the navigation, then the first connection in the list.
+	// Connections in the navigation, then the first in the list: the pairing waiting for Kim.
 	xdo(t, display, "mousemove", "--window", win, "70", "115", "click", "1")
 	time.Sleep(time.Second)
 	xdo(t, display, "mousemove", "--window", win, "250", "215", "click", "1")
