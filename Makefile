@@ -5,7 +5,7 @@ PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev xvfb imagemagick xdotool dbus gn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN  := bin/tandem
 
-.PHONY: run app test fuzz crash chaos bench deb deps build $(BIN)
+.PHONY: run app test fuzz crash chaos bench deb tarxz deps build $(BIN)
 
 run: deps build
 	@if [ -n "$$DISPLAY" ]; then \
@@ -40,6 +40,7 @@ test: deps
 		go test -race -timeout 30m ./core/... || rc=1; \
 		CGO_ENABLED=0 go test ./ui/... || rc=1; \
 		CGO_ENABLED=1 TANDEM_REQUIRE_DISPLAY=1 go test -timeout 30m ./cmd/... || rc=1; \
+		CGO_ENABLED=1 TANDEM_REQUIRE_PACKAGING=1 go test ./packaging/... || rc=1; \
 		$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) || rc=1; \
 		exit $$rc'
 
@@ -82,9 +83,20 @@ bench: build
 		go test -run "^$$" -bench AppAtScale -benchtime 1x -timeout 20m ./cmd/tandem'
 	$(BIN) bench
 
-# A Debian package from bin/tandem, with the desktop entry and icon: bin/tandem_<version>_<arch>.deb
+# A Debian package from bin/tandem (packaging/nfpm.yaml, built with nFPM as a library): the
+# binary, the desktop entry and icon, and systemd units for tandem serve (a system service with
+# its own user and /var/lib/tandem, and a user service). Prints bin/tandem_<version>_<arch>.deb.
 deb: build
-	packaging/deb.sh
+	go run ./packaging/mkdeb
+
+# The Linux .tar.xz the Fyne way (fyne package from fyne.io/tools): bin/Tandem.tar.xz, with a
+# Makefile that installs it under /usr/local.
+FYNE := go run fyne.io/tools/cmd/fyne@v1.7.4
+tarxz: deps
+	cd cmd/tandem && $(FYNE) package --os linux --release --name Tandem --app-id io.tandemsync.tandem \
+		--app-version $$(sed -n 's/^ *Version *= *"\(.*\)"/\1/p' ../../FyneApp.toml) --icon ../../assets/icon.png
+	mkdir -p bin && mv cmd/tandem/Tandem.tar.xz bin/ && rm -f cmd/tandem/tandem cmd/tandem/Tandem
+	@echo bin/Tandem.tar.xz
 
 # Installs only what dpkg does not already have, so a ready machine installs nothing.
 deps:
