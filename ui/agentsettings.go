@@ -21,6 +21,7 @@ type agentSettings struct {
 	loaded bool
 
 	name, listen, url *widget.Entry
+	prefix            *widget.Entry // the embedded tracker's key prefix for new items
 	secrets           *widget.Label
 	save              *widget.Button
 	auditLine         *widget.Label
@@ -34,6 +35,8 @@ func (s *agentSettings) build(u *UI) fyne.CanvasObject {
 	s.listen.SetPlaceHolder(`host:port, e.g. 0.0.0.0:7443, or "off" to accept no connections`)
 	s.url = widget.NewEntry()
 	s.url.SetPlaceHolder("https://tandem.example.com:7443 (when partners reach it under another name)")
+	s.prefix = widget.NewEntry()
+	s.prefix.SetPlaceHolder("e.g. ACME: new items are ACME-1, ACME-2, …")
 	s.secrets = widget.NewLabel("…")
 	s.secrets.Wrapping = fyne.TextWrapWord
 	s.save = widget.NewButtonWithIcon("Save agent", theme.DocumentSaveIcon(), s.saveAddress)
@@ -41,7 +44,8 @@ func (s *agentSettings) build(u *UI) fyne.CanvasObject {
 	s.auditLine = widget.NewLabel("The audit log has not been checked yet.")
 	s.auditLine.Wrapping = fyne.TextWrapWord
 	s.auditButton = widget.NewButtonWithIcon("Check the audit log", theme.ConfirmIcon(), s.checkAudit)
-	note := widget.NewLabel("A new listen address or URL takes effect when the agent starts next; partners paired already keep the URL they learned.")
+	note := widget.NewLabel("A new listen address or URL takes effect when the agent starts next; partners paired already keep the URL they learned. " +
+		"A new key prefix applies to new items of the embedded tracker; items made before keep their keys, which partners know them by.")
 	note.Wrapping = fyne.TextWrapWord
 	note.Importance = widget.LowImportance
 	return container.NewVBox(
@@ -51,6 +55,7 @@ func (s *agentSettings) build(u *UI) fyne.CanvasObject {
 			widget.NewFormItem("Name partners see", s.name),
 			widget.NewFormItem("Listen on", s.listen),
 			widget.NewFormItem("Public URL", s.url),
+			widget.NewFormItem("Item key prefix", s.prefix),
 			widget.NewFormItem("Secrets are kept in", s.secrets),
 		),
 		note,
@@ -77,6 +82,7 @@ func (s *agentSettings) shown() {
 			s.listen.SetText(info.Address.Listen)
 			s.url.SetText(info.Address.URL)
 			s.secrets.SetText(info.Secrets)
+			s.prefix.SetText(s.u.agent.KeyPrefix())
 			s.save.Enable()
 		})
 	}
@@ -85,13 +91,26 @@ func (s *agentSettings) shown() {
 
 func (s *agentSettings) saveAddress() {
 	ad := agent.Address{Name: strings.TrimSpace(s.name.Text), Listen: strings.TrimSpace(s.listen.Text), URL: strings.TrimSpace(s.url.Text)}
+	prefix := strings.ToUpper(strings.TrimSpace(s.prefix.Text))
+	newPrefix := prefix != "" && prefix != s.u.agent.KeyPrefix()
 	s.save.Disable()
-	s.u.call("save the agent's address", func(ctx context.Context) error {
+	s.u.call("save the agent's settings", func(ctx context.Context) error {
+		if newPrefix {
+			if err := s.u.agent.SetKeyPrefix(ctx, prefix); err != nil {
+				return err
+			}
+		}
 		return s.u.agent.SetAddress(ctx, ad)
 	}, func(err error) {
 		s.save.Enable()
+		s.prefix.SetText(s.u.agent.KeyPrefix())
+		s.u.tracker.showPrefix(s.u.agent.KeyPrefix())
 		if err == nil {
-			s.u.setStatus("Saved. A new listen address or URL takes effect when the agent starts next.", false)
+			msg := "Saved. A new listen address or URL takes effect when the agent starts next."
+			if newPrefix {
+				msg = fmt.Sprintf("Saved. New items' keys start with %s-; a new listen address or URL takes effect when the agent starts next.", prefix)
+			}
+			s.u.setStatus(msg, false)
 		}
 	})
 }

@@ -173,27 +173,31 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 	return container.NewBorder(top, s.buildInvitations(), nil, nil, split)
 }
 
-// detailHead is the head of a detail pane: the partner's name, its agent ID, the status and
-// what holds it up.
-func detailHead() (title, id, status, problem *widget.Label) {
+// detailHead is the head of a detail pane: the partner's name, its agent ID (in a row with a
+// Copy button), the status and what holds it up. The agent ID and the problem are read in
+// full, selected and copied: an operator pastes them into a ticket or a chat with the partner.
+func detailHead() (title, id *widget.Label, idRow *fyne.Container, status, problem *widget.Label) {
 	title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameSubHeadingText
 	title.Truncation = fyne.TextTruncateEllipsis
-	id = widget.NewLabel("")
+	id, idRow = copyable("")
 	id.Importance = widget.LowImportance
-	id.Truncation = fyne.TextTruncateEllipsis
 	status = widget.NewLabel("")
 	problem = widget.NewLabel("")
 	problem.Wrapping = fyne.TextWrapWord
-	return title, id, status, problem
+	problem.Selectable = true
+	return title, id, idRow, status, problem
 }
 
 func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
-	s.detailTitle, s.detailID, s.detailStatus, s.detailProblem = detailHead()
+	var idRow *fyne.Container
+	s.detailTitle, s.detailID, idRow, s.detailStatus, s.detailProblem = detailHead()
 	s.detailWhere = widget.NewLabel("")
 	s.detailWhere.Wrapping = fyne.TextWrapBreak
+	s.detailWhere.Selectable = true
 	s.code = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	s.code.SizeName = theme.SizeNameHeadingText
+	s.code.Selectable = true
 	s.codeHint = widget.NewLabel("")
 	s.codeHint.Wrapping = fyne.TextWrapWord
 	s.verifyButton = widget.NewButtonWithIcon("Codes match…", theme.ConfirmIcon(), s.askVerify)
@@ -206,7 +210,7 @@ func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 	s.allow.SetPlaceHolder("any address; or ranges such as 203.0.113.0/24, 198.51.100.7")
 	s.allowButton = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), s.saveAllow)
 	s.detail = container.NewVBox(
-		s.detailTitle, s.detailID, s.detailStatus, s.detailProblem,
+		s.detailTitle, idRow, s.detailStatus, s.detailProblem,
 		container.NewHBox(s.pauseButton, s.resumeButton, s.revokeButton),
 		widget.NewSeparator(),
 		container.NewHBox(widget.NewLabel("Verification code:"), s.code),
@@ -224,7 +228,8 @@ func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 // buildWaitDetail is the detail of a pairing that waits for the partner: the reply code to
 // send, with Copy, and Cancel.
 func (s *connectionsScreen) buildWaitDetail() fyne.CanvasObject {
-	s.waitTitle, s.waitID, s.waitStatus, s.waitProblem = detailHead()
+	var idRow *fyne.Container
+	s.waitTitle, s.waitID, idRow, s.waitStatus, s.waitProblem = detailHead()
 	s.replyLabel = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.replyLabel.Wrapping = fyne.TextWrapWord
 	s.replyCode = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -237,7 +242,7 @@ func (s *connectionsScreen) buildWaitDetail() fyne.CanvasObject {
 	s.cancelWait = widget.NewButtonWithIcon("Cancel pairing…", theme.CancelIcon(), s.askCancelPairing)
 	s.cancelWait.Importance = widget.DangerImportance
 	s.waitDetail = container.NewVBox(
-		s.waitTitle, s.waitID, s.waitStatus,
+		s.waitTitle, idRow, s.waitStatus,
 		s.replyLabel, s.replyCode,
 		container.NewHBox(s.replyCopy, s.cancelWait),
 		widget.NewSeparator(),

@@ -27,6 +27,7 @@ type fakeAgent struct {
 	items       []item.Item // newest first
 	next        int
 	fail        map[string]error
+	prefix      string // the key prefix of new items; "" is "T"
 
 	created  []item.Item
 	updated  []item.Item
@@ -134,7 +135,11 @@ func (f *fakeAgent) add(it item.Item) item.Item {
 
 func (f *fakeAgent) addLocked(it item.Item) item.Item {
 	f.next++
-	it.Key = fmt.Sprintf("T-%d", f.next)
+	prefix := f.prefix
+	if prefix == "" {
+		prefix = "T"
+	}
+	it.Key = fmt.Sprintf("%s-%d", prefix, f.next)
 	it.Created = time.Date(2026, 1, 1, 0, 0, f.next, 0, time.UTC)
 	it.Updated = it.Created
 	f.items = slices.Insert(f.items, 0, it.Clone())
@@ -198,6 +203,25 @@ func (f *fakeAgent) AddComment(ctx context.Context, key string, c item.Comment) 
 
 func (f *fakeAgent) Statuses() []string   { return []string{"open", "in progress", "done"} }
 func (f *fakeAgent) Priorities() []string { return []string{"low", "medium", "high"} }
+
+func (f *fakeAgent) KeyPrefix() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.prefix == "" {
+		return "T"
+	}
+	return f.prefix
+}
+
+func (f *fakeAgent) SetKeyPrefix(ctx context.Context, prefix string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["SetKeyPrefix"]; err != nil {
+		return err
+	}
+	f.prefix = prefix
+	return nil
+}
 
 func (f *fakeAgent) Invite(ctx context.Context, req agent.InviteRequest) (agent.Invitation, error) {
 	f.mu.Lock()

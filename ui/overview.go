@@ -54,6 +54,7 @@ func (u *UI) readCharts(ctx context.Context) (*charts, error) {
 // the throughput charts, and notifies the desktop when a connection starts failing or stays
 // degraded.
 type overviewScreen struct {
+	u                 *UI
 	name, id, tracker *widget.Label
 	counts            map[string]*widget.Label
 	hint              *widget.Label // how to start, while there is no connection
@@ -207,8 +208,8 @@ func (s *overviewScreen) showHealth(conns []agent.ConnectionInfo) {
 		if !c.CaptureUntil.IsZero() {
 			line += " · capture on until " + c.CaptureUntil.Local().Format("Jan 2 15:04")
 		}
-		text := widget.NewLabel(line)
-		text.Truncation = fyne.TextTruncateEllipsis
+		text := newTapLabel(s.u, "Connection with "+orDash(c.PartnerName)) // cut off, it shows in full when tapped
+		text.SetText(line)
 		row := container.NewBorder(nil, nil, word, nil, text)
 		if c.HealthReason != "" {
 			why := widget.NewLabel(c.HealthReason)

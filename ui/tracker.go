@@ -33,17 +33,14 @@ func (u *UI) readItemSync(ctx context.Context, items []item.Item) (map[string][]
 	return u.agent.ItemSync(ctx, keys)
 }
 
-// syncText is an item's sync state in a row: its state and its twin's key on the first
-// connection, and how many other connections it has.
+// syncText is an item's sync state in a row: its state, its twin's key and the partner's
+// name on the first connection, and how many other connections it has.
 func syncText(states []agent.ItemSync) (string, widget.Importance) {
 	if len(states) == 0 {
 		return "", widget.LowImportance
 	}
 	s := states[0]
-	text := s.State
-	if s.Remote != "" {
-		text += " ⇄ " + s.Remote
-	}
+	text := twinText(s)
 	if len(states) > 1 {
 		text += fmt.Sprintf(" +%d", len(states)-1)
 	}
@@ -63,6 +60,26 @@ func syncText(states []agent.ItemSync) (string, widget.Importance) {
 	return text, imp
 }
 
+// twinText is where an item stands with one partner: "synced ⇄ RED-4 at Red", or
+// "not linked with Red".
+func twinText(s agent.ItemSync) string {
+	partner := s.Partner
+	if partner == "" {
+		partner = "the partner"
+	}
+	if s.Remote == "" {
+		if s.State == agent.ItemNotLinked || s.State == "" {
+			return "not linked with " + partner
+		}
+		return s.State + ", not yet linked with " + partner
+	}
+	return s.State + " ⇄ " + s.Remote + " at " + partner
+}
+
+// noPriority is the priority choice that means none: an item may have no priority, and an
+// operator may go back to none.
+const noPriority = "(no priority)"
+
 // trackerScreen lists the embedded tracker's items and edits one at a time.
 type trackerScreen struct {
 	u        *UI
@@ -78,6 +95,9 @@ type trackerScreen struct {
 
 	newButton   *widget.Button
 	header      *widget.Label
+	twins       *fyne.Container // the item's twin at each partner, with its key to copy
+	detail      *container.Scroll
+	nextKey     *widget.Label // what the next new item's key will look like
 	title       *widget.Entry
 	description *widget.Entry
 	status      *widget.Select
@@ -103,7 +123,7 @@ func fieldsOf(it item.Item) itemFields {
 		title:       it.Title,
 		description: it.Description,
 		status:      it.Status,
-		priority:    it.Priority,
+		priority:    orNoPriority(it.Priority),
 		labels:      strings.Join(it.Labels, ", "),
 		assignee:    userText(it.Assignee),
 	}
@@ -123,6 +143,9 @@ func (f itemFields) applyTo(it *item.Item, base itemFields) {
 	}
 	if f.priority != base.priority {
 		it.Priority = f.priority
+		if it.Priority == noPriority {
+			it.Priority = ""
+		}
 	}
 	if f.labels != base.labels {
 		it.Labels = splitLabels(f.labels)
@@ -139,6 +162,7 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 	s.u = u
 	s.statuses = u.agent.Statuses()
 	s.priorities = u.agent.Priorities()
+	defer s.showPrefix(u.agent.KeyPrefix())
 
 	s.list = widget.NewList(
 		func() int { return len(s.items) },
@@ -178,15 +202,23 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 	s.newButton = widget.NewButtonWithIcon("New item", theme.ContentAddIcon(), s.startNew)
 
 	s.header = widget.NewLabelWithStyle("New item", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	s.title = widget.NewEntry()
+	s.header.Wrapping = fyne.TextWrapWord
+	s.twins = container.NewVBox()
+	s.nextKey = widget.NewLabel("")
+	s.nextKey.Importance = widget.LowImportance
+	// A title may be long (a partner's tracker may allow thousands of characters): it wraps
+	// inside its field instead of drawing one line wider than the screen.
+	s.title = widget.NewMultiLineEntry()
+	s.title.Wrapping = fyne.TextWrapWord
+	s.title.SetMinRowsVisible(2)
 	s.title.SetPlaceHolder("What needs doing")
 	s.description = widget.NewMultiLineEntry()
 	s.description.SetMinRowsVisible(4)
 	s.description.Wrapping = fyne.TextWrapWord
 	s.status = widget.NewSelect(s.statuses, nil)
 	s.status.PlaceHolder = "(no status)"
-	s.priority = widget.NewSelect(s.priorities, nil)
-	s.priority.PlaceHolder = "(no priority)"
+	s.priority = widget.NewSelect(append([]string{noPriority}, s.priorities...), nil)
+	s.priority.PlaceHolder = noPriority
 	s.labels = widget.NewEntry()
 	s.labels.SetPlaceHolder("comma-separated, e.g. billing, urgent")
 	s.assignee = widget.NewEntry()
@@ -212,6 +244,7 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 
 	detail := container.NewVBox(
 		s.header,
+		s.twins,
 		form,
 		container.NewHBox(s.save),
 		widget.NewSeparator(),
@@ -220,8 +253,9 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 		s.commentEntry,
 		container.NewHBox(s.commentButton),
 	)
-	left := container.NewBorder(container.NewHBox(s.newButton), nil, nil, nil, s.list)
-	split := container.NewHSplit(left, container.NewVScroll(detail))
+	left := container.NewBorder(container.NewHBox(s.newButton, s.nextKey), nil, nil, nil, s.list)
+	s.detail = container.NewVScroll(detail)
+	split := container.NewHSplit(left, s.detail)
 	split.Offset = 0.38
 	s.startNew()
 	return container.NewBorder(heading("Tracker"), nil, nil, nil, split)
@@ -233,6 +267,7 @@ func (s *trackerScreen) show(items []item.Item, sync map[string][]agent.ItemSync
 	if !maps.EqualFunc(sync, s.sync, slices.Equal) {
 		s.sync = sync
 		s.list.Refresh()
+		s.showTwins()
 	}
 	if slices.EqualFunc(items, s.items, func(a, b item.Item) bool { return a.Key == b.Key && itemEqual(a, b) }) {
 		return // nothing new: no redraw, and the form stays as it is
@@ -296,7 +331,7 @@ func (s *trackerScreen) load(it item.Item) {
 	s.title.SetText(it.Title)
 	s.description.SetText(it.Description)
 	setSelect(s.status, s.statuses, it.Status)
-	setSelect(s.priority, s.priorities, it.Priority)
+	setSelect(s.priority, append([]string{noPriority}, s.priorities...), orNoPriority(it.Priority))
 	s.labels.SetText(s.baseFields.labels)
 	s.assignee.SetText(s.baseFields.assignee)
 	if it.Key == "" {
@@ -311,6 +346,52 @@ func (s *trackerScreen) load(it item.Item) {
 		s.commentButton.Enable()
 	}
 	s.showComments(it.Comments)
+	s.showTwins()
+}
+
+// showTwins lists the selected item's twin at each partner: its key (selectable, with a Copy
+// button) and the partner's name.
+func (s *trackerScreen) showTwins() {
+	defer s.relayout()
+	s.twins.RemoveAll()
+	if s.selected == "" {
+		return
+	}
+	states := s.sync[s.selected]
+	if len(states) == 0 {
+		none := widget.NewLabel("Not synced with any partner yet.")
+		none.Importance = widget.LowImportance
+		s.twins.Add(none)
+		return
+	}
+	for _, st := range states {
+		_, row := copyable(twinText(st))
+		s.twins.Add(row)
+	}
+}
+
+// relayout lays the detail out again after a part of it changed height.
+func (s *trackerScreen) relayout() {
+	if s.detail != nil {
+		s.detail.Content.Refresh()
+		s.detail.Refresh()
+	}
+}
+
+// showPrefix says what the next new item's key looks like.
+func (s *trackerScreen) showPrefix(prefix string) {
+	if prefix == "" {
+		s.nextKey.SetText("")
+		return
+	}
+	s.nextKey.SetText("new keys: " + prefix + "-n")
+}
+
+func orNoPriority(p string) string {
+	if p == "" {
+		return noPriority
+	}
+	return p
 }
 
 // form returns the form's fields as typed.
@@ -332,7 +413,7 @@ func (s *trackerScreen) saveItem() {
 		s.u.showError(errors.New("save item: the title is empty; give the item a title first"))
 		return
 	}
-	f.title = strings.TrimSpace(f.title)
+	f.title = oneLine(f.title)
 	isNew := s.selected == ""
 	var it item.Item
 	what := "create item"
@@ -453,6 +534,11 @@ func setSelect(sel *widget.Select, vocabulary []string, value string) {
 		return
 	}
 	sel.SetSelected(value)
+}
+
+// oneLine is a title as one line: the field wraps, but a title has no line breaks.
+func oneLine(s string) string {
+	return strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s))
 }
 
 func splitLabels(s string) []string {

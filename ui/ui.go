@@ -37,6 +37,10 @@ type Agent interface {
 	// Statuses and Priorities are the embedded tracker's vocabularies.
 	Statuses() []string
 	Priorities() []string
+	// KeyPrefix is the prefix of the embedded tracker's new item keys (ACME for ACME-12);
+	// SetKeyPrefix changes it for new items, old ones keep their keys.
+	KeyPrefix() string
+	SetKeyPrefix(ctx context.Context, prefix string) error
 	// Invite makes a new invitation code to give the partner, valid as long as asked.
 	Invite(ctx context.Context, req agent.InviteRequest) (agent.Invitation, error)
 	// Invitations lists the invitations made, newest first; CancelInvitation ends one.
@@ -126,7 +130,16 @@ type UI struct {
 	current string
 	screens map[string]fyne.CanvasObject
 	nav     map[string]*widget.Button
-	status  *widget.Label
+	status  *tapLabel // tapped, it shows the whole message
+	// lastFullText is what showFullText showed last (tests read it).
+	lastFullText string
+	// statusOwner is the screen whose message the status line shows: it clears when the
+	// operator moves to another screen. "" is the window's own message (a refresh error),
+	// shown on every screen until a refresh succeeds.
+	statusOwner string
+	// writer is the screen an agent call was started from while its result is applied, so a
+	// result that arrives after the operator moved on does not land on the wrong screen.
+	writer string
 	// refreshFailing is set while the status line shows a refresh error, which the next good
 	// refresh clears; an operation's error stays until the operator does something else.
 	refreshFailing bool
@@ -291,12 +304,12 @@ func (u *UI) round(ctx context.Context, topics agent.Topic) {
 // apply shows a snapshot. On error the screens keep what they last showed.
 func (u *UI) apply(s snapshot) {
 	if s.err != nil {
-		u.setStatus(s.err.Error(), true)
+		u.setStatusFor("", s.err.Error(), true)
 		u.refreshFailing = true
 		return
 	}
 	if u.refreshFailing {
-		u.setStatus("", false)
+		u.setStatusFor("", "", false)
 	}
 	if s.overview != nil {
 		u.overview.show(*s.overview, s.connections)
@@ -334,6 +347,7 @@ func (u *UI) do(fn func()) { fyne.Do(fn) }
 // Callbacks use it so they never block on I/O.
 func (u *UI) call(what string, fn func(ctx context.Context) error, done func(err error)) {
 	u.pending.Add(1)
+	from := u.current // calls start on the Fyne goroutine, from the screen that asked
 	go func() {
 		defer u.pending.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
@@ -344,6 +358,9 @@ func (u *UI) call(what string, fn func(ctx context.Context) error, done func(err
 			slog.Warn("agent call", "what", what, "err", err)
 		}
 		fyne.Do(func() {
+			prev := u.writer
+			u.writer = from
+			defer func() { u.writer = prev }()
 			done(err)
 			if err != nil {
 				u.showError(err)
@@ -381,9 +398,25 @@ func (u *UI) confirmContent(title string, content fyne.CanvasObject, yes string,
 	return d
 }
 
-// setStatus shows one line at the bottom of the window, in red for an error.
+// setStatus shows one line at the bottom of the window, in red for an error. The line belongs
+// to the screen that wrote it (the one an agent call started from, else the current one):
+// it clears when the operator moves on, and a message for a screen the operator has left is
+// not shown at all (its error, if any, still comes as a dialog).
 func (u *UI) setStatus(text string, isErr bool) {
+	owner := u.writer
+	if owner == "" {
+		owner = u.current
+	}
+	u.setStatusFor(owner, text, isErr)
+}
+
+// setStatusFor writes the status line for owner ("" for the window as a whole).
+func (u *UI) setStatusFor(owner, text string, isErr bool) {
+	if owner != "" && owner != u.current {
+		return
+	}
 	u.refreshFailing = false
+	u.statusOwner = owner
 	u.status.Importance = widget.MediumImportance
 	if isErr {
 		u.status.Importance = widget.DangerImportance
@@ -394,8 +427,8 @@ func (u *UI) setStatus(text string, isErr bool) {
 
 func (u *UI) build() {
 	u.rules = rulesui.New(u.agent, rulesHost{u})
-	u.status = widget.NewLabel("")
-	u.status.Truncation = fyne.TextTruncateEllipsis
+	u.status = newTapLabel(u, "Status")
+	u.overview.u = u
 	u.screens = map[string]fyne.CanvasObject{
 		screenOverview:    u.overview.build(),
 		screenConnections: u.connections.build(u),
@@ -433,6 +466,10 @@ func (u *UI) show(name string) {
 	scr, ok := u.screens[name]
 	if !ok {
 		return
+	}
+	if u.statusOwner != "" && u.statusOwner != name && u.status.Text != "" {
+		u.statusOwner = ""
+		u.status.SetText("") // the message was about the screen the operator leaves
 	}
 	u.current = name
 	u.visible.Store(name)

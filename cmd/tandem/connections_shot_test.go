@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"image"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,26 +28,8 @@ func TestConnectionsScreenshot(t *testing.T) {
 	serveAgentWith(t, bin, kim, "Kim's Shop", nil, "--listen", "off")
 
 	display := startXvfb(t)
-	app := exec.Command(bin, "--data-dir", blue, "--listen", freeAddr(t), "--name", "Blue Helpdesk")
-	app.Env = append(os.Environ(), "DISPLAY="+display, "LANG="+utf8Locale(), "LC_ALL="+utf8Locale(), "XDG_CONFIG_HOME="+filepath.Join(root, "config"))
-	var appOut bytes.Buffer
-	app.Stdout, app.Stderr = &appOut, &appOut
-	if err := app.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- app.Wait() }()
-	t.Cleanup(func() {
-		app.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			app.Process.Kill()
-			<-exited
-		}
-		removeAgentKey(t, bin, blue)
-	})
-	win := waitForWindow(t, display, "^Tandem", exited, &appOut)
+	t.Cleanup(func() { removeAgentKey(t, bin, blue) }) // after the app stops (cleanups run last first)
+	win, appOut := startApp(t, bin, display, nil, "--data-dir", blue, "--listen", freeAddr(t), "--name", "Blue Helpdesk")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(blue, "control.sock")); err == nil {
 			break

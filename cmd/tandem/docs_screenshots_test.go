@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -160,24 +159,14 @@ func TestDocsScreenshots(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir, key := prepareDocsAgent(t, root)
-	defer func() {
+	t.Cleanup(func() { // after the app stops: cleanups run last first
 		if a, err := agent.Open(context.Background(), agent.Options{Dir: dir}); err == nil {
 			a.RemoveKey(context.Background())
 			a.Close()
 		}
-	}()
+	})
 	display := startXvfb(t)
-	app := exec.Command(bin, "--data-dir", dir, "--listen", freeAddr(t), "--name", "Red")
-	app.Env = append(os.Environ(), "DISPLAY="+display, "LANG="+utf8Locale(), "LC_ALL="+utf8Locale(), "XDG_CONFIG_HOME="+filepath.Join(root, "config"))
-	var out bytes.Buffer
-	app.Stdout, app.Stderr = &out, &out
-	if err := app.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- app.Wait() }()
-	defer func() { _ = app.Process.Kill(); <-exited }()
-	win := waitForWindow(t, display, "^Tandem", exited, &out)
+	win, _ := startApp(t, bin, display, nil, "--data-dir", dir, "--listen", freeAddr(t), "--name", "Red")
 	xdo(t, display, "windowmove", win, "0", "0")
 	xdo(t, display, "windowsize", win, "1100", "760")
 	time.Sleep(3 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/driver/desktop"
+	"github.com/godbus/dbus/v5"
 
 	"github.com/tandemsync/tandem/assets"
 	"github.com/tandemsync/tandem/ui"
@@ -78,17 +79,42 @@ func showAgents(a fyne.App, agents []NamedAgent) {
 		w.Show()
 		windows = append(windows, w)
 	}
-	// One agent: closing its window keeps the agent syncing in the system tray, as an
-	// operator expects of a background service; Quit in the tray menu ends it. (The demo's two
-	// windows close as usual, so it ends with them.)
-	if desk, ok := a.(desktop.App); ok && len(windows) == 1 {
-		w := windows[0]
+	if len(windows) != 1 {
+		return // the demo's two windows close as usual, so it ends with them
+	}
+	// One agent: where the desktop shows a system tray, closing the window keeps the agent
+	// syncing there, as an operator expects of a background service; Quit in the tray menu
+	// ends it. Without a tray a hidden window would leave an agent only kill can end, so
+	// closing asks, then quits.
+	w := windows[0]
+	if desk, ok := a.(desktop.App); ok && trayAvailable() {
 		desk.SetSystemTrayIcon(assets.Icon())
 		desk.SetSystemTrayMenu(fyne.NewMenu("Tandem",
 			fyne.NewMenuItem("Show Tandem", func() { w.Show(); w.RequestFocus() }),
 		)) // Fyne adds Quit
 		w.SetCloseIntercept(w.Hide)
+		return
 	}
+	ui.ConfirmQuit(w, a.Quit)
+}
+
+// trayAvailable says whether the desktop shows tray icons: on Linux, whether a
+// StatusNotifierWatcher answers on the session bus (what Fyne's tray registers with).
+func trayAvailable() bool {
+	conn, err := dbus.SessionBusPrivate()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	if err := conn.Auth(nil); err != nil {
+		return false
+	}
+	if err := conn.Hello(); err != nil {
+		return false
+	}
+	var has bool
+	err = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
+	return err == nil && has
 }
 
 // runFyne runs the app until it quits; Ctrl-C or SIGTERM closes it as closing its windows would.

@@ -32,7 +32,7 @@ func historyCommand() *command {
 		Name:    "history",
 		Summary: "the sync history, or one item's timeline both ways",
 		Help:    "One record per event outcome (sent, applied, failed, retried, skipped), newest first. Records\nhold keys, kinds and errors, never field values.",
-		Example: "tandem history --since 24h --outcome failed\ntandem history --item TDM-12\ntandem history --json --limit 1000",
+		Example: "tandem history --since 24h --outcome failed\ntandem history --item ACME-12\ntandem history --json --limit 1000",
 		Data:    dataExisting,
 		JSON:    true,
 		Setup: func(fs *flag.FlagSet) runFunc {

@@ -29,23 +29,7 @@ func TestScreenshot(t *testing.T) {
 	}
 	display := startXvfb(t)
 
-	app := exec.Command(bin, "--data-dir", filepath.Join(dir, "data"), "--listen", freeAddr(t), "--name", "Blue")
-	app.Env = append(os.Environ(),
-		"DISPLAY="+display, "LANG="+utf8Locale(), "LC_ALL="+utf8Locale(),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-	var appOut bytes.Buffer
-	app.Stdout, app.Stderr = &appOut, &appOut
-	if err := app.Start(); err != nil {
-		t.Fatalf("start tandem: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- app.Wait() }()
-	t.Cleanup(func() {
-		_ = app.Process.Kill()
-		<-exited
-	})
-
-	win := waitForWindow(t, display, "^Tandem", exited, &appOut)
+	win, appOut := startApp(t, bin, display, nil, "--data-dir", filepath.Join(dir, "data"), "--listen", freeAddr(t), "--name", "Blue")
 
 	// The first frames may still be empty while the window maps and the agent answers; poll for
 	// a good picture, bounded.
@@ -80,6 +64,33 @@ func needDisplayTools(t *testing.T) {
 			t.Skipf("%s is not installed; set TANDEM_REQUIRE_DISPLAY=1 to make this a failure", tool)
 		}
 	}
+}
+
+// startApp runs the app binary on display with args (and env added to the test's), until the
+// test ends (asked to stop, then killed), and returns its window once it shows, with what it
+// printed.
+func startApp(t testing.TB, bin, display string, env []string, args ...string) (win string, out *syncBuffer) {
+	t.Helper()
+	app := exec.Command(bin, args...)
+	app.Env = append(append(os.Environ(), "DISPLAY="+display, "LANG="+utf8Locale(), "LC_ALL="+utf8Locale(),
+		"XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config")), env...)
+	out = &syncBuffer{}
+	app.Stdout, app.Stderr = out, out
+	if err := app.Start(); err != nil {
+		t.Fatalf("start tandem: %v", err)
+	}
+	exited, done := make(chan error, 1), make(chan struct{})
+	go func() { exited <- app.Wait(); close(done) }()
+	t.Cleanup(func() {
+		app.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			app.Process.Kill()
+			<-done
+		}
+	})
+	return waitForWindow(t, display, "^Tandem", exited, out), out
 }
 
 // startXvfb starts Xvfb on a display number it picks itself (-displayfd), so parallel runs
@@ -122,7 +133,7 @@ func startXvfb(t testing.TB) string {
 
 // waitForWindow returns the id of the first visible window whose name matches, failing early
 // when the app exits.
-func waitForWindow(t testing.TB, display, name string, exited <-chan error, appOut *bytes.Buffer) string {
+func waitForWindow(t testing.TB, display, name string, exited <-chan error, appOut fmt.Stringer) string {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		select {

@@ -229,7 +229,7 @@ func Open(ctx context.Context, opt Options) (*Agent, error) {
 	if a.id, err = a.loadIdentity(ctx); err != nil {
 		return nil, err
 	}
-	if a.local, err = local.Open(a.st, local.Options{Prefix: opt.Prefix}); err != nil {
+	if a.local, err = local.Open(a.st, local.Options{Prefix: opt.Prefix, FirstPrefix: local.PrefixFor(a.address.Name)}); err != nil {
 		return nil, fmt.Errorf("open embedded tracker: %w", err)
 	}
 	if a.settings, err = a.loadTrackerSettings(); err != nil {

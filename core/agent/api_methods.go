@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandemsync/tandem/core/audit"
+	"github.com/tandemsync/tandem/core/control"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/pairing"
 	"github.com/tandemsync/tandem/core/queue"
@@ -150,6 +152,24 @@ func (a *Agent) Statuses() []string { return a.local.Statuses() }
 
 // Priorities is the embedded tracker's priority vocabulary.
 func (a *Agent) Priorities() []string { return a.local.Priorities() }
+
+// KeyPrefix is the prefix of the embedded tracker's new item keys, e.g. ACME for ACME-12.
+func (a *Agent) KeyPrefix() string { return a.local.Prefix() }
+
+// SetKeyPrefix makes p the prefix of the embedded tracker's new item keys; items made before
+// keep theirs, because partners' twins refer to them. The change is audited.
+func (a *Agent) SetKeyPrefix(ctx context.Context, p string) error {
+	was := a.local.Prefix()
+	if p == was {
+		return nil
+	}
+	if err := a.local.SetPrefix(p); err != nil {
+		return control.WithCode(err, control.CodeInvalid)
+	}
+	a.record(ctx, audit.KindSettings, fmt.Sprintf("embedded tracker: new items' keys start with %s (was %s)", p, was))
+	a.changed(TopicItems)
+	return nil
+}
 
 func (a *Agent) queueOf(connID, direction string) (*conn, *queue.Queue, error) {
 	c, err := a.conn(connID)

@@ -2,12 +2,14 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,11 +22,9 @@ import (
 // DefaultPrefix is the key prefix when Options.Prefix is empty on first open: TDM-1, TDM-2, ...
 const DefaultPrefix = "TDM"
 
-// Default vocabulary values for new items that do not name one.
-const (
-	DefaultStatus   = "open"
-	DefaultPriority = "medium"
-)
+// DefaultStatus is the status of a new item that names none. A new item without a priority
+// has none: "no priority" is a value of its own, not a default.
+const DefaultStatus = "open"
 
 var (
 	statuses   = []string{"open", "in progress", "waiting", "resolved", "closed"}
@@ -44,24 +44,31 @@ var (
 	bucketItems  = []byte("items")  // item number -> JSON item with its comments
 	bucketFeed   = []byte("feed")   // change sequence -> item number; one entry per item
 	bucketLatest = []byte("latest") // item number -> its current change sequence in feed
-	bucketMeta   = []byte("meta")   // "prefix"; the bucket's sequence numbers comments
+	bucketMeta   = []byte("meta")   // "prefix", "prefixes"; the bucket's sequence numbers comments
 	metaPrefix   = []byte("prefix")
+	// metaPrefixes lists, comma-separated, the prefixes new items used before the current
+	// one: items keep the key they were made with, so their keys still resolve.
+	metaPrefixes = []byte("prefixes")
 )
 
 // Options configure Open.
 type Options struct {
-	// Prefix of item keys, e.g. "BLUE" gives BLUE-1, BLUE-2. It is fixed by the first Open
-	// (default DefaultPrefix); later opens may leave it empty or repeat it, because linked
-	// items on partners refer to the keys.
+	// Prefix of item keys, e.g. "BLUE" gives BLUE-1, BLUE-2. The first Open keeps it (or
+	// FirstPrefix, or DefaultPrefix); later opens may leave it empty or repeat it. SetPrefix
+	// changes it for new items; items made before keep their keys, because linked items on
+	// partners refer to them.
 	Prefix string
+	// FirstPrefix is the prefix of a new tracker when Prefix is empty, e.g. one derived from
+	// the agent's name (PrefixFor).
+	FirstPrefix string
 }
 
 // Tracker is the embedded tracker. It is safe for concurrent use.
 type Tracker struct {
-	db      *bolt.DB
-	prefix  string
-	changed chan struct{}
-	now     func() time.Time
+	db       *bolt.DB
+	prefixes atomic.Pointer[[]string] // the current prefix first, then the earlier ones
+	changed  chan struct{}
+	now      func() time.Time
 }
 
 // Open prepares the embedded tracker's buckets in st and returns the tracker.
@@ -69,9 +76,11 @@ func Open(st *store.Store, opt Options) (*Tracker, error) {
 	if st == nil {
 		return nil, errors.New("open embedded tracker: no store")
 	}
-	if opt.Prefix != "" {
-		if err := checkPrefix(opt.Prefix); err != nil {
-			return nil, err
+	for _, p := range []string{opt.Prefix, opt.FirstPrefix} {
+		if p != "" {
+			if err := CheckPrefix(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	t := &Tracker{
@@ -93,16 +102,14 @@ func Open(st *store.Store, opt Options) (*Tracker, error) {
 		stored := string(meta.Get(metaPrefix))
 		switch {
 		case stored == "":
-			t.prefix = opt.Prefix
-			if t.prefix == "" {
-				t.prefix = DefaultPrefix
-			}
-			return meta.Put(metaPrefix, []byte(t.prefix))
+			p := cmp.Or(opt.Prefix, opt.FirstPrefix, DefaultPrefix)
+			t.setPrefixes([]string{p})
+			return meta.Put(metaPrefix, []byte(p))
 		case opt.Prefix == "" || opt.Prefix == stored:
-			t.prefix = stored
+			t.setPrefixes(append([]string{stored}, splitPrefixes(meta.Get(metaPrefixes))...))
 			return nil
 		default:
-			return fmt.Errorf("the embedded tracker's keys already use the prefix %q (%s-1, ...); linked items refer to those keys, so it cannot change to %q", stored, stored, opt.Prefix)
+			return fmt.Errorf("the embedded tracker's keys already use the prefix %q (%s-1, ...); change it in Settings, not when opening", stored, stored)
 		}
 	})
 	if err != nil {
@@ -111,7 +118,8 @@ func Open(st *store.Store, opt Options) (*Tracker, error) {
 	return t, nil
 }
 
-func checkPrefix(p string) error {
+// CheckPrefix says whether p can prefix item keys, in words an operator understands.
+func CheckPrefix(p string) error {
 	ok := len(p) >= 1 && len(p) <= 10 && p[0] >= 'A' && p[0] <= 'Z'
 	for i := 0; ok && i < len(p); i++ {
 		c := p[i]
@@ -123,8 +131,71 @@ func checkPrefix(p string) error {
 	return nil
 }
 
-// Prefix is the key prefix of this tracker's items.
-func (t *Tracker) Prefix() string { return t.prefix }
+// Prefix is the key prefix of new items.
+func (t *Tracker) Prefix() string { return (*t.prefixes.Load())[0] }
+
+func (t *Tracker) setPrefixes(p []string) { t.prefixes.Store(&p) }
+
+func splitPrefixes(v []byte) []string {
+	if len(v) == 0 {
+		return nil
+	}
+	return strings.Split(string(v), ",")
+}
+
+// SetPrefix makes p the prefix of new items' keys. Items made before keep their keys (a
+// partner's twin refers to them), and new items go on with the next number: after TDM-7
+// comes ACME-8, so no key is ever given twice.
+func (t *Tracker) SetPrefix(p string) error {
+	if err := CheckPrefix(p); err != nil {
+		return err
+	}
+	return t.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketRoot).Bucket(bucketMeta)
+		cur := (*t.prefixes.Load())
+		if cur[0] == p {
+			return nil
+		}
+		earlier := []string{}
+		for _, old := range cur {
+			if old != p {
+				earlier = append(earlier, old)
+			}
+		}
+		if err := meta.Put(metaPrefix, []byte(p)); err != nil {
+			return err
+		}
+		if err := meta.Put(metaPrefixes, []byte(strings.Join(earlier, ","))); err != nil {
+			return err
+		}
+		t.setPrefixes(append([]string{p}, earlier...))
+		return nil
+	})
+}
+
+// PrefixFor derives a key prefix from an agent's name: its first word's letters and digits,
+// upper case, at most 6, e.g. "Acme Support" gives ACME; DefaultPrefix when the name has none
+// to offer.
+func PrefixFor(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(name) {
+		switch {
+		case r >= 'A' && r <= 'Z' || b.Len() > 0 && r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() >= 2:
+			return b.String()
+		default:
+			b.Reset() // a word of one letter ("A Team") is not enough
+		}
+		if b.Len() == 6 {
+			break
+		}
+	}
+	if b.Len() < 2 {
+		return DefaultPrefix
+	}
+	return b.String()
+}
 
 // Statuses is the embedded tracker's status vocabulary, in workflow order.
 func (t *Tracker) Statuses() []string { return append([]string(nil), statuses...) }
@@ -158,7 +229,7 @@ func invalid(format string, args ...any) error {
 
 func (t *Tracker) notFound(key string) error {
 	if _, ok := t.number(key); !ok {
-		return &inputError{kind: ErrNotFound, msg: fmt.Sprintf("item %q not found: the embedded tracker's keys look like %s-1", key, t.prefix)}
+		return &inputError{kind: ErrNotFound, msg: fmt.Sprintf("item %q not found: the embedded tracker's keys look like %s-1", key, t.Prefix())}
 	}
 	return &inputError{kind: ErrNotFound, msg: fmt.Sprintf("item %s not found", key)}
 }
@@ -168,19 +239,23 @@ func isInput(err error) bool {
 	return errors.As(err, &ie)
 }
 
-func (t *Tracker) key(n uint64) string { return t.prefix + "-" + strconv.FormatUint(n, 10) }
+func (t *Tracker) key(n uint64) string { return t.Prefix() + "-" + strconv.FormatUint(n, 10) }
 
-// number parses a key of this tracker into its item number.
+// number parses a key of this tracker (with its current or an earlier prefix) into its item
+// number. An item's key is the one it was made with: load checks the two agree.
 func (t *Tracker) number(key string) (uint64, bool) {
-	rest, ok := strings.CutPrefix(key, t.prefix+"-")
-	if !ok {
-		return 0, false
+	for _, p := range *t.prefixes.Load() {
+		rest, ok := strings.CutPrefix(key, p+"-")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(rest, 10, 64)
+		if err != nil || n == 0 || strconv.FormatUint(n, 10) != rest {
+			return 0, false
+		}
+		return n, true
 	}
-	n, err := strconv.ParseUint(rest, 10, 64)
-	if err != nil || n == 0 || strconv.FormatUint(n, 10) != rest {
-		return 0, false
-	}
-	return n, true
+	return 0, false
 }
 
 // txn is the tracker's buckets inside one transaction.
@@ -287,6 +362,7 @@ func (t *Tracker) Get(ctx context.Context, key string) (item.Item, error) {
 	err := t.view(func(b *txn) error {
 		var err error
 		it, ok, err = t.load(b, n)
+		ok = ok && it.Key == key // TDM-7 and ACME-7 are not both item 7's keys
 		return err
 	})
 	if err != nil {

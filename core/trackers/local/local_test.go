@@ -124,7 +124,7 @@ func TestCreateDefaultsAndValidation(t *testing.T) {
 		wantErr            bool
 		wantStatus, wantPr string
 	}{
-		{"defaults", item.Item{Title: "a"}, false, "open", "medium"},
+		{"defaults: open, and no priority", item.Item{Title: "a"}, false, "open", ""},
 		{"unknown status kept", item.Item{Title: "a", Status: "Triage", Priority: "P1"}, false, "Triage", "P1"},
 		{"no title", item.Item{Description: "x"}, true, "", ""},
 		{"blank title", item.Item{Title: "  \t"}, true, "", ""},
@@ -503,7 +503,7 @@ func TestApplyBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created.Title != "new one" || created.Status != "Needs triage" || created.Priority != "medium" ||
+	if created.Title != "new one" || created.Status != "Needs triage" || created.Priority != "" ||
 		created.Reporter != zoe || !reflect.DeepEqual(created.Labels, []string{"x"}) {
 		t.Errorf("created: got %+v", created)
 	}
@@ -799,5 +799,93 @@ func TestEditAndDeleteComments(t *testing.T) {
 	res, _ = tr.Apply(ctx, []engine.Write{{Key: it.Key, EditComments: []item.Comment{{ID: a.ID, Body: "  "}}}})
 	if res[0].Err == nil || !isPermanent(res[0].Err) {
 		t.Errorf("an edit to an empty body: %v, want refused", res[0].Err)
+	}
+}
+
+// A new prefix numbers new items on from the last number; items made before keep their keys
+// and still resolve (partners' twins refer to them), across a reopen; a key that mixes the new
+// prefix with an old item's number is not that item.
+func TestSetPrefix(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tr, st := open(t, dir, Options{FirstPrefix: PrefixFor("Acme Support")})
+	if tr.Prefix() != "ACME" {
+		t.Fatalf("first prefix from the name: %q, want ACME", tr.Prefix())
+	}
+	a := mustCreate(t, tr, "a")
+	if err := tr.SetPrefix("lower"); err == nil {
+		t.Error("SetPrefix(lower) succeeded; want the rule for prefixes")
+	}
+	if err := tr.SetPrefix("OPS"); err != nil {
+		t.Fatal(err)
+	}
+	b := mustCreate(t, tr, "b")
+	if a.Key != "ACME-1" || b.Key != "OPS-2" {
+		t.Fatalf("keys %s, %s; want ACME-1 then OPS-2", a.Key, b.Key)
+	}
+	if _, err := tr.Get(ctx, "OPS-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(OPS-1): %v; want not found (item 1 is ACME-1)", err)
+	}
+	if _, err := tr.Update(ctx, item.Item{Key: "OPS-1", Title: "x"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Update(OPS-1): %v; want not found", err)
+	}
+	if _, err := tr.AddComment(ctx, a.Key, item.Comment{Body: "still reachable"}); err != nil {
+		t.Errorf("comment on %s after the prefix changed: %v", a.Key, err)
+	}
+	st.Close()
+	tr2, st2 := open(t, dir, Options{})
+	defer st2.Close()
+	if tr2.Prefix() != "OPS" {
+		t.Errorf("prefix after reopen: %q, want OPS", tr2.Prefix())
+	}
+	for _, k := range []string{"ACME-1", "OPS-2"} {
+		if _, err := tr2.Get(ctx, k); err != nil {
+			t.Errorf("Get(%s) after reopen: %v", k, err)
+		}
+	}
+	if err := tr2.SetPrefix("ACME"); err != nil { // back to an earlier one
+		t.Fatal(err)
+	}
+	if c := mustCreate(t, tr2, "c"); c.Key != "ACME-3" {
+		t.Errorf("key after going back to ACME: %s, want ACME-3", c.Key)
+	}
+	if _, err := tr2.Get(ctx, "OPS-2"); err != nil {
+		t.Errorf("Get(OPS-2) after going back: %v", err)
+	}
+}
+
+func TestPrefixFor(t *testing.T) {
+	for name, want := range map[string]string{
+		"Blue": "BLUE", "Acme Support": "ACME", "acme-support": "ACME", "Globex Corporation": "GLOBEX",
+		"tandem": "TANDEM", "A Team": "TEAM", "R2D2": "R2D2", "": DefaultPrefix, "!!": DefaultPrefix, "Ünïcode": "CODE", "x": DefaultPrefix,
+	} {
+		got := PrefixFor(name)
+		if got != want {
+			t.Errorf("PrefixFor(%q) = %q, want %q", name, got, want)
+		}
+		if CheckPrefix(got) != nil {
+			t.Errorf("PrefixFor(%q) = %q, which is no valid prefix", name, got)
+		}
+	}
+}
+
+// "No priority" is a value: a new item keeps it, and an update can go back to it.
+func TestNoPriority(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	it, err := tr.Create(ctx, item.Item{Title: "a"})
+	if err != nil || it.Priority != "" {
+		t.Fatalf("created %+v, %v; want no priority", it, err)
+	}
+	it.Priority = "high"
+	if it, err = tr.Update(ctx, it); err != nil || it.Priority != "high" {
+		t.Fatalf("update to high: %+v, %v", it, err)
+	}
+	it.Priority = ""
+	if it, err = tr.Update(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tr.Get(ctx, it.Key); got.Priority != "" {
+		t.Errorf("priority after clearing: %q, want none", got.Priority)
 	}
 }

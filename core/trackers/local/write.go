@@ -181,7 +181,7 @@ func (t *Tracker) write(b *txn, o op, now time.Time) (engine.WriteResult, item.I
 	if err != nil {
 		return res, item.Item{}, err
 	}
-	if !ok {
+	if !ok || it.Key != o.Key {
 		return res, item.Item{}, t.notFound(o.Key)
 	}
 	changed, err := setFields(&it, o, what)
@@ -245,9 +245,6 @@ func (t *Tracker) create(b *txn, o op, now time.Time) (engine.WriteResult, item.
 	}
 	if it.Status == "" {
 		it.Status = DefaultStatus
-	}
-	if it.Priority == "" {
-		it.Priority = DefaultPriority
 	}
 	res := engine.WriteResult{Key: it.Key}
 	if res.CommentIDs, err = addComments(b, &it, o.NewComments, now); err != nil {
