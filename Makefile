@@ -66,13 +66,13 @@ fuzz:
 # (hours on 2 cores).
 crash: deps
 	dbus-run-session -- sh -c ' \
-		echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+		$(KEYRING); \
 		export TANDEM_CRASH=1 TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1; \
 		CGO_ENABLED=1 go test -run TestCrashKills -timeout 60m -v ./cmd/tandem'
 
 chaos: deps
 	dbus-run-session -- sh -c ' \
-		echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+		$(KEYRING); \
 		export TANDEM_CRASH=1 TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1 TANDEM_CHAOS_KILLS=1000 TANDEM_CHAOS_CHANGES=100000; \
 		CGO_ENABLED=1 go test -run TestCrashKills -timeout 0 -v ./cmd/tandem'
 

@@ -571,3 +571,94 @@ func TestWriteLostToACrashIsRetriedAndItsItemNotSentBack(t *testing.T) {
 		t.Errorf("retries: %d, want 1", dying.retries)
 	}
 }
+
+// windowTracker makes the first update that writes a given title and then "dies" before the
+// engine records it; in that window, before the retry, window runs (a person's edit, the
+// partner's next change arriving).
+type windowTracker struct {
+	engine.Tracker // a tracker outside the agent's bbolt file: no ApplyTx
+	tr             *local.Tracker
+	mu             sync.Mutex
+	die            string
+	window         func()
+}
+
+func (d *windowTracker) Apply(ctx context.Context, writes []engine.Write) ([]engine.WriteResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	res, err := d.tr.Apply(ctx, writes)
+	for _, w := range writes {
+		if w.Key != "" && d.die != "" && w.Item.Title == d.die {
+			d.die = ""
+			d.window()
+			return nil, fmt.Errorf("killed")
+		}
+	}
+	return res, err
+}
+
+// A retry after a crash between a tracker write and its record must tell what the lost
+// attempt wrote, which the item holds already, from a person's edit made in the crash window:
+// the first is not sent back (it would carry the partner's own older value to it, overwriting
+// what the partner has since), the second is.
+func TestRetryAfterACrashSendsEditsMadeInTheWindowButNotWhatTheLostAttemptWrote(t *testing.T) {
+	ctx := context.Background()
+	var wt *windowTracker
+	a, b, ab, _ := pairSides(t, plainRules{}, func(tr *local.Tracker) engine.Tracker {
+		wt = &windowTracker{Tracker: tr, tr: tr, die: "t2"}
+		return wt
+	})
+	it, _ := a.tracker.Create(ctx, item.Item{Title: "t", Priority: "low"})
+	waitFor(t, "twin linked", func() bool { r, _ := a.eng.Twin(it.Key); return r == "B-1" })
+
+	windowErr := make(chan error, 1)
+	wt.window = func() {
+		// A person raises the priority at B while the write is unrecorded ...
+		bi, _ := b.tracker.Get(ctx, "B-1")
+		bi.Priority = "high"
+		if _, err := b.tracker.Update(ctx, bi); err != nil {
+			windowErr <- err
+			return
+		}
+		// ... and A's next rename reaches B's inbox before the retry.
+		ab.mu.Lock()
+		sent := ab.sent
+		ab.mu.Unlock()
+		ai, _ := a.tracker.Get(ctx, it.Key)
+		ai.Title = "t3"
+		a.tracker.Update(ctx, ai)
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			ab.mu.Lock()
+			n := ab.sent
+			ab.mu.Unlock()
+			if n > sent {
+				break
+			}
+			if time.Now().After(deadline) {
+				windowErr <- fmt.Errorf("A's rename never reached B")
+				return
+			}
+		}
+		windowErr <- nil
+	}
+	it, _ = a.tracker.Get(ctx, it.Key)
+	it.Title = "t2"
+	a.tracker.Update(ctx, it)
+	select {
+	case err := <-windowErr:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("B never wrote t2")
+	}
+	waitFor(t, "A's rename and B's priority on both sides", func() bool {
+		ai, bi := get(t, a, it.Key), get(t, b, "B-1")
+		return ai.Priority == "high" && bi.Title == "t3"
+	})
+	time.Sleep(300 * time.Millisecond) // let a wrong follow-up show itself
+	ai, bi := get(t, a, it.Key), get(t, b, "B-1")
+	if ai.Title != "t3" || bi.Title != "t3" || ai.Priority != "high" || bi.Priority != "high" {
+		t.Errorf("after the retry: A %q %s, B %q %s; want both \"t3\" high", ai.Title, ai.Priority, bi.Title, bi.Priority)
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/tandemsync/tandem/core/item"
@@ -67,6 +68,35 @@ func TestFold(t *testing.T) {
 	for _, tc := range tests {
 		if got := fold(tc.a, tc.b); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got  %+v\n want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestAttemptUndoKeepsEditsMadeSinceTheLostAttempt(t *testing.T) {
+	cur := item.Item{Key: "B-1", Title: "t1", Priority: "low", Status: "open"}
+	p := &plan{current: cur}
+	first := newAttempt(p, Write{Key: "B-1", Item: item.Item{Title: "t2", Priority: "high"}, Fields: []string{FieldTitle, FieldPriority}}, nil)
+	// The retry after a person set the priority to "mid": it writes the priority again.
+	p.current = item.Item{Key: "B-1", Title: "t2", Priority: "mid", Status: "open"}
+	second := newAttempt(p, Write{Key: "B-1", Item: item.Item{Title: "t2", Priority: "high"}, Fields: []string{FieldPriority}}, &first)
+	if !slices.Equal(second.Fields, []string{FieldPriority, FieldTitle}) {
+		t.Errorf("fields of the second attempt: %v", second.Fields)
+	}
+	for _, tc := range []struct {
+		name string
+		a    attempt
+		cur  item.Item
+		want item.Item
+	}{
+		{"nothing written: as is", attempt{}, item.Item{Title: "x"}, item.Item{Title: "x"}},
+		{"holds what was written: as before", first, item.Item{Key: "B-1", Title: "t2", Priority: "high", Status: "open"}, cur},
+		{"a field edited since is kept", first, item.Item{Key: "B-1", Title: "t9", Priority: "high", Status: "closed"},
+			item.Item{Key: "B-1", Title: "t9", Priority: "low", Status: "closed"}},
+		{"the attempt did not act: as is", first, cur, cur},
+		{"after two attempts: values from before the first", second, item.Item{Key: "B-1", Title: "t2", Priority: "high", Status: "open"}, cur},
+	} {
+		if got := tc.a.undo(tc.cur); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: undo = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -223,13 +223,7 @@ func (e *Engine) planBatch(ctx context.Context, groups [][]queue.Event) *batch {
 		if !p.changes() {
 			continue
 		}
-		if !p.retried() {
-			// On a retry the item may already hold what the lost attempt wrote: that is not a
-			// local edit to send back (it would carry the partner's older value to it; the
-			// crash test saw an origin's newer title overwritten so). A person's edit made in
-			// the crash window is then taken for part of the applied state.
-			p.unsent = e.unsentEdits(ctx, p)
-		}
+		p.unsent = e.unsentEdits(ctx, p)
 		if w, ok := e.buildWrite(p); ok {
 			p.write = len(b.writes)
 			b.writes = append(b.writes, w)
@@ -273,6 +267,62 @@ type attempt struct {
 	Title string `json:"t,omitempty"` // the title written, which finds what a create made
 	// Earlier are other titles earlier attempts at the same event wrote.
 	Earlier []string `json:"e,omitempty"`
+	// Fields are the fields of an existing item the attempts wrote, Before their values
+	// before the first attempt and Wrote what the last one wrote (only those fields are set):
+	// a retry tells what the lost attempt wrote, which the item may already hold, from a
+	// person's edits made since, which are still to be sent (see undo).
+	Fields []string   `json:"f,omitempty"`
+	Before *item.Item `json:"b,omitempty"`
+	Wrote  *item.Item `json:"w,omitempty"`
+}
+
+// newAttempt is the record of the write about to be made for p, following old, the record
+// of an earlier attempt at the same event, if there was one.
+func newAttempt(p *plan, w Write, old *attempt) attempt {
+	a := attempt{Local: w.Key, Title: w.Item.Title}
+	if w.Key != "" && len(w.Fields) > 0 {
+		a.Fields, a.Before, a.Wrote = slices.Clone(w.Fields), &item.Item{}, &item.Item{}
+		for _, f := range w.Fields {
+			setField(a.Before, p.current, f)
+			setField(a.Wrote, w.Item, f)
+		}
+	}
+	if old == nil {
+		return a
+	}
+	a.Earlier = old.Earlier
+	if old.Title != a.Title && !old.wrote(a.Title) {
+		a.Earlier = append(a.Earlier, old.Title)
+	}
+	if old.Before != nil && old.Wrote != nil {
+		if a.Before == nil {
+			a.Before, a.Wrote = &item.Item{}, &item.Item{}
+		}
+		for _, f := range old.Fields {
+			setField(a.Before, *old.Before, f) // the value before the first attempt
+			if !slices.Contains(a.Fields, f) {
+				setField(a.Wrote, *old.Wrote, f)
+				a.Fields = append(a.Fields, f)
+			}
+		}
+	}
+	return a
+}
+
+// undo returns cur with each field the attempts wrote, and that still holds what they
+// wrote, set back to its value from before them: the item as it would be had the lost
+// attempt not acted, keeping any edit a person made since.
+func (a attempt) undo(cur item.Item) item.Item {
+	if len(a.Fields) == 0 || a.Before == nil || a.Wrote == nil {
+		return cur
+	}
+	out := cur.Clone()
+	for _, f := range a.Fields {
+		if fieldEqual(cur, *a.Wrote, f) {
+			setField(&out, *a.Before, f)
+		}
+	}
+	return out
 }
 
 // wrote reports whether an attempt wrote this title.
@@ -289,14 +339,11 @@ func (e *Engine) startAttempts(b *batch) error {
 		if p.write >= 0 {
 			w := b.writes[p.write]
 			seqs = append(seqs, p.seqs()...)
-			a := attempt{Local: w.Key, Title: w.Item.Title}
-			if old, ok := e.attempts[p.ev.Seq]; ok {
-				a.Earlier = old.Earlier
-				if old.Title != a.Title && !old.wrote(a.Title) {
-					a.Earlier = append(a.Earlier, old.Title)
-				}
+			var old *attempt
+			if o, ok := e.attempts[p.ev.Seq]; ok {
+				old = &o
 			}
-			recs[p.ev.Seq] = a
+			recs[p.ev.Seq] = newAttempt(&p, w, old)
 		}
 	}
 	if len(seqs) == 0 {
@@ -342,14 +389,23 @@ func (e *Engine) settleAttempt(tx *bolt.Tx, p *plan) error {
 
 // unsentEdits is what this side would have sent before the write, when it differs from what
 // was last sent: the item has local edits the partner has not seen yet.
+//
+// On a retry the item may already hold what the lost attempt wrote. That is not a local edit:
+// sending it back would carry the partner's own, possibly outdated, value to it (the crash
+// test saw an origin's newer title overwritten so). Those fields are taken as they were before
+// the attempt, unless they changed again since: a person's edit in the crash window is sent.
 func (e *Engine) unsentEdits(ctx context.Context, p *plan) *item.Replica {
 	if p.twin.SentHash == "" || p.twin.Sent == nil || p.current.Key == "" {
 		return nil
 	}
-	if p.twin.ItemHash != "" && p.twin.ItemHash == syncHash(p.current) {
+	cur := p.current
+	if a, ok := e.attempts[p.ev.Seq]; ok && p.retried() {
+		cur = a.undo(cur)
+	}
+	if p.twin.ItemHash != "" && p.twin.ItemHash == syncHash(cur) {
 		return nil // the item is as it was when its replica was last recorded
 	}
-	r, run, err := e.outgoingRule(ctx, withoutComments(p.current, p.twin.partnerComments()), false)
+	r, run, err := e.outgoingRule(ctx, withoutComments(cur, p.twin.partnerComments()), false)
 	if err != nil || run.Skip || r.Hash() == p.twin.SentHash {
 		return nil
 	}
