@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/tandemsync/tandem/core/engine"
@@ -147,10 +146,8 @@ func (a *Agent) TestRule(ctx context.Context, connID, dir string, d RuleDraft, i
 	if o.Skip {
 		return res, nil
 	}
-	for _, f := range engine.ItemFields(base, got) {
-		if !engine.FieldEqual(base, got, f) {
-			res.Changes = append(res.Changes, FieldChange{Field: f, Old: fieldText(base, f), New: fieldText(got, f)})
-		}
+	for _, f := range item.ChangedFields(base, got) {
+		res.Changes = append(res.Changes, FieldChange{Field: f, Old: fieldText(base, f), New: fieldText(got, f)})
 	}
 	for _, cm := range got.Comments {
 		if _, known := ts.CommentLinks[cm.ID]; !known {
@@ -165,37 +162,27 @@ func (a *Agent) TestRule(ctx context.Context, connID, dir string, d RuleDraft, i
 func replicaChanges(sent *item.Replica, r item.Replica) []FieldChange {
 	var prev item.Item
 	if sent != nil {
-		prev = engine.ReplicaItem(*sent)
+		prev = sent.AsItem()
 	}
-	next := engine.ReplicaItem(r)
+	next := r.AsItem()
 	var out []FieldChange
-	for _, f := range engine.ItemFields(prev, next) {
-		if !engine.FieldEqual(prev, next, f) {
-			out = append(out, FieldChange{Field: f, Old: fieldText(prev, f), New: fieldText(next, f)})
-		}
+	for _, f := range item.ChangedFields(prev, next) {
+		out = append(out, FieldChange{Field: f, Old: fieldText(prev, f), New: fieldText(next, f)})
 	}
 	return out
 }
 
 // fieldText shows one field's value for people.
 func fieldText(it item.Item, f string) string {
-	switch f {
-	case engine.FieldTitle:
-		return it.Title
-	case engine.FieldDescription:
-		return it.Description
-	case engine.FieldStatus:
-		return it.Status
-	case engine.FieldPriority:
-		return it.Priority
-	case engine.FieldLabels:
-		return strings.Join(slices.Clone(it.Labels), ", ")
-	case engine.FieldAssignee:
-		return userText(it.Assignee)
-	case engine.FieldReporter:
-		return userText(it.Reporter)
+	switch v := it.Get(f).(type) {
+	case []string:
+		return strings.Join(v, ", ")
+	case item.User:
+		return userText(v)
+	case string:
+		return v
 	}
-	return it.Custom[strings.TrimPrefix(f, engine.CustomPrefix)]
+	return ""
 }
 
 func userText(u item.User) string {

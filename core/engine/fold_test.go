@@ -55,14 +55,14 @@ func TestFold(t *testing.T) {
 		{
 			name: "a create and an update are a create of the latest",
 			a:    Change{Source: "S", Replica: r("t1", "open"), PrevHash: ""},
-			b:    Change{Source: "S", Target: "T", Replica: r("t2", "open"), Changed: []string{FieldTitle}, Prev: p("t1", ""), PrevHash: "h1"},
+			b:    Change{Source: "S", Target: "T", Replica: r("t2", "open"), Changed: []string{item.FieldTitle}, Prev: p("t1", ""), PrevHash: "h1"},
 			want: Change{Source: "S", Target: "T", Replica: r("t2", "open")},
 		},
 		{
 			name: "two updates: the union of the fields, each with its oldest value",
-			a:    Change{Source: "S", Target: "T", Replica: r("t2", "open"), Changed: []string{FieldTitle}, Prev: p("t1", ""), PrevHash: "h1"},
-			b:    Change{Source: "S", Replica: r("t3", "closed"), Changed: []string{FieldStatus, FieldTitle}, Prev: p("t2", "open"), PrevHash: "h2"},
-			want: Change{Source: "S", Target: "T", Replica: r("t3", "closed"), Changed: []string{FieldStatus, FieldTitle}, Prev: p("t1", "open"), PrevHash: "h1"},
+			a:    Change{Source: "S", Target: "T", Replica: r("t2", "open"), Changed: []string{item.FieldTitle}, Prev: p("t1", ""), PrevHash: "h1"},
+			b:    Change{Source: "S", Replica: r("t3", "closed"), Changed: []string{item.FieldStatus, item.FieldTitle}, Prev: p("t2", "open"), PrevHash: "h2"},
+			want: Change{Source: "S", Target: "T", Replica: r("t3", "closed"), Changed: []string{item.FieldStatus, item.FieldTitle}, Prev: p("t1", "open"), PrevHash: "h1"},
 		},
 	}
 	for _, tc := range tests {
@@ -75,11 +75,11 @@ func TestFold(t *testing.T) {
 func TestAttemptUndoKeepsEditsMadeSinceTheLostAttempt(t *testing.T) {
 	cur := item.Item{Key: "B-1", Title: "t1", Priority: "low", Status: "open"}
 	p := &plan{current: cur}
-	first := newAttempt(p, Write{Key: "B-1", Item: item.Item{Title: "t2", Priority: "high"}, Fields: []string{FieldTitle, FieldPriority}}, nil)
+	first := newAttempt(p, Write{Key: "B-1", Item: item.Item{Title: "t2", Priority: "high"}, Fields: []string{item.FieldTitle, item.FieldPriority}}, nil)
 	// The retry after a person set the priority to "mid": it writes the priority again.
 	p.current = item.Item{Key: "B-1", Title: "t2", Priority: "mid", Status: "open"}
-	second := newAttempt(p, Write{Key: "B-1", Item: item.Item{Title: "t2", Priority: "high"}, Fields: []string{FieldPriority}}, &first)
-	if !slices.Equal(second.Fields, []string{FieldPriority, FieldTitle}) {
+	second := newAttempt(p, Write{Key: "B-1", Item: item.Item{Title: "t2", Priority: "high"}, Fields: []string{item.FieldPriority}}, &first)
+	if !slices.Equal(second.Fields, []string{item.FieldPriority, item.FieldTitle}) {
 		t.Errorf("fields of the second attempt: %v", second.Fields)
 	}
 	for _, tc := range []struct {

@@ -101,8 +101,8 @@ func fold(a, b Change) Change {
 		return out
 	}
 	prev := item.Replica{}
-	copyReplicaFields(&prev, *b.Prev, b.Changed)
-	copyReplicaFields(&prev, *a.Prev, a.Changed) // a's values are the older ones
+	prev.CopyFields(*b.Prev, b.Changed)
+	prev.CopyFields(*a.Prev, a.Changed) // a's values are the older ones
 	out.Prev = &prev
 	out.Changed = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a.Changed), b.Changed...))))
 	return out
@@ -283,8 +283,8 @@ func newAttempt(p *plan, w Write, old *attempt) attempt {
 	if w.Key != "" && len(w.Fields) > 0 {
 		a.Fields, a.Before, a.Wrote = slices.Clone(w.Fields), &item.Item{}, &item.Item{}
 		for _, f := range w.Fields {
-			setField(a.Before, p.current, f)
-			setField(a.Wrote, w.Item, f)
+			item.SetField(a.Before, p.current, f)
+			item.SetField(a.Wrote, w.Item, f)
 		}
 	}
 	if old == nil {
@@ -299,9 +299,9 @@ func newAttempt(p *plan, w Write, old *attempt) attempt {
 			a.Before, a.Wrote = &item.Item{}, &item.Item{}
 		}
 		for _, f := range old.Fields {
-			setField(a.Before, *old.Before, f) // the value before the first attempt
+			item.SetField(a.Before, *old.Before, f) // the value before the first attempt
 			if !slices.Contains(a.Fields, f) {
-				setField(a.Wrote, *old.Wrote, f)
+				item.SetField(a.Wrote, *old.Wrote, f)
 				a.Fields = append(a.Fields, f)
 			}
 		}
@@ -318,8 +318,8 @@ func (a attempt) undo(cur item.Item) item.Item {
 	}
 	out := cur.Clone()
 	for _, f := range a.Fields {
-		if fieldEqual(cur, *a.Wrote, f) {
-			setField(&out, *a.Before, f)
+		if item.FieldEqual(cur, *a.Wrote, f) {
+			item.SetField(&out, *a.Before, f)
 		}
 	}
 	return out
@@ -472,7 +472,7 @@ func (e *Engine) settleEcho(ctx context.Context, p *plan) {
 	// The partner now knows its own change but not our local edits: record that, and send
 	// the edits with this batch rather than letting the new state absorb them.
 	known := *stripComments(r)
-	copyReplicaFields(&known, *p.twin.Sent, replicaChanged(*p.twin.Sent, *p.unsent))
+	known.CopyFields(*p.twin.Sent, item.ReplicaChanged(*p.twin.Sent, *p.unsent))
 	p.twin.SentHash, p.twin.Sent, p.twin.ItemHash = "", &known, ""
 	if out, ok := e.outgoingFrom(p.current, p.twin, r, run); ok && out.ev.ID != "" {
 		p.followUp = &out.ev
@@ -666,7 +666,7 @@ func (e *Engine) plan(ctx context.Context, p *plan) error {
 		p.previous = p.twin.Base
 	} else if local != "" && p.change.Prev != nil {
 		before := p.change.Replica
-		copyReplicaFields(&before, *p.change.Prev, p.change.Changed)
+		before.CopyFields(*p.change.Prev, p.change.Changed)
 		prev, prun, err := e.incomingRule(ctx, before, base.Clone(), false)
 		if err != nil {
 			return permanent(ruleFailed(fmt.Errorf("incoming rule: %w", err), "incoming", prun))
@@ -696,11 +696,11 @@ func (e *Engine) buildWrite(p *plan) (Write, bool) {
 		w.Known = p.twin.partnerComments()
 	}
 	isNew := p.current.Key == ""
-	for _, f := range itemFields(p.incoming, p.current) {
+	for _, f := range item.Fields(p.incoming, p.current) {
 		policy := p.rule.Conflicts[f]
 		switch {
 		case isNew:
-		case fieldEqual(p.incoming, p.current, f):
+		case item.FieldEqual(p.incoming, p.current, f):
 			continue
 		case policy == ConflictOverwrite:
 			// the partner's value wins whatever changed
@@ -802,7 +802,7 @@ func mergeInto(p *plan, w Write, res WriteResult) {
 	}
 	p.current.Key = res.Key
 	for _, f := range w.Fields {
-		setField(&p.current, w.Item, f)
+		item.SetField(&p.current, w.Item, f)
 	}
 	for j, c := range w.NewComments {
 		if j < len(res.CommentIDs) {

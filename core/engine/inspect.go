@@ -39,13 +39,3 @@ func (e *Engine) TwinState(local string) (TwinState, error) {
 func OutgoingInput(it item.Item, ts TwinState) item.Item {
 	return withoutComments(it, ts.PartnerComments)
 }
-
-// ItemFields names the fields of the given items that the engine merges: the core fields and
-// every custom field any of them has, as "custom.NAME".
-func ItemFields(items ...item.Item) []string { return itemFields(items...) }
-
-// FieldEqual reports whether a and b hold the same value for field f.
-func FieldEqual(a, b item.Item, f string) bool { return fieldEqual(a, b, f) }
-
-// ReplicaItem is a replica's fields as an item, to compare with ItemFields and FieldEqual.
-func ReplicaItem(r item.Replica) item.Item { return replicaAsItem(r) }

@@ -333,9 +333,9 @@ func (e *Engine) outgoingFrom(it item.Item, t twin, r item.Replica, run RuleResu
 	}
 	ch := Change{Source: it.Key, Target: t.Remote, Replica: r, PrevHash: t.SentHash, DeletedComments: deletedSince(t.SentComments, it)}
 	if t.Sent != nil {
-		ch.Changed = replicaChanged(*t.Sent, r)
+		ch.Changed = item.ReplicaChanged(*t.Sent, r)
 		prev := item.Replica{}
-		copyReplicaFields(&prev, *t.Sent, ch.Changed)
+		prev.CopyFields(*t.Sent, ch.Changed)
 		ch.Prev = &prev
 	}
 	payload, err := json.Marshal(ch)

@@ -88,7 +88,7 @@ func TestCommentEditsAndDeletionsIgnoredByRule(t *testing.T) {
 // the partner's change; ConflictOverwrite writes the partner's value over a local edit even
 // when the partner did not change it; a field without a policy keeps today's merge.
 func TestConflictPolicies(t *testing.T) {
-	policies := &engine.RuleResult{Conflicts: map[string]string{engine.FieldStatus: engine.ConflictLocal, engine.FieldPriority: engine.ConflictOverwrite}}
+	policies := &engine.RuleResult{Conflicts: map[string]string{item.FieldStatus: engine.ConflictLocal, item.FieldPriority: engine.ConflictOverwrite}}
 	a, b, ab, ba := pairRules(t, plainRules{}, plainRules{result: policies})
 	ctx := context.Background()
 	it, _ := a.tracker.Create(ctx, item.Item{Title: "policies", Status: "open", Priority: "low", Labels: []string{"x"}})

@@ -47,10 +47,9 @@ type ChangeNotifier interface {
 
 // Write is one change to make to a local item.
 type Write struct {
-	Key    string    // the local key; empty to create a new item
-	Item   item.Item // the values; only Fields are written (all core fields on create)
-	Fields []string  // names of the changed fields: title, description, status, priority,
-	// labels, assignee, reporter, and "custom.NAME" for a custom field
+	Key         string         // the local key; empty to create a new item
+	Item        item.Item      // the values; only Fields are written (all core fields on create)
+	Fields      []string       // names of the changed fields (item.FieldTitle, ..., item.CustomField(NAME))
 	NewComments []item.Comment // comments to add, in order; Author is kept where the tracker can
 	// EditComments are comments already on the item to change, by their local ID: the new
 	// Body (and the partner's Author, kept as on NewComments). DeleteComments are the local
@@ -89,15 +88,3 @@ type WriteResult struct {
 	// running the outgoing rule.
 	Item *item.Item
 }
-
-// Field names used in Write.Fields.
-const (
-	FieldTitle       = "title"
-	FieldDescription = "description"
-	FieldStatus      = "status"
-	FieldPriority    = "priority"
-	FieldLabels      = "labels"
-	FieldAssignee    = "assignee"
-	FieldReporter    = "reporter"
-	CustomPrefix     = "custom."
-)

@@ -122,7 +122,7 @@ func TestBuildValueMapVisually(t *testing.T) {
 
 	// The status mapping becomes a value map: open → in progress, anything else "open".
 	row := s.visual.rows[2]
-	if row.m().Target != model.FieldStatus {
+	if row.m().Target != item.FieldStatus {
 		t.Fatalf("row 3 maps %s, want status", row.m().Target)
 	}
 	row.kind.SetSelected(kindLabels[model.Map])
@@ -139,7 +139,7 @@ func TestBuildValueMapVisually(t *testing.T) {
 	}
 	// Priority stops being sent.
 	test.Tap(s.visual.rows[3].remove)
-	if len(s.visual.rows) != 4 || s.visual.rows[3].m().Target != model.FieldLabels {
+	if len(s.visual.rows) != 4 || s.visual.rows[3].m().Target != item.FieldLabels {
 		t.Fatalf("after removing priority: %d rows", len(s.visual.rows))
 	}
 

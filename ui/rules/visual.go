@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandemsync/tandem/core/agent"
+	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules/model"
 )
 
@@ -123,7 +124,7 @@ func (v *visualEditor) build(s *Screen) fyne.CanvasObject {
 	v.conds = container.NewVBox()
 	v.addCondition = widget.NewButtonWithIcon("Add condition", theme.ContentAddIcon(), func() {
 		m := v.model()
-		m.Trigger.Conditions = append(m.Trigger.Conditions, model.Condition{Field: model.FieldStatus, Op: model.OpIs})
+		m.Trigger.Conditions = append(m.Trigger.Conditions, model.Condition{Field: item.FieldStatus, Op: model.OpIs})
 		v.fill()
 		v.changed()
 	})
@@ -131,7 +132,7 @@ func (v *visualEditor) build(s *Screen) fyne.CanvasObject {
 	v.maps = container.NewVBox()
 	v.addMapping = widget.NewButtonWithIcon("Add mapping", theme.ContentAddIcon(), func() {
 		m := v.model()
-		m.Mappings = append(m.Mappings, model.Mapping{Source: model.FieldTitle, Target: freeTarget(m), Transform: model.Transform{Kind: model.Copy}})
+		m.Mappings = append(m.Mappings, model.Mapping{Source: item.FieldTitle, Target: freeTarget(m), Transform: model.Transform{Kind: model.Copy}})
 		v.fill()
 		v.changed()
 	})
@@ -359,21 +360,21 @@ func (v *visualEditor) showProblem() {
 
 // freeTarget is a core field no mapping fills yet, for a new mapping.
 func freeTarget(m *model.Rule) string {
-	for _, f := range model.CoreFields {
+	for _, f := range item.CoreFields() {
 		if _, used := m.Mapping(f); !used {
 			return f
 		}
 	}
-	return model.CustomPrefix + "field" + strconv.Itoa(len(m.Mappings)+1)
+	return item.CustomPrefix + "field" + strconv.Itoa(len(m.Mappings)+1)
 }
 
 // fieldChoices are the fields offered for a source or target; custom fields are typed.
 func fieldChoices(d model.Direction, source bool) []string {
-	out := slices.Clone(model.CoreFields)
+	out := item.CoreFields()
 	if source && d == model.Outgoing {
 		out = append(out, model.FieldKey)
 	}
-	return append(out, model.CustomPrefix+"NAME")
+	return append(out, item.CustomPrefix+"NAME")
 }
 
 // conditionRow edits one trigger condition.
@@ -699,7 +700,7 @@ func (r *mappingRow) showDetails() {
 	t := r.m().Transform
 	r.pairs, r.entries = nil, map[string]*widget.Entry{}
 	var objs []fyne.CanvasObject
-	labels := r.m().Target == model.FieldLabels
+	labels := r.m().Target == item.FieldLabels
 	switch t.Kind {
 	case model.Map:
 		objs = append(objs, hint("Each value on the left becomes the value on the right (case and surrounding spaces do not matter); the first match wins."))
@@ -785,7 +786,7 @@ func (r *mappingRow) showDetails() {
 				r.entry("replace", "replacement; $1 is the first group", t.Replace, func(t *model.Transform, s string) { t.Replace = s })))
 	case model.Fixed:
 		switch r.m().Target {
-		case model.FieldAssignee, model.FieldReporter:
+		case item.FieldAssignee, item.FieldReporter:
 			u := model.User{}
 			if t.User != nil {
 				u = *t.User

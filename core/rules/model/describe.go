@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/tandemsync/tandem/core/item"
 )
 
 // Describe says in plain words what a mapping does, for the generated code's comments, the
@@ -27,9 +29,9 @@ func Describe(m Mapping, d Direction) string {
 		}
 		s = "mapped: " + strings.Join(pairs, ", ")
 		switch {
-		case k == labelsField && t.KeepUnmapped:
+		case k == item.KindLabels && t.KeepUnmapped:
 			s += "; other labels are kept"
-		case k == labelsField:
+		case k == item.KindLabels:
 			s += "; other labels are dropped"
 		case t.KeepUnmapped:
 			s += "; anything else is kept as it is"
@@ -52,9 +54,9 @@ func Describe(m Mapping, d Direction) string {
 		s = fmt.Sprintf("every match of %s replaced with %s", strconv.Quote(t.Pattern), strconv.Quote(t.Replace))
 	case Fixed:
 		switch {
-		case k == userField && t.User != nil:
+		case k == item.KindUser && t.User != nil:
 			s = "always " + userWords(*t.User)
-		case k == labelsField:
+		case k == item.KindLabels:
 			s = "always the labels " + strconv.Quote(t.Value)
 		default:
 			s = "always " + strconv.Quote(t.Value)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/tandemsync/tandem/core/item"
 )
 
 // GeneratedHeader starts every generated rule; a rule whose first line it is, is the visual
@@ -96,32 +98,20 @@ func (g *gen) to() string {
 
 // expr is the Go expression for field f of the value named v.
 func expr(v, f string) string {
-	switch f {
-	case FieldKey:
+	if f == FieldKey {
 		return v + ".Key"
-	case FieldTitle:
-		return v + ".Title"
-	case FieldDescription:
-		return v + ".Description"
-	case FieldStatus:
-		return v + ".Status"
-	case FieldPriority:
-		return v + ".Priority"
-	case FieldLabels:
-		return v + ".Labels"
-	case FieldAssignee:
-		return v + ".Assignee"
-	case FieldReporter:
-		return v + ".Reporter"
 	}
-	name, _ := strings.CutPrefix(f, CustomPrefix)
+	if g, ok := item.GoName(f); ok {
+		return v + "." + g
+	}
+	name, _ := strings.CutPrefix(f, item.CustomPrefix)
 	return v + ".Custom[" + strconv.Quote(name) + "]"
 }
 
 // name returns a package-level identifier for field f with the given suffix, unique in the
 // file: "status" + "Values" is statusValues, "custom.Cust-Ref" + "Pattern" is custRefPattern.
 func (g *gen) name(f, suffix string) string {
-	f = strings.TrimPrefix(f, CustomPrefix)
+	f = strings.TrimPrefix(f, item.CustomPrefix)
 	var b strings.Builder
 	upper := false
 	for _, r := range f {
@@ -216,7 +206,7 @@ func (g *gen) condition(c Condition) string {
 		return strings.Join(parts, ", ")
 	}
 	switch k {
-	case labelsField:
+	case item.KindLabels:
 		switch c.Op {
 		case OpIs, OpContains:
 			return fmt.Sprintf("ctx.HasLabel(%s, %s)", x, q)
@@ -231,7 +221,7 @@ func (g *gen) condition(c Condition) string {
 		case OpNotEmpty:
 			return fmt.Sprintf("len(%s) > 0", x)
 		}
-	case userField:
+	case item.KindUser:
 		switch c.Op {
 		case OpIs:
 			return fmt.Sprintf("ctx.IsUser(%s, %s)", x, q)
@@ -343,15 +333,15 @@ func (g *gen) mapping(m Mapping) {
 		}
 		g.decls.WriteString("\t},\n")
 		switch {
-		case t.KeepUnmapped && k == labelsField:
+		case t.KeepUnmapped && k == item.KindLabels:
 			g.decls.WriteString("\tKeepUnmapped: true, // other labels are kept\n")
 		case t.KeepUnmapped:
 			g.decls.WriteString("\tKeepUnmapped: true, // anything else stays as it is\n")
-		case k != labelsField:
+		case k != item.KindLabels:
 			fmt.Fprintf(&g.decls, "\tDefault: %s, // what anything else becomes\n", strconv.Quote(t.Default))
 		}
 		g.decls.WriteString("}\n\n")
-		if k == labelsField {
+		if k == item.KindLabels {
 			value = fmt.Sprintf("%s.Labels(%s)", n, src)
 		} else {
 			value = fmt.Sprintf("%s.Map(%s)", n, src)
@@ -369,7 +359,7 @@ func (g *gen) mapping(m Mapping) {
 		value = fmt.Sprintf("%s.ReplaceAllString(%s, %s)", g.pattern(m.Target, t.Pattern, "replaced in "+m.Label()), src, strconv.Quote(t.Replace))
 	case Fixed:
 		switch k {
-		case labelsField:
+		case item.KindLabels:
 			var parts []string
 			for _, l := range strings.Split(t.Value, ",") {
 				if l = strings.TrimSpace(l); l != "" {
@@ -377,7 +367,7 @@ func (g *gen) mapping(m Mapping) {
 				}
 			}
 			value = "[]string{" + strings.Join(parts, ", ") + "}"
-		case userField:
+		case item.KindUser:
 			value = userLit(*t.User, true)
 		default:
 			value = strconv.Quote(t.Value)
@@ -411,12 +401,12 @@ func (g *gen) mapping(m Mapping) {
 	if m.FirstSyncOnly {
 		guards = append(guards, "ctx.FirstSync()")
 	}
-	emptyStaysEmpty := t.Kind != Affix && t.Kind != Regex && (t.Kind != Map || t.KeepUnmapped || k == labelsField)
+	emptyStaysEmpty := t.Kind != Affix && t.Kind != Regex && (t.Kind != Map || t.KeepUnmapped || k == item.KindLabels)
 	if t.Kind != Fixed && (in || !emptyStaysEmpty) {
 		switch k {
-		case labelsField:
+		case item.KindLabels:
 			guards = append(guards, src+" != nil")
-		case userField:
+		case item.KindUser:
 			guards = append(guards, "!"+src+".IsZero()")
 		default:
 			guards = append(guards, src+` != ""`)

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/tandemsync/tandem/core/item"
 )
 
 // Format is the version of the model's JSON layout this build writes.
@@ -191,21 +193,9 @@ const (
 	AuthorMapped   = "mapped"
 )
 
-// Fields, as rules and the engine name them.
-const (
-	FieldKey         = "key" // the item's key: a source on outgoing rules only
-	FieldTitle       = "title"
-	FieldDescription = "description"
-	FieldStatus      = "status"
-	FieldPriority    = "priority"
-	FieldLabels      = "labels"
-	FieldAssignee    = "assignee"
-	FieldReporter    = "reporter"
-	CustomPrefix     = "custom."
-)
-
-// CoreFields are the fields every item has, in the order editors offer them.
-var CoreFields = []string{FieldTitle, FieldDescription, FieldStatus, FieldPriority, FieldLabels, FieldAssignee, FieldReporter}
+// FieldKey names the item's key, which rules may read as a source on outgoing rules only. The
+// item's fields are named as in package item (item.FieldTitle, ..., item.CustomField(NAME)).
+const FieldKey = "key"
 
 // Kinds lists the transform kinds in the order editors offer them.
 var Kinds = []string{Copy, Map, Mask, Regex, Fixed, Affix, Truncate, Tokenize, Detokenize, MapUsers, Drop}
@@ -213,28 +203,16 @@ var Kinds = []string{Copy, Map, Mask, Regex, Fixed, Affix, Truncate, Tokenize, D
 // Ops lists the condition operators in the order editors offer them.
 var Ops = []string{OpIs, OpIsNot, OpOneOf, OpNotOneOf, OpContains, OpNotContains, OpMatches, OpEmpty, OpNotEmpty}
 
-// fieldKind is what a field holds, which decides the transforms and operators it takes.
-type fieldKind int
-
-const (
-	textField fieldKind = iota
-	labelsField
-	userField
-)
-
-func kindOf(field string) (fieldKind, bool) {
-	switch field {
-	case FieldTitle, FieldDescription, FieldStatus, FieldPriority, FieldKey:
-		return textField, true
-	case FieldLabels:
-		return labelsField, true
-	case FieldAssignee, FieldReporter:
-		return userField, true
+// kindOf is what field f holds, which decides the transforms and operators it takes: the
+// key is text; a custom field needs a name that is not blank.
+func kindOf(field string) (item.Kind, bool) {
+	if field == FieldKey {
+		return item.KindText, true
 	}
-	if name, ok := strings.CutPrefix(field, CustomPrefix); ok && strings.TrimSpace(name) != "" {
-		return textField, true
+	if name, ok := item.CustomName(field); ok && strings.TrimSpace(name) == "" {
+		return 0, false
 	}
-	return 0, false
+	return item.KindOf(field)
 }
 
 // KindsFor lists the transform kinds that fit a target field on a rule of direction d.
@@ -252,27 +230,27 @@ func KindsFor(d Direction, target string) []string {
 	return out
 }
 
-func transformFits(d Direction, k fieldKind, kind string) error {
+func transformFits(d Direction, k item.Kind, kind string) error {
 	switch kind {
 	case Copy, Fixed, Drop:
 		return nil
 	case Map:
-		if k == userField {
+		if k == item.KindUser {
 			return errors.New("people are mapped with the user map (kind users), not a value map")
 		}
 		return nil
 	case MapUsers:
-		if k != userField {
+		if k != item.KindUser {
 			return errors.New("the user map applies to assignee and reporter only")
 		}
 		return nil
 	case Mask, Regex, Affix, Truncate:
-		if k != textField {
+		if k != item.KindText {
 			return fmt.Errorf("%s applies to text fields only", kind)
 		}
 		return nil
 	case Tokenize, Detokenize:
-		if k != textField {
+		if k != item.KindText {
 			return fmt.Errorf("%s applies to text fields only", kind)
 		}
 		if kind == Tokenize && d != Outgoing {
@@ -421,18 +399,18 @@ func (c Condition) validate(d Direction) error {
 		if c.Value == "" && c.Op != OpIs && c.Op != OpIsNot {
 			return fmt.Errorf("%q needs a value", c.Op)
 		}
-		if k == userField && (c.Op == OpContains || c.Op == OpNotContains) {
+		if k == item.KindUser && (c.Op == OpContains || c.Op == OpNotContains) {
 			return fmt.Errorf("people are compared with %q or %q", OpIs, OpIsNot)
 		}
 	case OpOneOf, OpNotOneOf:
 		if len(c.Values) == 0 {
 			return fmt.Errorf("%q needs at least one value", c.Op)
 		}
-		if k == userField {
+		if k == item.KindUser {
 			return fmt.Errorf("people are compared with %q or %q", OpIs, OpIsNot)
 		}
 	case OpMatches:
-		if k != textField {
+		if k != item.KindText {
 			return errors.New("regular expressions match text fields only")
 		}
 		if _, err := regexp.Compile(c.Value); err != nil {
@@ -451,7 +429,7 @@ func unknownField(f string) error {
 	if f == "" {
 		return errors.New("no field named")
 	}
-	return fmt.Errorf("unknown field %q; fields are %s and custom.NAME", f, strings.Join(CoreFields, ", "))
+	return fmt.Errorf("unknown field %q; fields are %s and custom.NAME", f, strings.Join(item.CoreFields(), ", "))
 }
 
 func (m Mapping) validate(d Direction) error {
@@ -485,7 +463,7 @@ func (m Mapping) validate(d Direction) error {
 		seen := map[string]bool{}
 		for i, p := range t.Values {
 			key := strings.ToLower(strings.TrimSpace(p.From))
-			if key == "" && tk == labelsField {
+			if key == "" && tk == item.KindLabels {
 				return fmt.Errorf("value %d maps an empty label", i+1)
 			}
 			if seen[key] {
@@ -493,7 +471,7 @@ func (m Mapping) validate(d Direction) error {
 			}
 			seen[key] = true
 		}
-		if tk == labelsField && t.Default != "" {
+		if tk == item.KindLabels && t.Default != "" {
 			return errors.New("labels have no default: unknown labels are kept or dropped")
 		}
 	case Mask:
@@ -511,7 +489,7 @@ func (m Mapping) validate(d Direction) error {
 			return fmt.Errorf("the pattern %q is not a valid regular expression: %w", t.Pattern, err)
 		}
 	case Fixed:
-		if tk == userField && t.User == nil {
+		if tk == item.KindUser && t.User == nil {
 			return errors.New("a fixed person needs a user (id, name or e-mail)")
 		}
 	case Affix:
@@ -538,11 +516,11 @@ func (m Mapping) validate(d Direction) error {
 	return nil
 }
 
-func kindName(k fieldKind) string {
+func kindName(k item.Kind) string {
 	switch k {
-	case labelsField:
+	case item.KindLabels:
 		return "labels"
-	case userField:
+	case item.KindUser:
 		return "a person"
 	}
 	return "text"

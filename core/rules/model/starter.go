@@ -1,5 +1,7 @@
 package model
 
+import "github.com/tandemsync/tandem/core/item"
+
 // Starter returns a visual rule to begin from for a connection still on a tracker's default
 // script: for the embedded tracker ("embedded" or ""), the same rule as the default script;
 // for Request Tracker ("rt"), one close to it (the default script keeps an unknown partner
@@ -7,7 +9,7 @@ package model
 // "open"). Other kinds start from a rule that copies the core fields.
 func Starter(kind string, d Direction) *Rule {
 	r := New(d)
-	core := []string{FieldTitle, FieldDescription, FieldStatus, FieldPriority, FieldLabels}
+	core := []string{item.FieldTitle, item.FieldDescription, item.FieldStatus, item.FieldPriority, item.FieldLabels}
 	for _, f := range core {
 		r.Mappings = append(r.Mappings, Mapping{Source: f, Target: f, Transform: Transform{Kind: Copy}})
 	}
@@ -18,7 +20,7 @@ func Starter(kind string, d Direction) *Rule {
 		return r
 	}
 	if d == Outgoing {
-		r.Trigger.Conditions = []Condition{{Field: FieldStatus, Op: OpIsNot, Value: "deleted"}}
+		r.Trigger.Conditions = []Condition{{Field: item.FieldStatus, Op: OpIsNot, Value: "deleted"}}
 		r.Mappings[1].Transform = Transform{Kind: Mask, Emails: true}
 		r.Mappings[2].Transform = Transform{Kind: Map, KeepUnmapped: true, Values: []Pair{
 			{"new", "open"}, {"open", "in progress"}, {"stalled", "waiting"}, {"resolved", "resolved"}, {"rejected", "closed"}, {"deleted", "closed"},

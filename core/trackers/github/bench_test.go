@@ -48,7 +48,7 @@ func BenchmarkAPIEconomy(b *testing.B) {
 		})
 		// The partner answers: a status change and a reply, as one write.
 		count(&write, nil, func() {
-			res, err := tr.Apply(ctx, []engine.Write{{Key: fmt.Sprintf("%s#%d", repo, num), Item: item.Item{Status: "closed"}, Fields: []string{engine.FieldStatus},
+			res, err := tr.Apply(ctx, []engine.Write{{Key: fmt.Sprintf("%s#%d", repo, num), Item: item.Item{Status: "closed"}, Fields: []string{item.FieldStatus},
 				NewComments: []item.Comment{{Author: item.User{Name: "Dana Dev"}, Body: "On it."}}}})
 			if err != nil || res[0].Err != nil {
 				b.Fatalf("Apply: %v / %v", err, res[0].Err)

@@ -131,8 +131,8 @@ func TestContract(t *testing.T) {
 	}
 	// Update: retitle, reopen, relabel, change assignee (the other stays), clear the milestone.
 	srv.Tick(time.Second)
-	w := engine.Write{Key: repo + "#1", Item: crash.Clone(), Fields: []string{engine.FieldTitle, engine.FieldStatus, engine.FieldLabels,
-		engine.FieldAssignee, engine.FieldPriority, engine.CustomPrefix + github.MilestoneField}}
+	w := engine.Write{Key: repo + "#1", Item: crash.Clone(), Fields: []string{item.FieldTitle, item.FieldStatus, item.FieldLabels,
+		item.FieldAssignee, item.FieldPriority, item.CustomField(github.MilestoneField)}}
 	w.Item.Title, w.Item.Status, w.Item.Labels, w.Item.Assignee, w.Item.Priority = "Crash on save (confirmed)", "not planned", nil, item.User{ID: "dave"}, "high"
 	delete(w.Item.Custom, github.MilestoneField)
 	w.EditComments = []item.Comment{{ID: crash.Comments[0].ID, Author: item.User{Name: "Carol"}, Body: "Same here, edited."}}
@@ -266,9 +266,9 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"unknown milestone", engine.Write{Key: repo + "#1", Item: item.Item{Custom: map[string]string{github.MilestoneField: "v9"}}, Fields: []string{"custom.Milestone"}},
 			`octo-org/app has no milestone "v9"`},
-		{"status GitHub has not", engine.Write{Key: repo + "#1", Item: item.Item{Status: "in review"}, Fields: []string{engine.FieldStatus}},
+		{"status GitHub has not", engine.Write{Key: repo + "#1", Item: item.Item{Status: "in review"}, Fields: []string{item.FieldStatus}},
 			`the rule gave status "in review"`},
-		{"deleted issue", engine.Write{Key: repo + "#99", Item: item.Item{Title: "x"}, Fields: []string{engine.FieldTitle}},
+		{"deleted issue", engine.Write{Key: repo + "#99", Item: item.Item{Title: "x"}, Fields: []string{item.FieldTitle}},
 			"has no issue octo-org/app#99"},
 		{"repository not synced", engine.Write{Item: item.Item{Title: "x", Custom: map[string]string{github.RepositoryField: "other/repo"}}},
 			`repository "other/repo" is not one of the synced repositories`},

@@ -167,7 +167,7 @@ func assigneesOf(it item.Item, fields []string) []string {
 	}
 	add(it.Assignee.ID)
 	others := connector.Values{"a": it.Custom[AssigneesField]}.List("a")
-	if !slices.Contains(fields, engine.CustomPrefix+AssigneesField) && len(others) > 0 {
+	if !slices.Contains(fields, item.CustomField(AssigneesField)) && len(others) > 0 {
 		others = others[1:] // they listed the previous assignee first
 	}
 	for _, l := range others {
@@ -179,15 +179,15 @@ func assigneesOf(it item.Item, fields []string) []string {
 func (t *Tracker) edit(ctx context.Context, r repoName, it item.Item, fields []string, create bool) (issueEdit, error) {
 	var e issueEdit
 	has := func(f string) bool { return create || slices.Contains(fields, f) }
-	if has(engine.FieldTitle) {
+	if has(item.FieldTitle) {
 		title := it.Title
 		e.Title = &title
 	}
-	if has(engine.FieldDescription) {
+	if has(item.FieldDescription) {
 		body := it.Description
 		e.Body = &body
 	}
-	if has(engine.FieldStatus) && (!create || it.Status != "") {
+	if has(item.FieldStatus) && (!create || it.Status != "") {
 		state, reason, err := stateOf(it.Status)
 		if err != nil {
 			return e, err
@@ -196,21 +196,21 @@ func (t *Tracker) edit(ctx context.Context, r repoName, it item.Item, fields []s
 			e.State, e.StateReason = state, reason
 		}
 	}
-	if has(engine.FieldLabels) {
+	if has(item.FieldLabels) {
 		labels := slices.Clone(it.Labels)
 		if labels == nil {
 			labels = []string{}
 		}
 		e.Labels = &labels
 	}
-	if has(engine.FieldAssignee) || has(engine.CustomPrefix+AssigneesField) {
+	if has(item.FieldAssignee) || has(item.CustomField(AssigneesField)) {
 		a := assigneesOf(it, fields)
 		if a == nil {
 			a = []string{}
 		}
 		e.Assignees = &a
 	}
-	if has(engine.CustomPrefix + MilestoneField) {
+	if has(item.CustomField(MilestoneField)) {
 		title := strings.TrimSpace(it.Custom[MilestoneField])
 		var m any
 		if title != "" {
@@ -253,9 +253,9 @@ func (t *Tracker) create(ctx context.Context, r repoName, it item.Item) (int64, 
 func (t *Tracker) update(ctx context.Context, r repoName, n int64, w engine.Write) (time.Time, error) {
 	for _, f := range w.Fields {
 		switch f {
-		case engine.FieldPriority:
+		case item.FieldPriority:
 			t.log.Debug("github issues have no priority; not written", "issue", w.Key)
-		case engine.FieldReporter:
+		case item.FieldReporter:
 			t.log.Debug("github cannot change who opened an issue; not written", "issue", w.Key)
 		}
 	}

@@ -39,7 +39,7 @@ func BenchmarkAPIEconomy(b *testing.B) {
 		})
 		// The partner answers: a status change and a reply, as one write.
 		count(&write, func() {
-			res, err := tr.Apply(ctx, []engine.Write{{Key: key, Item: item.Item{Status: "In Progress"}, Fields: []string{engine.FieldStatus},
+			res, err := tr.Apply(ctx, []engine.Write{{Key: key, Item: item.Item{Status: "In Progress"}, Fields: []string{item.FieldStatus},
 				NewComments: []item.Comment{{Author: item.User{Name: "Dana Dev"}, Body: "On it."}}}})
 			if err != nil || res[0].Err != nil {
 				b.Fatalf("Apply: %v / %v", err, res[0].Err)

@@ -122,8 +122,8 @@ func TestContract(t *testing.T) {
 	}
 	// Update: summary, status through the workflow, description, unassign, clear a custom
 	// field; edit and delete comments.
-	w := engine.Write{Key: a, Item: login.Clone(), Fields: []string{engine.FieldTitle, engine.FieldStatus, engine.FieldDescription,
-		engine.FieldAssignee, engine.CustomPrefix + "Customer"}}
+	w := engine.Write{Key: a, Item: login.Clone(), Fields: []string{item.FieldTitle, item.FieldStatus, item.FieldDescription,
+		item.FieldAssignee, item.CustomField("Customer")}}
 	w.Item.Title, w.Item.Status, w.Item.Description, w.Item.Assignee = "Login fails on Safari", "Done", "Fixed in 2.1", item.User{}
 	delete(w.Item.Custom, "Customer")
 	w.EditComments = []item.Comment{{ID: login.Comments[0].ID, Author: item.User{Name: "Alice"}, Body: "Still failing (edited)."}}
@@ -211,7 +211,7 @@ func TestBadInput(t *testing.T) {
 		w    engine.Write
 		want string
 	}{
-		{"transition the workflow forbids", engine.Write{Key: key, Item: item.Item{Status: "In Progress"}, Fields: []string{engine.FieldStatus}},
+		{"transition the workflow forbids", engine.Write{Key: key, Item: item.Item{Status: "In Progress"}, Fields: []string{item.FieldStatus}},
 			`the workflow of Task issues in project SUP has no transition from "Done" to "In Progress" for SUP-1 (it offers "To Do")`},
 		{"field that does not exist", engine.Write{Key: key, Item: item.Item{Custom: map[string]string{"Colour": "red"}}, Fields: []string{"custom.Colour"}},
 			`has no field named "Colour"`},
@@ -219,17 +219,17 @@ func TestBadInput(t *testing.T) {
 			`field "Sprint" holds a list of json`},
 		{"number field given words", engine.Write{Key: key, Item: item.Item{Custom: map[string]string{"Story Points": "lots"}}, Fields: []string{"custom.Story Points"}},
 			`takes a number, not "lots"`},
-		{"assignee without an account id", engine.Write{Key: key, Item: item.Item{Assignee: item.User{Name: "Alice", Email: "alice@x"}}, Fields: []string{engine.FieldAssignee}},
+		{"assignee without an account id", engine.Write{Key: key, Item: item.Item{Assignee: item.User{Name: "Alice", Email: "alice@x"}}, Fields: []string{item.FieldAssignee}},
 			`assignee "Alice" has no jira account id: add them to the user map`},
-		{"description with a table", engine.Write{Key: key, Item: item.Item{Description: "plain"}, Fields: []string{engine.FieldDescription}},
+		{"description with a table", engine.Write{Key: key, Item: item.Item{Description: "plain"}, Fields: []string{item.FieldDescription}},
 			"holds Jira content with no text form (table)"},
-		{"priority Jira has not", engine.Write{Key: key, Item: item.Item{Priority: "P0"}, Fields: []string{engine.FieldPriority}},
+		{"priority Jira has not", engine.Write{Key: key, Item: item.Item{Priority: "P0"}, Fields: []string{item.FieldPriority}},
 			"priority: Specify the Priority"},
-		{"deleted issue", engine.Write{Key: "SUP-99", Item: item.Item{Title: "x"}, Fields: []string{engine.FieldTitle}}, "has no issue SUP-99"},
+		{"deleted issue", engine.Write{Key: "SUP-99", Item: item.Item{Title: "x"}, Fields: []string{item.FieldTitle}}, "has no issue SUP-99"},
 		{"project not synced", engine.Write{Item: item.Item{Title: "x", Custom: map[string]string{jira.ProjectField: "OPS"}}}, `project "OPS" is not one of the synced projects`},
 		{"empty summary", engine.Write{Item: item.Item{Title: " "}}, "jira issues need a summary"},
 		{"internal note", engine.Write{Key: key, Item: item.Item{}, NewComments: []item.Comment{{Body: "secret", Internal: true}}}, "does not post internal notes"},
-		{"bad key", engine.Write{Key: "12", Item: item.Item{Title: "x"}, Fields: []string{engine.FieldTitle}}, `"12" is not a jira issue key`},
+		{"bad key", engine.Write{Key: "12", Item: item.Item{Title: "x"}, Fields: []string{item.FieldTitle}}, `"12" is not a jira issue key`},
 	} {
 		res, err := tr.Apply(ctx, []engine.Write{tc.w})
 		if err != nil {

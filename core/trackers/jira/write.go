@@ -162,13 +162,13 @@ func labelValue(l string) string { return strings.Join(strings.Fields(l), "_") }
 func (t *Tracker) editFields(ctx context.Context, key string, it item.Item, names []string, create bool) (map[string]any, error) {
 	f := map[string]any{}
 	has := func(n string) bool { return create || slices.Contains(names, n) }
-	if has(engine.FieldTitle) {
+	if has(item.FieldTitle) {
 		if strings.TrimSpace(it.Title) == "" {
 			return nil, connector.Permanentf("jira issues need a summary: the rule gave an empty title")
 		}
 		f["summary"] = it.Title
 	}
-	if has(engine.FieldDescription) && (!create || it.Description != "") {
+	if has(item.FieldDescription) && (!create || it.Description != "") {
 		t.mu.Lock()
 		lossy := t.lossy[key]
 		t.mu.Unlock()
@@ -178,10 +178,10 @@ func (t *Tracker) editFields(ctx context.Context, key string, it item.Item, name
 		}
 		f["description"] = FromText(it.Description)
 	}
-	if has(engine.FieldPriority) && it.Priority != "" {
+	if has(item.FieldPriority) && it.Priority != "" {
 		f["priority"] = map[string]string{"name": it.Priority}
 	}
-	if has(engine.FieldLabels) {
+	if has(item.FieldLabels) {
 		labels := []string{}
 		for _, l := range it.Labels {
 			if v := labelValue(l); v != "" {
@@ -190,7 +190,7 @@ func (t *Tracker) editFields(ctx context.Context, key string, it item.Item, name
 		}
 		f["labels"] = labels
 	}
-	if has(engine.FieldAssignee) {
+	if has(item.FieldAssignee) {
 		v, err := userValue("assignee", it.Assignee)
 		if err != nil {
 			return nil, err
@@ -199,7 +199,7 @@ func (t *Tracker) editFields(ctx context.Context, key string, it item.Item, name
 			f["assignee"] = v
 		}
 	}
-	if has(engine.FieldReporter) && !it.Reporter.IsZero() {
+	if has(item.FieldReporter) && !it.Reporter.IsZero() {
 		v, err := userValue("reporter", it.Reporter)
 		if err != nil {
 			return nil, err
@@ -207,7 +207,7 @@ func (t *Tracker) editFields(ctx context.Context, key string, it item.Item, name
 		f["reporter"] = v
 	}
 	for name, val := range it.Custom {
-		if name == ProjectField || name == IssueTypeField || !has(engine.CustomPrefix+name) {
+		if name == ProjectField || name == IssueTypeField || !has(item.CustomField(name)) {
 			continue
 		}
 		if err := t.setCustom(ctx, f, name, val); err != nil {
@@ -216,7 +216,7 @@ func (t *Tracker) editFields(ctx context.Context, key string, it item.Item, name
 	}
 	if !create {
 		for _, n := range names { // a custom field the rule emptied
-			name, ok := strings.CutPrefix(n, engine.CustomPrefix)
+			name, ok := item.CustomName(n)
 			if _, set := it.Custom[name]; ok && !set && name != ProjectField && name != IssueTypeField {
 				if err := t.setCustom(ctx, f, name, ""); err != nil {
 					return nil, err
@@ -278,7 +278,7 @@ func (t *Tracker) update(ctx context.Context, w engine.Write) error {
 			return err
 		}
 	}
-	if slices.Contains(w.Fields, engine.FieldStatus) && w.Item.Status != "" {
+	if slices.Contains(w.Fields, item.FieldStatus) && w.Item.Status != "" {
 		return t.transition(ctx, w.Key, w.Item.Status)
 	}
 	return nil

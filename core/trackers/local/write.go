@@ -17,10 +17,7 @@ import (
 )
 
 // allFields is what an operator's Update replaces (custom fields are replaced as a whole).
-var allFields = []string{
-	engine.FieldTitle, engine.FieldDescription, engine.FieldStatus, engine.FieldPriority,
-	engine.FieldLabels, engine.FieldAssignee, engine.FieldReporter,
-}
+var allFields = item.CoreFields()
 
 // op is one write; replaceCustom makes the item's custom fields exactly op.Item.Custom.
 type op struct {
@@ -260,45 +257,9 @@ func (t *Tracker) create(b *txn, o op, now time.Time) (engine.WriteResult, item.
 func setFields(it *item.Item, o op, what string) (bool, error) {
 	src := o.Item
 	changed := false
-	set := func(dst *string, v string) {
-		if *dst != v {
-			*dst = v
-			changed = true
-		}
-	}
-	setUser := func(dst *item.User, v item.User) {
-		if *dst != v {
-			*dst = v
-			changed = true
-		}
-	}
 	for _, f := range o.Fields {
-		switch f {
-		case engine.FieldTitle:
-			if strings.TrimSpace(src.Title) == "" {
-				return false, invalid("%s: the title cannot be empty", what)
-			}
-			set(&it.Title, src.Title)
-		case engine.FieldDescription:
-			set(&it.Description, src.Description)
-		case engine.FieldStatus:
-			set(&it.Status, src.Status)
-		case engine.FieldPriority:
-			set(&it.Priority, src.Priority)
-		case engine.FieldLabels:
-			if !slices.Equal(it.Labels, src.Labels) {
-				it.Labels = cloneLabels(src.Labels)
-				changed = true
-			}
-		case engine.FieldAssignee:
-			setUser(&it.Assignee, src.Assignee)
-		case engine.FieldReporter:
-			setUser(&it.Reporter, src.Reporter)
-		default:
-			name, ok := strings.CutPrefix(f, engine.CustomPrefix)
-			if !ok || name == "" {
-				return false, invalid("%s: unknown field %q (want title, description, status, priority, labels, assignee, reporter or custom.NAME)", what, f)
-			}
+		if name, ok := item.CustomName(f); ok {
+			// An empty value written is kept as written, unlike item.SetField's merge.
 			v, has := src.Custom[name]
 			old, had := it.Custom[name]
 			switch {
@@ -312,6 +273,17 @@ func setFields(it *item.Item, o op, what string) (bool, error) {
 				delete(it.Custom, name)
 				changed = true
 			}
+			continue
+		}
+		if !item.IsCore(f) {
+			return false, invalid("%s: unknown field %q (want %s or custom.NAME)", what, f, strings.Join(item.CoreFields(), ", "))
+		}
+		if f == item.FieldTitle && strings.TrimSpace(src.Title) == "" {
+			return false, invalid("%s: the title cannot be empty", what)
+		}
+		if !item.FieldEqual(*it, src, f) {
+			item.SetField(it, src, f)
+			changed = true
 		}
 	}
 	if o.replaceCustom {

@@ -139,7 +139,7 @@ func TestLiveApplyAndGet(t *testing.T) {
 	res, err = tr.Apply(ctx, []engine.Write{{
 		Key:    key,
 		Item:   item.Item{Title: "not written", Status: "stalled", Priority: "low", Assignee: item.User{ID: "root"}},
-		Fields: []string{engine.FieldStatus, engine.FieldPriority, engine.FieldAssignee},
+		Fields: []string{item.FieldStatus, item.FieldPriority, item.FieldAssignee},
 	}})
 	if err != nil || res[0].Err != nil || res[0].Key != key {
 		t.Fatalf("Apply update: %v %+v", err, res[0])
@@ -155,8 +155,8 @@ func TestLiveApplyAndGet(t *testing.T) {
 
 	// A bad status is refused with RT's own words and a permanent error; later writes go on.
 	res, _ = tr.Apply(ctx, []engine.Write{
-		{Key: key, Item: item.Item{Status: "bogus"}, Fields: []string{engine.FieldStatus}},
-		{Key: key, Item: item.Item{Title: "Printer fixed"}, Fields: []string{engine.FieldTitle}},
+		{Key: key, Item: item.Item{Status: "bogus"}, Fields: []string{item.FieldStatus}},
+		{Key: key, Item: item.Item{Title: "Printer fixed"}, Fields: []string{item.FieldTitle}},
 	})
 	if err := res[0].Err; err == nil || !strings.Contains(err.Error(), "isn't a valid status") || !isPermanent(err) {
 		t.Errorf("bogus status: got %v, want a permanent error quoting RT", err)
@@ -231,7 +231,7 @@ func TestLiveChanges(t *testing.T) {
 
 	// Tandem's own write is not reported back, and its comment is known by id on the next read.
 	res, err := tr.Apply(ctx, []engine.Write{{Key: ids[2], Item: item.Item{Title: "set by tandem"},
-		Fields:      []string{engine.FieldTitle},
+		Fields:      []string{item.FieldTitle},
 		NewComments: []item.Comment{{Author: item.User{Name: "Dana Partner"}, Body: "from the partner"}}}})
 	if err != nil || res[0].Err != nil {
 		t.Fatal(err, res[0].Err)
@@ -333,7 +333,7 @@ func BenchmarkAPIEconomy(b *testing.B) {
 		})
 		// The partner answers: a status change and a reply, as one write.
 		count(&write, func() {
-			res, err := tr.Apply(ctx, []engine.Write{{Key: out.ID, Item: item.Item{Status: "stalled"}, Fields: []string{engine.FieldStatus},
+			res, err := tr.Apply(ctx, []engine.Write{{Key: out.ID, Item: item.Item{Status: "stalled"}, Fields: []string{item.FieldStatus},
 				NewComments: []item.Comment{{ID: fmt.Sprint("p", i), Author: item.User{Name: "Dana Dev"}, Body: "On it."}}}})
 			if err != nil || res[0].Err != nil {
 				b.Fatalf("Apply: %v / %v", err, res[0].Err)
@@ -493,7 +493,7 @@ func TestLiveQueueIsReadAndWritten(t *testing.T) {
 	}
 
 	got.Custom[QueueField] = "General"
-	res2, err := tr.Apply(ctx, []engine.Write{{Key: got.Key, Item: got, Fields: []string{engine.CustomPrefix + QueueField}}})
+	res2, err := tr.Apply(ctx, []engine.Write{{Key: got.Key, Item: got, Fields: []string{item.CustomField(QueueField)}}})
 	if err != nil || res2[0].Err != nil {
 		t.Fatalf("move to General: %v / %v", err, res2[0].Err)
 	}
@@ -502,7 +502,7 @@ func TestLiveQueueIsReadAndWritten(t *testing.T) {
 	}
 
 	got.Custom[QueueField] = "Nowhere"
-	res3, err := tr.Apply(ctx, []engine.Write{{Key: got.Key, Item: got, Fields: []string{engine.CustomPrefix + QueueField}}})
+	res3, err := tr.Apply(ctx, []engine.Write{{Key: got.Key, Item: got, Fields: []string{item.CustomField(QueueField)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func TestWriteTellsOwnTransactionsFromOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr.hc = tr.hc.WithoutWaiting()
-		res, err := tr.Apply(context.Background(), []engine.Write{{Key: "7", Item: item.Item{Status: "open"}, Fields: []string{engine.FieldStatus},
+		res, err := tr.Apply(context.Background(), []engine.Write{{Key: "7", Item: item.Item{Status: "open"}, Fields: []string{item.FieldStatus},
 			NewComments: []item.Comment{{ID: "p1", Author: item.User{Name: "Dana Dev"}, Body: "On it."}}}})
 		srv.Close()
 		if err != nil || res[0].Err != nil {

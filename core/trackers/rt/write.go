@@ -241,34 +241,34 @@ func (t *Tracker) update(ctx context.Context, id int64, w engine.Write) error {
 	cfs := map[string]string{}
 	for _, f := range w.Fields {
 		switch f {
-		case engine.FieldTitle:
+		case item.FieldTitle:
 			body["Subject"] = w.Item.Title
-		case engine.FieldStatus:
+		case item.FieldStatus:
 			body["Status"] = w.Item.Status
-		case engine.FieldPriority:
+		case item.FieldPriority:
 			n, err := priorityNumber(w.Item.Priority)
 			if err != nil {
 				return connector.Permanent(err)
 			}
 			body["Priority"] = n
-		case engine.FieldAssignee:
+		case item.FieldAssignee:
 			body["Owner"] = ownerValue(w.Item.Assignee)
-		case engine.FieldReporter:
+		case item.FieldReporter:
 			if w.Item.Reporter.Email != "" {
 				body["Requestor"] = []string{w.Item.Reporter.Email}
 			}
-		case engine.FieldDescription:
+		case item.FieldDescription:
 			t.log.Warn("rt cannot change a ticket's first message; description change not written", "ticket", id)
-		case engine.FieldLabels:
+		case item.FieldLabels:
 			t.log.Debug("rt has no labels; labels not written", "ticket", id)
-		case engine.CustomPrefix + QueueField:
+		case item.CustomField(QueueField):
 			q, err := t.queueFor(w.Item)
 			if err != nil {
 				return err
 			}
 			body["Queue"] = q
 		default:
-			if name, ok := strings.CutPrefix(f, engine.CustomPrefix); ok {
+			if name, ok := item.CustomName(f); ok {
 				cfs[name] = w.Item.Custom[name]
 			}
 		}
