@@ -42,6 +42,10 @@ type BenchResult struct {
 
 	// Work per change in the throughput run, both agents together.
 	RuleRunsPerChange, CommitsPerChange float64
+	// CPUPerChange is the CPU time (user and system) the process spent per change in the
+	// throughput run: both agents and the TLS between them. Unlike the rates it hardly depends
+	// on what else the machine runs; 0 where it is not measured.
+	CPUPerChange time.Duration
 
 	// The partner stopped while Backlog events queued, then back.
 	Backlog       int
@@ -61,6 +65,9 @@ func (r BenchResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "raw bbolt:       %.0f durable appends/s in batches of %d (baseline, same run)\n", r.RawAppend, r.BatchSize)
 	fmt.Fprintf(w, "ratio:           end to end runs at %.2f of the raw durable append rate\n", r.Ratio())
 	fmt.Fprintf(w, "work per change: %.2f rule runs, %.3f committed (fsynced) transactions, both agents together\n", r.RuleRunsPerChange, r.CommitsPerChange)
+	if r.CPUPerChange > 0 {
+		fmt.Fprintf(w, "cpu per change:  %v, both agents together (%.0f changes/s per core if CPU were all that limits it)\n", r.CPUPerChange.Round(time.Microsecond), float64(time.Second)/float64(r.CPUPerChange))
+	}
 	if r.Backlog > 0 {
 		fmt.Fprintf(w, "drain:           %d events queued while the partner was stopped, applied at %.0f events/s (%.2f of the raw append rate); first change applied %v after it served again\n",
 			r.Backlog, r.DrainRate, r.DrainRate/r.RawAppend, r.FirstApplied.Round(time.Millisecond))
@@ -167,6 +174,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	// Throughput: changes land in Blue's tracker in batches, as a bulk import would write them.
 	blueRuns, blueCommits := blue.Work()
 	redRuns, redCommits := red.Work()
+	cpu := processCPU()
 	begin := time.Now()
 	for done := 0; done < opt.Changes; {
 		n := min(opt.BatchSize, opt.Changes-done)
@@ -184,6 +192,9 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	}
 	res.Elapsed = time.Since(begin)
 	res.Throughput = float64(opt.Changes) / res.Elapsed.Seconds()
+	if used := processCPU() - cpu; used > 0 {
+		res.CPUPerChange = used / time.Duration(opt.Changes)
+	}
 	// Receipts may still be on their way back: let the agents go quiet before counting.
 	time.Sleep(time.Second)
 	br, bc := blue.Work()

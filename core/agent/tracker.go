@@ -18,7 +18,6 @@ import (
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules"
 	"github.com/tandemsync/tandem/core/secrets"
-	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/rt"
 )
@@ -173,7 +172,13 @@ func (a *Agent) buildTracker(ctx context.Context, s TrackerSettings, typed map[s
 		return nil, err
 	}
 	return c.Build(connector.Env{Values: values, Secrets: secrets, RequestsPerMinute: s.RequestsPerMinute, Timeout: s.Timeout,
-		Transport: a.opt.TrackerTransport, Logger: a.log, Memory: memoryStore{st: a.st, name: []byte(c.Kind + " " + values["url"])}})
+		Transport: a.opt.TrackerTransport, Logger: a.log, Memory: a.connectorMemory(c.Kind, values)})
+}
+
+// connectorMemory is a connector's durable notebook (connector.Memory) in the agent's bbolt
+// file, one bucket per tracker kind and address: connectors/<kind url>: key -> value.
+func (a *Agent) connectorMemory(kind string, values connector.Values) connector.Memory {
+	return a.st.Notebook("connectors", kind+" "+values["url"])
 }
 
 // TrackerSettings returns the current tracker settings.
@@ -297,59 +302,6 @@ func (a *Agent) useTracker(tr engine.Tracker, s TrackerSettings, reset bool) err
 		}
 	}
 	return nil
-}
-
-// memoryStore is a connector's durable notebook (connector.Memory) in the agent's bbolt file,
-// one bucket per tracker kind and address: connectors/<kind url>: key -> value.
-type memoryStore struct {
-	st   *store.Store
-	name []byte
-}
-
-var memoryBucket = []byte("connectors")
-
-func (m memoryStore) Load() (map[string]string, error) {
-	out := map[string]string{}
-	err := m.st.DB().View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(memoryBucket)
-		if b == nil || b.Bucket(m.name) == nil {
-			return nil
-		}
-		return b.Bucket(m.name).ForEach(func(k, v []byte) error {
-			out[string(k)] = string(v)
-			return nil
-		})
-	})
-	return out, err
-}
-
-func (m memoryStore) update(fn func(b *bolt.Bucket) error) error {
-	return m.st.DB().Update(func(tx *bolt.Tx) error {
-		root, err := tx.CreateBucketIfNotExists(memoryBucket)
-		if err != nil {
-			return err
-		}
-		b, err := root.CreateBucketIfNotExists(m.name)
-		if err != nil {
-			return err
-		}
-		return fn(b)
-	})
-}
-
-func (m memoryStore) Put(key, value string) error {
-	return m.update(func(b *bolt.Bucket) error { return b.Put([]byte(key), []byte(value)) })
-}
-
-func (m memoryStore) Delete(keys ...string) error {
-	return m.update(func(b *bolt.Bucket) error {
-		for _, k := range keys {
-			if err := b.Delete([]byte(k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 // unavailableTracker stands in for a tracker the agent cannot build (no credential, bad

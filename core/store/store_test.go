@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,5 +60,46 @@ func TestU64Order(t *testing.T) {
 		if string(U64(n)) >= string(U64(n+1)) {
 			t.Errorf("U64(%d) does not sort before U64(%d)", n, n+1)
 		}
+	}
+}
+
+func TestNotebookSurvivesReopenAndKeepsNotebooksApart(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := s.Notebook("connectors", "github "), s.Notebook("connectors", "jira https://x.example")
+	if got, err := a.Load(); err != nil || len(got) != 0 {
+		t.Fatalf("a new notebook loads %v, %v; want nothing", got, err)
+	}
+	if err := a.Delete("never-written"); err != nil {
+		t.Fatalf("Delete before any write: %v", err)
+	}
+	for _, kv := range [][2]string{{"k1", "v1"}, {"k2", "v2"}, {"k3", "v3"}, {"k1", "v1b"}} {
+		if err := a.Put(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Put("k1", "other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delete("k2", "missing"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Notebook("connectors", "github ").Load()
+	if want := map[string]string{"k1": "v1b", "k3": "v3"}; err != nil || !maps.Equal(got, want) {
+		t.Errorf("after reopening: %v, %v; want %v", got, err, want)
+	}
+	got, err = s.Notebook("connectors", "jira https://x.example").Load()
+	if want := map[string]string{"k1": "other"}; err != nil || !maps.Equal(got, want) {
+		t.Errorf("the other notebook: %v, %v; want %v", got, err, want)
 	}
 }

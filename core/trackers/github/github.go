@@ -50,6 +50,9 @@ type Config struct {
 	PageSize          int // issues per page (default 100, GitHub's largest)
 	Transport         http.RoundTripper
 	Logger            *slog.Logger
+	// Memory keeps the marks of Tandem's own writes across restarts (default: process memory
+	// only, so after a restart the issues Tandem wrote lately are read back in full).
+	Memory connector.Memory
 }
 
 // Tracker is the issues of some GitHub repositories, as the engine's Tracker.
@@ -64,13 +67,13 @@ type Tracker struct {
 
 	changed chan struct{} // a webhook said something changed
 
-	mu sync.Mutex
-	// own maps an issue key to its updated_at right after Tandem's write: while the issue is
-	// not updated again, the change is Tandem's own echo. ownComments does the same per comment.
-	own         map[string]time.Time
-	ownComments map[int64]time.Time
-	milestones  map[string]map[string]int64 // repository -> title -> number
-	me          string                      // the login Tandem signs in as, once known
+	// own marks an issue (by key) and a comment (by commentMark) with its updated_at right
+	// after Tandem's write: while it is not updated again, the change is Tandem's own echo.
+	own *connector.Marks
+
+	mu         sync.Mutex
+	milestones map[string]map[string]int64 // repository -> title -> number
+	me         string                      // the login Tandem signs in as, once known
 }
 
 type repoName struct{ owner, name string }
@@ -94,7 +97,7 @@ func New(cfg Config) (*Tracker, error) {
 		return nil, err
 	}
 	t := &Tracker{cfg: cfg, base: base, name: name, changed: make(chan struct{}, 1),
-		own: map[string]time.Time{}, ownComments: map[int64]time.Time{}, milestones: map[string]map[string]int64{}}
+		milestones: map[string]map[string]int64{}}
 	seen := map[string]bool{}
 	for _, r := range cfg.Repositories {
 		if strings.TrimSpace(r) == "" {
@@ -119,6 +122,9 @@ func New(cfg Config) (*Tracker, error) {
 		t.cfg.Logger = slog.Default()
 	}
 	t.log = t.cfg.Logger.With("tracker", name)
+	if t.own, err = connector.NewMarks(cfg.Memory, t.log); err != nil {
+		return nil, fmt.Errorf("github: %w", err)
+	}
 	hcfg := httpx.Config{
 		Tracker:           name,
 		Timeout:           cfg.Timeout,
@@ -252,7 +258,8 @@ var Connector = connector.Connector{
 	},
 	Build: func(env connector.Env) (engine.Tracker, error) {
 		cfg := Config{URL: env.Values["url"], Repositories: env.Values.List("repositories"), WebhookSecret: env.Secrets["webhook_secret"],
-			RequestsPerMinute: env.RequestsPerMinute, Timeout: env.Timeout, Transport: env.Transport, Logger: env.Logger}
+			RequestsPerMinute: env.RequestsPerMinute, Timeout: env.Timeout, Transport: env.Transport, Logger: env.Logger,
+			Memory: env.Memory}
 		if env.Values["auth"] == AuthApp {
 			cfg.AppID, cfg.InstallationID, cfg.PrivateKey = env.Values["app_id"], env.Values["installation_id"], env.Secrets["private_key"]
 		} else {

@@ -21,6 +21,7 @@ import (
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules"
+	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/github"
 	"github.com/tandemsync/tandem/core/trackers/github/githubtest"
@@ -436,4 +437,90 @@ func flatten(err error) []string {
 		return []string{"/" + strings.Join(se.JSONPointer(), "/") + ": " + se.Reason}
 	}
 	return []string{err.Error()}
+}
+
+// TestOwnWritesRecognisedAfterARestart restarts the tracker (a new instance, built through the
+// registry entry as the agent does, on the same bbolt file reopened): Tandem's last write to an
+// issue and to a comment is still recognised as its own echo, so detection does not read it
+// back and it is never sent to the partner; a person's change after it is read.
+func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
+	srv := githubtest.New(t, repo)
+	dir := t.TempDir()
+	ctx := context.Background()
+	build := func(st *store.Store) engine.Tracker {
+		t.Helper()
+		env := connector.Env{Values: connector.Values{"url": srv.URL, "repositories": repo, "auth": github.AuthToken},
+			Secrets: connector.Values{"token": srv.Token}, Transport: srv.Client().Transport, Timeout: 5 * time.Second}
+		if st != nil {
+			env.Memory = st.Notebook("connectors", "github "+srv.URL)
+		}
+		tr, err := github.Connector.Build(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	open := func() *store.Store {
+		st, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	changes := func(tr engine.Tracker, cursor string) ([]item.Item, string) {
+		t.Helper()
+		items, next, err := tr.Changes(ctx, cursor, 10)
+		if err != nil {
+			t.Fatalf("Changes: %v", err)
+		}
+		return items, next
+	}
+
+	n := srv.AddIssue(repo, githubtest.Issue{Title: "Crash on save"})
+	srv.AddComment(repo, n, "carol", "Same here.")
+	docs := srv.AddIssue(repo, githubtest.Issue{Title: "Docs typo"})
+	srv.AddComment(repo, docs, "dave", "Page 3.")
+	srv.Tick(time.Second)
+	st := open()
+	before := build(st)
+	items, cursor := changes(before, "")
+	if len(items) != 2 || len(items[0].Comments) != 1 || len(items[1].Comments) != 1 {
+		t.Fatalf("first poll: %+v", items)
+	}
+	crash, typo := items[0], items[1]
+
+	// Tandem renames one issue and edits its comment, and edits only the comment of the other
+	// (which does not move that issue), as the partner asked; then it stops.
+	srv.Tick(time.Second)
+	w := engine.Write{Key: crash.Key, Item: crash.Clone(), Fields: []string{item.FieldTitle},
+		EditComments: []item.Comment{{ID: crash.Comments[0].ID, Author: item.User{Name: "Carol"}, Body: "Same here, edited."}}}
+	w.Item.Title = "Crash on save (confirmed)"
+	w2 := engine.Write{Key: typo.Key, Item: typo.Clone(),
+		EditComments: []item.Comment{{ID: typo.Comments[0].ID, Author: item.User{Name: "Dave"}, Body: "Page 3, line 2."}}}
+	if res, err := before.Apply(ctx, []engine.Write{w, w2}); err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("Tandem's writes: %v %+v", err, res)
+	}
+	st.Close()
+
+	// Without the marks, a restarted tracker reads Tandem's own writes back as changes: what
+	// this test guards against.
+	if forgetful, _ := changes(build(nil), cursor); len(forgetful) != 2 {
+		t.Fatalf("a tracker without memory read %q after Tandem's writes, want both echoes: the test cannot tell", titles(forgetful))
+	}
+
+	st = open()
+	defer st.Close()
+	after := build(st)
+	if echo, next := changes(after, cursor); len(echo) != 0 {
+		t.Errorf("after a restart, Tandem's own write was read back as a change: %q", titles(echo))
+	} else {
+		cursor = next
+	}
+
+	// A person's edit after Tandem's write is a change again.
+	srv.Tick(time.Second)
+	srv.EditIssue(repo, n, func(is *githubtest.Issue) { is.Title = "Crash on save (fixed?)" })
+	if got, _ := changes(after, cursor); len(got) != 1 || got[0].Title != "Crash on save (fixed?)" {
+		t.Errorf("a person's edit after the restart: got %q, want it", titles(got))
+	}
 }

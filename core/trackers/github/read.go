@@ -401,46 +401,24 @@ func listSince[T any](ctx context.Context, t *Tracker, what, path string, q url.
 // ownEcho reports whether the issue key, last updated at, has changed only by Tandem's own
 // last write, and forgets that write once the issue has moved on.
 func (t *Tracker) ownEcho(key string, at time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	mark, ok := t.own[key]
-	if !ok {
-		return false
-	}
-	if at.Equal(mark) {
-		return true
-	}
-	delete(t.own, key)
-	return false
+	return t.own.Echo(key, connector.TimeMark(at))
 }
 
 // ownComment is ownEcho for a comment Tandem wrote or edited.
 func (t *Tracker) ownComment(id int64, at time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	mark, ok := t.ownComments[id]
-	if ok && at.Equal(mark) {
-		return true
-	}
-	delete(t.ownComments, id)
-	return false
+	return t.own.Echo(commentMark(id), connector.TimeMark(at))
 }
+
+// commentMark is the key of a comment's mark (an issue's is its key, owner/name#N).
+func commentMark(id int64) string { return "comment " + strconv.FormatInt(id, 10) }
 
 // markOwn records Tandem's write to an issue or a comment (id 0: none).
 func (t *Tracker) markOwn(key string, at time.Time, comment int64, cat time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.own) > 10000 { // a bound; a forgotten mark costs one read
-		clear(t.own)
-	}
-	if len(t.ownComments) > 10000 {
-		clear(t.ownComments)
-	}
 	if !at.IsZero() {
-		t.own[key] = at
+		t.own.Put(key, connector.TimeMark(at))
 	}
 	if comment != 0 {
-		t.ownComments[comment] = cat
+		t.own.Put(commentMark(comment), connector.TimeMark(cat))
 	}
 }
 

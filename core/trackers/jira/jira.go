@@ -47,6 +47,9 @@ type Config struct {
 	PageSize          int // issues per search page (default 50)
 	Transport         http.RoundTripper
 	Logger            *slog.Logger
+	// Memory keeps the marks of Tandem's own writes across restarts (default: process memory
+	// only, so after a restart the issues Tandem wrote lately are read back in full).
+	Memory connector.Memory
 }
 
 // Tracker is the issues of some Jira Cloud projects, as the engine's Tracker.
@@ -58,10 +61,11 @@ type Tracker struct {
 	log      *slog.Logger
 	projects []string
 
+	// own marks an issue key with its updated time right after Tandem's write: while the
+	// issue is not updated again, the change is Tandem's own echo.
+	own *connector.Marks
+
 	mu sync.Mutex
-	// own maps an issue key to its updated time right after Tandem's write: while the issue
-	// is not updated again, the change is Tandem's own echo.
-	own map[string]time.Time
 	// lossy maps an issue key to the ADF node types of its description that have no text
 	// form, as last read: overwriting that description would destroy them.
 	lossy  map[string][]string
@@ -82,7 +86,7 @@ func New(cfg Config) (*Tracker, error) {
 	u.RawQuery, u.Fragment = "", ""
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/rest/api/3")
 	base := strings.TrimSuffix(u.String(), "/")
-	t := &Tracker{cfg: cfg, base: base, name: "Jira at " + base, own: map[string]time.Time{}, lossy: map[string][]string{}}
+	t := &Tracker{cfg: cfg, base: base, name: "Jira at " + base, lossy: map[string][]string{}}
 	seen := map[string]bool{}
 	for _, p := range cfg.Projects {
 		p = strings.ToUpper(strings.TrimSpace(p))
@@ -111,6 +115,9 @@ func New(cfg Config) (*Tracker, error) {
 		t.cfg.Logger = slog.Default()
 	}
 	t.log = t.cfg.Logger.With("tracker", t.name)
+	if t.own, err = connector.NewMarks(cfg.Memory, t.log); err != nil {
+		return nil, fmt.Errorf("jira: %w", err)
+	}
 	hcfg := httpx.Config{Tracker: t.name, Timeout: cfg.Timeout, RequestsPerMinute: cfg.RequestsPerMinute,
 		Transport: cfg.Transport, Logger: t.cfg.Logger}
 	switch {
@@ -170,7 +177,7 @@ var Connector = connector.Connector{
 	Build: func(env connector.Env) (engine.Tracker, error) {
 		cfg := Config{URL: env.Values["url"], Projects: env.Values.List("projects"), IssueType: env.Values["issue_type"],
 			Fields: env.Values.List("fields"), RequestsPerMinute: env.RequestsPerMinute, Timeout: env.Timeout,
-			Transport: env.Transport, Logger: env.Logger}
+			Transport: env.Transport, Logger: env.Logger, Memory: env.Memory}
 		if env.Values["auth"] == AuthOAuth {
 			cfg.OAuthToken = env.Secrets["oauth_token"]
 		} else {

@@ -12,6 +12,7 @@ import (
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules"
+	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/jira"
 	"github.com/tandemsync/tandem/core/trackers/jira/jiratest"
@@ -263,5 +264,83 @@ func TestDefaultRulesCompile(t *testing.T) {
 	it, _, err := in.Incoming(ctx, item.Replica{Title: "T", Status: "closed", Priority: "urgent", Assignee: item.User{ID: "alice-gh"}}, item.Item{}, rules.Env{})
 	if err != nil || it.Status != "Done" || it.Priority != "Highest" || it.Assignee.ID != "557058:alice" {
 		t.Errorf("incoming: %+v, %v", it, err)
+	}
+}
+
+// TestOwnWritesRecognisedAfterARestart restarts the tracker (a new instance, built through the
+// registry entry as the agent does, on the same bbolt file reopened): Tandem's last write to an
+// issue is still recognised as its own echo, so detection does not read it back and it is
+// never sent to the partner; a person's change after it is read.
+func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
+	srv := jiratest.New(t, "SUP")
+	dir := t.TempDir()
+	ctx := context.Background()
+	build := func(st *store.Store) engine.Tracker {
+		t.Helper()
+		env := connector.Env{Values: connector.Values{"url": srv.URL, "projects": "SUP", "auth": jira.AuthToken, "email": srv.Email},
+			Secrets: connector.Values{"token": srv.Token}, Transport: srv.Client().Transport, Timeout: 5 * time.Second}
+		if st != nil {
+			env.Memory = st.Notebook("connectors", "jira "+srv.URL)
+		}
+		tr, err := jira.Connector.Build(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	open := func() *store.Store {
+		st, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	changes := func(tr engine.Tracker, cursor string) ([]item.Item, string) {
+		t.Helper()
+		items, next, err := tr.Changes(ctx, cursor, 10)
+		if err != nil {
+			t.Fatalf("Changes: %v", err)
+		}
+		return items, next
+	}
+
+	key := srv.AddIssue(jiratest.Issue{Summary: "Login fails"})
+	srv.Tick(time.Second)
+	st := open()
+	before := build(st)
+	items, cursor := changes(before, "")
+	if len(items) != 1 {
+		t.Fatalf("first poll: %q", titles(items))
+	}
+
+	// Tandem renames the issue (as the partner asked), then stops.
+	srv.Tick(time.Second)
+	w := engine.Write{Key: key, Item: items[0].Clone(), Fields: []string{item.FieldTitle}}
+	w.Item.Title = "Login fails on Safari"
+	if res, err := before.Apply(ctx, []engine.Write{w}); err != nil || res[0].Err != nil {
+		t.Fatalf("Tandem's write: %v %v", err, res[0].Err)
+	}
+	st.Close()
+
+	// Without the marks, a restarted tracker reads Tandem's own write back as a change: what
+	// this test guards against.
+	if forgetful, _ := changes(build(nil), cursor); len(forgetful) != 1 {
+		t.Fatalf("a tracker without memory read %q after Tandem's write, want its echo: the test cannot tell", titles(forgetful))
+	}
+
+	st = open()
+	defer st.Close()
+	after := build(st)
+	if echo, next := changes(after, cursor); len(echo) != 0 {
+		t.Errorf("after a restart, Tandem's own write was read back as a change: %q", titles(echo))
+	} else {
+		cursor = next
+	}
+
+	// A person's edit after Tandem's write is a change again.
+	srv.Tick(time.Second)
+	srv.EditIssue(key, func(is *jiratest.Issue) { is.Labels = []string{"safari"} })
+	if got, _ := changes(after, cursor); len(got) != 1 || !slices.Equal(got[0].Labels, []string{"safari"}) {
+		t.Errorf("a person's edit after the restart: got %+v, want it", got)
 	}
 }

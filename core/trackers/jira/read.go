@@ -449,17 +449,7 @@ func (t *Tracker) Changes(ctx context.Context, cur string, limit int) ([]item.It
 
 // ownEcho reports whether issue key, updated at, has changed only by Tandem's last write.
 func (t *Tracker) ownEcho(key string, at time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	mark, ok := t.own[key]
-	if !ok {
-		return false
-	}
-	if at.Equal(mark) {
-		return true
-	}
-	delete(t.own, key)
-	return false
+	return t.own.Echo(key, connector.TimeMark(at))
 }
 
 // Get returns issue key with its comments.

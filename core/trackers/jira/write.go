@@ -115,12 +115,7 @@ func (t *Tracker) markOwn(ctx context.Context, key string) {
 	if err != nil {
 		return // the next poll reads the issue in full; the engine's diff still stops an echo
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.own) > 10000 {
-		clear(t.own)
-	}
-	t.own[key] = i.Fields.Updated.Time
+	t.own.Put(key, connector.TimeMark(i.Fields.Updated.Time))
 }
 
 // projectFor is the synced project the item names in ProjectField, or the first.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
+	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/trackers/connector"
 	"github.com/tandemsync/tandem/core/trackers/httpx"
 	"github.com/tandemsync/tandem/core/trackers/rt/rttest"
@@ -186,7 +187,17 @@ func isPermanent(err error) bool {
 }
 
 func TestLiveChanges(t *testing.T) {
-	tr, s := live(t, func(c *Config) { c.PageSize = 2 })
+	dir := t.TempDir()
+	openStore := func() *store.Store {
+		st, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := openStore()
+	withMemory := func(c *Config) { c.PageSize, c.Memory = 2, st.Notebook("connectors", "rt "+c.URL) }
+	tr, s := live(t, withMemory)
 	ctx := context.Background()
 	// Start from now: the cursor after everything that exists (once RT's second is over).
 	time.Sleep(1100 * time.Millisecond)
@@ -229,17 +240,22 @@ func TestLiveChanges(t *testing.T) {
 		t.Errorf("after an update: got %v, want only %s with the new title", keys, ids[0])
 	}
 
-	// Tandem's own write is not reported back, and its comment is known by id on the next read.
+	// Tandem's own write is not reported back, also by a tracker restarted on the same bbolt
+	// file (its echo marks are durable), and its comment is known by id on the next read.
 	res, err := tr.Apply(ctx, []engine.Write{{Key: ids[2], Item: item.Item{Title: "set by tandem"},
 		Fields:      []string{item.FieldTitle},
 		NewComments: []item.Comment{{Author: item.User{Name: "Dana Partner"}, Body: "from the partner"}}}})
 	if err != nil || res[0].Err != nil {
 		t.Fatal(err, res[0].Err)
 	}
+	st.Close()
+	st = openStore()
+	defer st.Close()
+	tr, _ = live(t, withMemory)
 	time.Sleep(1100 * time.Millisecond) // let RT's second end, so a report would be due
 	keys, _, cur = drain(t, tr, cur, 10)
 	if len(keys) != 0 {
-		t.Errorf("after Tandem's own write: got %v, want nothing", keys)
+		t.Errorf("after Tandem's own write and a restart: got %v, want nothing", keys)
 	}
 	// Someone answers in RT after Tandem: the ticket comes, with Tandem's comment recognisable.
 	direct(t, s, "bob", "bobpassword1", "POST", "/ticket/"+ids[2]+"/comment", map[string]any{"Content": "seen", "ContentType": "text/plain"}, nil)

@@ -231,10 +231,9 @@ scan:
 // ownEcho reports whether ticket id has changed only by Tandem's own last write, and forgets
 // that write once the ticket has moved on.
 func (t *Tracker) ownEcho(ctx context.Context, id int64) bool {
-	t.mu.Lock()
-	mark, ok := t.own[id]
-	t.mu.Unlock()
-	if !ok {
+	v, ok := t.own.Get(strconv.FormatInt(id, 10))
+	mark, err := strconv.ParseInt(v, 10, 64)
+	if !ok || err != nil {
 		return false
 	}
 	q := url.Values{

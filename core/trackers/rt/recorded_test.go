@@ -206,12 +206,12 @@ func TestWriteTellsOwnTransactionsFromOthers(t *testing.T) {
 		if want := []string{"102"}; !slices.Equal(res[0].CommentIDs, want) {
 			t.Errorf("busy %v: comment ids %v, want %v (Tandem's own, not Ann's)", busy, res[0].CommentIDs, want)
 		}
-		mark, marked := tr.own[7]
+		mark, marked := tr.own.Get("7")
 		switch {
-		case !busy && (!marked || mark != 104):
-			t.Errorf("quiet ticket: echo mark %d (set %v), want 104, the newest", mark, marked)
+		case !busy && (!marked || mark != "104"):
+			t.Errorf("quiet ticket: echo mark %q (set %v), want 104, the newest", mark, marked)
 		case busy && marked:
-			t.Errorf("ticket Ann touched after Tandem's write: echo mark %d set; her reply would be skipped as Tandem's echo", mark)
+			t.Errorf("ticket Ann touched after Tandem's write: echo mark %s set; her reply would be skipped as Tandem's echo", mark)
 		}
 	}
 }

@@ -39,55 +39,13 @@ type Config struct {
 	Transport http.RoundTripper
 	// Logger receives notices (default slog.Default()).
 	Logger *slog.Logger
-	// Marks keeps the tracker's memory of its own writes across restarts (default: memory
-	// only, so after a restart every ticket Tandem wrote lately is read again in full).
-	Marks MarkStore
+	// Memory keeps the tracker's marks of its own writes across restarts (default: process
+	// memory only, so after a restart every ticket Tandem wrote lately is read again in full).
+	Memory connector.Memory
 	// ReadBudget bounds how long one Changes call reads tickets in full before it returns
 	// what it has, with the cursor after it (default 5s): a backlog moves in small steps.
 	ReadBudget time.Duration
 }
-
-// MarkStore keeps echo marks durably: ticket id -> the newest transaction id seen right after
-// Tandem wrote to the ticket (see Apply). The agent keeps them in its bbolt file.
-type MarkStore interface {
-	Marks() (map[int64]int64, error)
-	PutMark(ticket, txn int64) error
-	DeleteMarks(tickets ...int64) error
-}
-
-// memoryMarks keeps echo marks in a connector.Memory: decimal ticket id -> decimal transaction id.
-type memoryMarks struct{ m connector.Memory }
-
-func (mm memoryMarks) Marks() (map[int64]int64, error) {
-	raw, err := mm.m.Load()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]int64, len(raw))
-	for k, v := range raw {
-		id, err1 := strconv.ParseInt(k, 10, 64)
-		txn, err2 := strconv.ParseInt(v, 10, 64)
-		if err1 == nil && err2 == nil {
-			out[id] = txn
-		}
-	}
-	return out, nil
-}
-
-func (mm memoryMarks) PutMark(ticket, txn int64) error {
-	return mm.m.Put(strconv.FormatInt(ticket, 10), strconv.FormatInt(txn, 10))
-}
-
-func (mm memoryMarks) DeleteMarks(tickets ...int64) error {
-	keys := make([]string, len(tickets))
-	for i, t := range tickets {
-		keys[i] = strconv.FormatInt(t, 10)
-	}
-	return mm.m.Delete(keys...)
-}
-
-// maxMarks bounds the echo marks kept; a forgotten mark only costs a full read of the ticket.
-const maxMarks = 10000
 
 // Tracker is one RT, as the engine's Tracker. It is safe for concurrent use.
 type Tracker struct {
@@ -98,9 +56,10 @@ type Tracker struct {
 	log  *slog.Logger
 
 	mu sync.Mutex
-	// own maps a ticket id to the newest transaction id seen right after Tandem wrote to it:
-	// while the ticket has no newer transaction, the change is Tandem's own echo.
-	own map[int64]int64
+	// own marks a ticket (decimal id) with the newest transaction id (decimal) seen right
+	// after Tandem wrote to it: while the ticket has no newer transaction, the change is
+	// Tandem's own echo.
+	own *connector.Marks
 	// me is the name of the account Tandem signs in as, once known (see account).
 	me string
 }
@@ -134,12 +93,9 @@ func New(cfg Config) (*Tracker, error) {
 	if cfg.ReadBudget <= 0 {
 		cfg.ReadBudget = 5 * time.Second
 	}
-	own := map[int64]int64{}
-	if cfg.Marks != nil {
-		var err error
-		if own, err = cfg.Marks.Marks(); err != nil {
-			return nil, fmt.Errorf("read rt's echo marks: %w", err)
-		}
+	own, err := connector.NewMarks(cfg.Memory, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("rt: %w", err)
 	}
 	name := "RT at " + cfg.URL
 	hcfg := httpx.Config{
@@ -169,36 +125,13 @@ func New(cfg Config) (*Tracker, error) {
 	}, nil
 }
 
-// setMark remembers (txn > 0) or forgets (txn 0) the echo mark of ticket id, durably when the
-// tracker has a MarkStore. A mark that cannot be stored is only logged: it costs a full read.
+// setMark remembers (txn > 0) or forgets (txn 0) the echo mark of ticket id.
 func (t *Tracker) setMark(id, txn int64) {
-	t.mu.Lock()
-	var dropped []int64
-	if txn > 0 && len(t.own) >= maxMarks {
-		for k := range t.own {
-			dropped = append(dropped, k)
-		}
-		clear(t.own)
-	}
+	key := strconv.FormatInt(id, 10)
 	if txn > 0 {
-		t.own[id] = txn
+		t.own.Put(key, strconv.FormatInt(txn, 10))
 	} else {
-		delete(t.own, id)
-		dropped = append(dropped, id)
-	}
-	t.mu.Unlock()
-	if t.cfg.Marks == nil {
-		return
-	}
-	var err error
-	if len(dropped) > 0 {
-		err = t.cfg.Marks.DeleteMarks(dropped...)
-	}
-	if txn > 0 && err == nil {
-		err = t.cfg.Marks.PutMark(id, txn)
-	}
-	if err != nil {
-		t.log.Warn("keep rt echo mark", "ticket", id, "err", err)
+		t.own.Forget(key)
 	}
 }
 
@@ -244,10 +177,7 @@ var Connector = connector.Connector{
 	},
 	Build: func(env connector.Env) (engine.Tracker, error) {
 		cfg := Config{URL: env.Values["url"], Queues: env.Values.List("queues"), RequestsPerMinute: env.RequestsPerMinute,
-			Timeout: env.Timeout, Transport: env.Transport, Logger: env.Logger}
-		if env.Memory != nil {
-			cfg.Marks = memoryMarks{env.Memory}
-		}
+			Timeout: env.Timeout, Transport: env.Transport, Logger: env.Logger, Memory: env.Memory}
 		if env.Values["auth"] == AuthPassword {
 			cfg.User, cfg.Password = env.Values["user"], env.Secrets["credential"]
 		} else {
