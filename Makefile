@@ -62,18 +62,18 @@ fuzz:
 	done
 
 # The crash test: two tandem serve processes SIGKILLed at random while drivers change both
-# sides; make crash runs it at 20 kills over 2,000 changes, make chaos at 1,000 over 100,000
-# (hours on 2 cores).
+# sides; make test runs it among the cmd tests, make crash alone at 20 kills over 2,000
+# changes, make chaos at 1,000 over 100,000 (hours on 2 cores).
 crash: deps
 	dbus-run-session -- sh -c ' \
 		$(KEYRING); \
-		export TANDEM_CRASH=1 TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1; \
+		export TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1; \
 		CGO_ENABLED=1 go test -run TestCrashKills -timeout 60m -v ./cmd/tandem'
 
 chaos: deps
 	dbus-run-session -- sh -c ' \
 		$(KEYRING); \
-		export TANDEM_CRASH=1 TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1 TANDEM_CHAOS_KILLS=1000 TANDEM_CHAOS_CHANGES=100000; \
+		export TANDEM_REQUIRE_KEYCHAIN=1 TANDEM_REQUIRE_RT=1 TANDEM_CHAOS_KILLS=1000 TANDEM_CHAOS_CHANGES=100000; \
 		CGO_ENABLED=1 go test -run TestCrashKills -timeout 0 -v ./cmd/tandem'
 
 bench: build
