@@ -491,6 +491,12 @@ func (a *Agent) Serve(ctx context.Context) error {
 				defer loops.Done()
 				a.pullLoop(cctx, c)
 			}()
+		} else if !c.partnerPulls && c.client != nil {
+			loops.Add(1)
+			go func() {
+				defer loops.Done()
+				a.announce(cctx, c)
+			}()
 		}
 		wg.Add(1)
 		go func() {
@@ -528,6 +534,17 @@ func (a *Agent) Serve(ctx context.Context) error {
 			}
 			a.mu.Unlock()
 		}
+	}
+}
+
+// announce tells the partner, once, that this agent serves (a status call): a partner whose
+// deliveries wait for this agent sends them at once instead of at its next probe. A partner
+// that does not answer is left to find this agent itself.
+func (a *Agent) announce(ctx context.Context, c *conn) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.client.Status(ctx); err != nil && ctx.Err() == nil {
+		a.log.Debug("partner not reached on start; it will be when it answers", "connection", c.rec.ID, "err", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -134,7 +135,12 @@ func serveSides(t *testing.T, sides ...*side) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitForWithin(t, 20*time.Second, what, cond)
+}
+
+func waitForWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -399,12 +405,14 @@ func TestRetriedCreateNeverAdoptsALinkedItem(t *testing.T) {
 type probing struct {
 	*direct
 	probes, sends int
+	at            []time.Time // when each probe came
 }
 
 func (p *probing) Probe(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.probes++
+	p.at = append(p.at, time.Now())
 	if p.down {
 		return fmt.Errorf("partner unreachable")
 	}
@@ -426,13 +434,18 @@ func TestDeliveryProbesAnUnreachablePartnerInsteadOfResending(t *testing.T) {
 	serveSides(t, a, b)
 	ctx := context.Background()
 	a.tracker.Create(ctx, item.Item{Title: "while the partner is away"})
-	waitFor(t, "a few probes", func() bool { ab.mu.Lock(); defer ab.mu.Unlock(); return ab.probes >= 8 })
+	waitForWithin(t, time.Minute, "a few probes", func() bool { ab.mu.Lock(); defer ab.mu.Unlock(); return ab.probes >= 8 })
 	ab.mu.Lock()
-	probes, sends := ab.probes, ab.sends
+	probes, sends, at := ab.probes, ab.sends, slices.Clone(ab.at)
 	ab.down = false
 	ab.mu.Unlock()
 	if sends >= probes {
 		t.Errorf("while the partner was away: %d sends and %d probes; want cheap probes between fewer resends", sends, probes)
+	}
+	// Probes space out while the partner stays away (250 ms, then doubling to 2 s), so a
+	// partner gone for the night costs next to nothing; a slow machine only spaces them more.
+	if gap := at[7].Sub(at[6]); gap < time.Second {
+		t.Errorf("the 7th and 8th probes came %v apart; want them spaced out to about 2 s", gap)
 	}
 	waitFor(t, "delivery once a probe answers", func() bool { n, _ := b.tracker.Count(ctx); return n == 1 })
 }

@@ -375,6 +375,7 @@ func deletedSince(sent map[string]bool, it item.Item) []string {
 
 func (e *Engine) deliverLoop(ctx context.Context) {
 	backoff := time.Duration(0)
+	var probeGap time.Duration // between probes of an unreachable partner; grows while it stays away
 	for {
 		evs, err := e.opt.Outbox.Ready(time.Now(), e.opt.BatchSize)
 		if err != nil {
@@ -417,13 +418,13 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			if backoff == 0 {
 				e.log.Info("partner unreachable; events wait in the outbox until it answers", "err", err)
 			}
-			backoff = min(max(2*backoff, 250*time.Millisecond), 5*time.Second)
-			if !e.awaitPartner(ctx, backoff) {
+			backoff = min(max(2*backoff, 250*time.Millisecond), maxDeliveryBackoff)
+			if !e.awaitPartner(ctx, backoff, &probeGap) {
 				return
 			}
 			continue
 		}
-		backoff = 0
+		backoff, probeGap = 0, 0
 		var acked []uint64
 		for _, ev := range batch {
 			if ev.Seq <= highest {
@@ -449,24 +450,34 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 	}
 }
 
-// Probing an unreachable partner.
+// Waiting for an unreachable partner: probes start every probeEvery and space out to probeMax
+// while it stays away, so an agent whose partner is gone for the night costs next to nothing;
+// a partner that comes back says so itself (an agent calls its partners' status when it starts,
+// which is PartnerSeen here), and a network that heals is noticed within probeMax. A delivery
+// is tried again after at most maxDeliveryBackoff even when probes cannot tell.
 const (
-	probeEvery   = 250 * time.Millisecond
-	probeTimeout = 2 * time.Second
+	probeEvery         = 250 * time.Millisecond
+	probeMax           = 2 * time.Second
+	probeTimeout       = 2 * time.Second
+	maxDeliveryBackoff = 30 * time.Second
 )
 
 // awaitPartner waits, after a failed delivery, until the partner is heard from (PartnerSeen),
-// answers a probe, or the backoff passes; it reports whether to go on.
-func (e *Engine) awaitPartner(ctx context.Context, backoff time.Duration) bool {
+// answers a probe, or the backoff passes; it reports whether to go on. gap is the time between
+// probes, kept by the caller across waits and grown here after each probe that fails.
+func (e *Engine) awaitPartner(ctx context.Context, backoff time.Duration, gap *time.Duration) bool {
 	until := time.Now().Add(jitter(backoff))
 	prober, canProbe := e.opt.Sender.(Prober)
+	if *gap == 0 {
+		*gap = probeEvery
+	}
 	for {
 		d := time.Until(until)
 		if d <= 0 {
 			return true
 		}
 		if canProbe {
-			d = min(d, probeEvery)
+			d = min(d, *gap)
 		}
 		t := time.NewTimer(d)
 		select {
@@ -485,6 +496,7 @@ func (e *Engine) awaitPartner(ctx context.Context, backoff time.Duration) bool {
 			if err == nil {
 				return true
 			}
+			*gap = min(2**gap, probeMax)
 		}
 	}
 }
