@@ -177,6 +177,23 @@ func TestFieldWiseMergeKeepsLocalChanges(t *testing.T) {
 	})
 }
 
+func TestKeysNameBothSidesOfATwin(t *testing.T) {
+	a, b, _, _ := pairSides(t, plainRules{})
+	ctx := context.Background()
+	it, _ := a.tracker.Create(ctx, item.Item{Title: "linked", Description: "with a replica to skip over"})
+	waitFor(t, "A learns its twin", func() bool { r, _ := a.eng.Twin(it.Key); return r == "B-1" })
+	remoteOf, localOf, err := a.eng.Keys([]string{it.Key, "A-404"}, []string{"B-1", "B-404"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if remoteOf[it.Key] != "B-1" || remoteOf["A-404"] != "" || localOf["B-1"] != it.Key || localOf["B-404"] != "" {
+		t.Errorf("Keys: remoteOf %v, localOf %v; want %s <-> B-1 and nothing for the unknown keys", remoteOf, localOf, it.Key)
+	}
+	if _, localOf, _ := b.eng.Keys(nil, []string{it.Key}); localOf[it.Key] != "B-1" {
+		t.Errorf("B's Keys: localOf %v, want %s -> B-1", localOf, it.Key)
+	}
+}
+
 func TestCommentsSyncOnceEachWay(t *testing.T) {
 	a, b, ab, ba := pairSides(t, plainRules{})
 	ctx := context.Background()
