@@ -55,6 +55,7 @@ type connectionsScreen struct {
 	inviteUntil  *widget.Label
 	copyButton   *widget.Button
 	inviteBox    *fyne.Container
+	screen       *fyne.Container // the whole screen, laid out again when the invitation shows
 
 	acceptCode   *widget.Entry
 	acceptButton *widget.Button
@@ -170,7 +171,8 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 	left := container.NewBorder(nil, nil, nil, nil, container.NewStack(s.list, container.NewVBox(s.empty)))
 	split := container.NewHSplit(left, s.buildDetail())
 	split.Offset = 0.42
-	return container.NewBorder(top, s.buildInvitations(), nil, nil, split)
+	s.screen = container.NewBorder(top, s.buildInvitations(), nil, nil, split)
+	return s.screen
 }
 
 // detailHead is the head of a detail pane: the partner's name, its agent ID (in a row with a
@@ -211,11 +213,10 @@ func (s *connectionsScreen) buildDetail() fyne.CanvasObject {
 	s.allowButton = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), s.saveAllow)
 	s.detail = container.NewVBox(
 		s.detailTitle, idRow, s.detailStatus, s.detailProblem,
-		container.NewHBox(s.pauseButton, s.resumeButton, s.revokeButton),
-		widget.NewSeparator(),
-		container.NewHBox(widget.NewLabel("Verification code:"), s.code),
+		container.NewHBox(widget.NewLabel("Verification code:"), s.code, s.verifyButton),
 		s.codeHint,
-		container.NewHBox(s.verifyButton),
+		widget.NewSeparator(),
+		container.NewHBox(s.pauseButton, s.resumeButton, s.revokeButton),
 		s.detailWhere,
 		container.NewBorder(nil, nil, widget.NewLabel("Partner may call from:"), s.allowButton, s.allow),
 	)
@@ -305,6 +306,14 @@ func (s *connectionsScreen) relist() {
 	s.empty.Hidden = len(s.all) > 0
 	s.empty.Refresh()
 	s.list.Refresh()
+	// The list highlights a row by its place: keep it on the selected connection when rows come
+	// or go above it (a waiting pairing is listed first), or a tap on the row that took the
+	// highlighted place would do nothing.
+	if i := slices.IndexFunc(s.all, func(c agent.ConnectionInfo) bool { return c.ID == s.selected }); i >= 0 {
+		s.list.Select(i)
+	} else {
+		s.list.UnselectAll()
+	}
 	s.showDetail()
 }
 
@@ -499,6 +508,10 @@ func (s *connectionsScreen) invite() {
 			s.inviteUntil.SetText(fmt.Sprintf("Give this code to your partner; it works once, until %s:", until))
 		}
 		s.inviteBox.Show()
+		// The top grew: lay the list and the detail out below it. Twice: the code wraps, and
+		// its height is known only once the first layout gave it its width.
+		s.screen.Refresh()
+		s.screen.Refresh()
 		s.u.setStatus("New invitation ready: copy it to your partner; it works once.", false)
 	})
 }

@@ -113,3 +113,24 @@ func TestConnectionsWaitingReadFailureShown(t *testing.T) {
 	_, w, _ := openConnections(t, f)
 	wantShown(t, w, "read the pairings waiting for partners: agent is not running")
 }
+
+// A pairing that comes to wait while a connection is selected is listed first: the highlight
+// stays on the selected connection, and a tap on the new first row shows the pairing.
+func TestConnectionsSelectionFollowsTheConnection(t *testing.T) {
+	f := twoConnections()
+	u, w, s := openConnections(t, f)
+	s.list.Select(0)
+	wantShown(t, w, "Status: Active · Unverified")
+	selected := s.selected
+	f.waiting = []agent.ConnectionInfo{{ID: "c-wait", PartnerName: "Kim", State: agent.StatePending, ReplyCode: "tandemreply1-for-kim",
+		Expires: time.Now().Add(time.Hour)}}
+	u.refresh(context.Background())
+	if s.selected != selected || !s.detail.Visible() {
+		t.Fatalf("after a pairing came to wait, the detail shows %q (visible %v), want %q", s.selected, s.detail.Visible(), selected)
+	}
+	s.list.Select(0)
+	if s.selected != "c-wait" || !s.waitDetail.Visible() {
+		t.Fatalf("selecting the first row, now the waiting pairing, left %q selected", s.selected)
+	}
+	wantShown(t, w, "Kim — Waiting for the partner", "tandemreply1-for-kim")
+}

@@ -242,7 +242,7 @@ func (a *Agent) Retry(ctx context.Context, connID, direction string, seq uint64)
 	}
 	if len(evs) == 0 {
 		if en, _ := s.q.Entries([]uint64{seq}); len(en) == 0 {
-			return fmt.Errorf("retry event %d: %w", seq, queue.ErrNotFound)
+			return fmt.Errorf("retry event %d: %w: it was applied, delivered or skipped already, or never queued", seq, queue.ErrNotFound)
 		}
 		return nil // it has not failed: it is due anyway
 	}
@@ -262,7 +262,7 @@ func (a *Agent) Skip(ctx context.Context, connID, direction string, seq uint64) 
 		return err
 	}
 	if len(evs) == 0 {
-		return fmt.Errorf("skip event %d: %w", seq, queue.ErrNotFound)
+		return fmt.Errorf("skip event %d: %w: it was applied, delivered or skipped already, or never queued", seq, queue.ErrNotFound)
 	}
 	a.recordOperator(s, BulkSkip, evs)
 	return nil
