@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"image"
 	"os"
 	"path/filepath"
@@ -38,11 +39,23 @@ func TestConnectionsScreenshot(t *testing.T) {
 			t.Fatalf("the app opened no control socket:\n%s", appOut.String())
 		}
 	}
-	// Blue invites both; the app's agent answers through its control socket.
-	for _, partner := range []string{red, green} {
+	// Blue invites both; the app's agent answers through its control socket. Red first, alone in
+	// the list: selected, its detail shows the verification code and "Codes match…".
+	pair := func(partner string) {
 		code := strings.TrimSpace(tandem(t, bin, false, "invite", "--data-dir", blue))
 		tandem(t, bin, false, "accept", code, "--data-dir", partner)
 	}
+	pair(red)
+	xdo(t, display, "mousemove", "--window", win, "70", "115", "click", "1")
+	time.Sleep(time.Second)
+	xdo(t, display, "mousemove", "--window", win, "250", "200", "click", "1")
+	verify := waitForShot(t, display, root, appOut, func() bool {
+		return strings.Contains(tandem(t, bin, false, "connections", "--data-dir", blue), "Unverified")
+	})
+	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" {
+		writePNG(t, filepath.Join("..", "..", "docs", "verify.png"), crop(verify, windowBounds(t, display, win)))
+	}
+	pair(green)
 	list := tandem(t, bin, false, "connections", "--data-dir", blue)
 	var redCode string
 	for _, line := range strings.Split(list, "\n") {
@@ -63,19 +76,44 @@ func TestConnectionsScreenshot(t *testing.T) {
 		t.Fatalf("blue does not list the pairing waiting for Kim:\n%s", list)
 	}
 
-	// Connections in the navigation, then the first in the list: the pairing waiting for Kim.
-	xdo(t, display, "mousemove", "--window", win, "70", "115", "click", "1")
-	time.Sleep(time.Second)
+	// The first in the list: the pairing waiting for Kim, once the window lists it (the screen
+	// reads the waiting pairings again within a second or two).
+	time.Sleep(3 * time.Second)
 	xdo(t, display, "mousemove", "--window", win, "250", "215", "click", "1")
+	shot := waitForShot(t, display, root, appOut, func() bool {
+		return strings.Contains(tandem(t, bin, false, "connections", "--data-dir", blue), "Paused by the partner")
+	})
+	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" {
+		writePNG(t, filepath.Join("..", "..", "docs", "connections.png"), crop(shot, windowBounds(t, display, win)))
+	}
 
+	// Invite a partner in the window: the code shows above the list, with Copy.
+	xdo(t, display, "mousemove", "--window", win, "220", "75", "click", "1")
+	xdo(t, display, "mousemove", "--window", win, "70", "450")
+	invite := waitForShot(t, display, root, appOut, func() bool {
+		return strings.Count(tandem(t, bin, false, "invitations", "--data-dir", blue), "pending") == 2
+	})
+	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" {
+		writePNG(t, filepath.Join("..", "..", "docs", "invite.png"), crop(invite, windowBounds(t, display, win)))
+	}
+}
+
+// waitForShot takes screenshots until one shows a drawn window and ready says the agent has
+// reached the state to show, then gives the window a second to redraw and takes the last one.
+func waitForShot(t *testing.T, display, root string, appOut *syncBuffer, ready func() bool) image.Image {
+	t.Helper()
 	var shot image.Image
-	var problem error
+	problem := errors.New("the agent did not reach the state to show within 30s")
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		shot, problem = screenshot(t, display, root)
 		if problem == nil {
 			problem = looksDrawn(shot)
 		}
-		if problem == nil && strings.Contains(tandem(t, bin, false, "connections", "--data-dir", blue), "Paused by the partner") {
+		if problem == nil {
+			if !ready() {
+				problem = errors.New("the agent did not reach the state to show within 30s")
+				continue
+			}
 			time.Sleep(time.Second) // the window redraws what the agent told it
 			shot, problem = screenshot(t, display, root)
 			break
@@ -84,7 +122,5 @@ func TestConnectionsScreenshot(t *testing.T) {
 	if problem != nil {
 		t.Fatalf("the Connections screen is not drawn: %v\n%s", problem, appOut.String())
 	}
-	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" {
-		writePNG(t, filepath.Join("..", "..", "docs", "connections.png"), crop(shot, windowBounds(t, display, win)))
-	}
+	return shot
 }

@@ -19,7 +19,7 @@ import (
 
 // TestScreenshot builds the real binary, runs it on a private Xvfb display and checks that the
 // window it draws is a real picture, not a blank or black rectangle. With
-// TANDEM_UPDATE_SCREENSHOT=1 it also writes docs/screenshot.png.
+// TANDEM_UPDATE_SCREENSHOT=1 it also writes docs/first-start.png (what a new operator sees first).
 func TestScreenshot(t *testing.T) {
 	needDisplayTools(t)
 	dir := t.TempDir()
@@ -48,7 +48,7 @@ func TestScreenshot(t *testing.T) {
 		t.Fatalf("the screen does not show a drawn window: %v\napp output:\n%s", problem, appOut.String())
 	}
 	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" {
-		writePNG(t, filepath.Join("..", "..", "docs", "screenshot.png"), crop(shot, windowBounds(t, display, win)))
+		writePNG(t, filepath.Join("..", "..", "docs", "first-start.png"), crop(shot, windowBounds(t, display, win)))
 	}
 }
 
