@@ -449,7 +449,7 @@ func printHelp(w io.Writer, c *command) {
 			def = " (default " + f.DefValue + ")"
 		}
 		lines := strings.Split(usage+def, "\n")
-		fmt.Fprintf(tw, "  --%s%s\t%s\n", f.Name, value, lines[0])
+		fmt.Fprintf(tw, "  %s%s\t%s\n", flagName(f.Name), value, lines[0])
 		for _, l := range lines[1:] {
 			fmt.Fprintf(tw, "  \t%s\n", l)
 		}
@@ -542,4 +542,13 @@ func checkDataDir(dir string, mustExist bool) error {
 		}
 	}
 	return nil
+}
+
+// flagName is how a flag is written: -o for a one-letter flag, as the examples write it, else
+// --name.
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }

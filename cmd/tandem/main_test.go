@@ -55,8 +55,8 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			}
 			fs, _ := c.flags(&invocation{})
 			fs.VisitAll(func(f *flag.Flag) {
-				if !strings.Contains(out, "--"+f.Name) {
-					t.Errorf("tandem %s: help does not list its flag --%s:\n%s", strings.Join(args, " "), f.Name, out)
+				if !strings.Contains(out, "  "+flagName(f.Name)+" ") {
+					t.Errorf("tandem %s: help does not list its flag %s:\n%s", strings.Join(args, " "), flagName(f.Name), out)
 				}
 			})
 		}
