@@ -18,6 +18,19 @@ type Problem struct {
 	ToDo  string // what the operator can do about it
 }
 
+// DataDirInUseProblem is the Problem of an app whose data directory another agent holds (the
+// user service, tandem serve, or Tandem's own window opened before): opened from the
+// applications menu, the app would otherwise end without a word.
+func DataDirInUseProblem(dir string, err error) Problem {
+	return Problem{
+		Title: "The data directory is in use",
+		What:  fmt.Sprintf("Another Tandem agent runs on %s:\n%v", dir, err),
+		ToDo: "Use that agent, or stop it and press Try again: a Tandem window already open (or its icon in the system tray), the user service (systemctl --user stop tandem) or tandem serve.\n\n" +
+			"For a second agent, open Tandem on a directory of its own:\n" +
+			"    tandem --data-dir ~/tandem-second --name Second",
+	}
+}
+
 // KeychainProblem is the Problem of an agent that found no OS keychain answering.
 func KeychainProblem(err error) Problem {
 	return Problem{

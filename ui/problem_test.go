@@ -53,3 +53,14 @@ func TestKeychainProblemWindow(t *testing.T) {
 		t.Error("Quit did not quit")
 	}
 }
+
+// A data directory another agent holds: the window says which and what to do.
+func TestDataDirInUseProblemWindow(t *testing.T) {
+	test.NewTempApp(t)
+	v := newProblemView(DataDirInUseProblem("/home/ann/.local/share/tandem", errors.New("the data directory is in use by another Tandem agent")),
+		func(ctx context.Context) error { return nil }, func() {}, func() {})
+	w := test.NewTempWindow(t, v.content)
+	wantShownWrapped(t, w, "Another Tandem agent runs on /home/ann/.local/share/tandem")
+	wantShownWrapped(t, w, "systemctl --user stop tandem")
+	wantShownWrapped(t, w, "tandem --data-dir ~/tandem-second --name Second")
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/secrets"
+	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/ui"
 )
 
@@ -76,6 +78,10 @@ func runApp(ctx context.Context, af agentFlags) error {
 	if errors.Is(err, secrets.ErrUnavailable) {
 		// Not only a line on stderr: a window says what is wrong and what to do.
 		return runGUIProblem(ui.KeychainProblem(err), open)
+	}
+	if errors.Is(err, store.ErrLocked) {
+		dir, _ := filepath.Abs(af.dir)
+		return runGUIProblem(ui.DataDirInUseProblem(dir, err), open)
 	}
 	if err != nil {
 		return err
