@@ -178,11 +178,14 @@ func (s *connectionsScreen) build(u *UI) fyne.CanvasObject {
 // detailHead is the head of a detail pane: the partner's name, its agent ID (in a row with a
 // Copy button), the status and what holds it up. The agent ID and the problem are read in
 // full, selected and copied: an operator pastes them into a ticket or a chat with the partner.
+// agentIDPrefix names the partner's agent ID in a detail pane; Copy leaves it out.
+const agentIDPrefix = "Agent "
+
 func detailHead() (title, id *widget.Label, idRow *fyne.Container, status, problem *widget.Label) {
 	title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameSubHeadingText
 	title.Truncation = fyne.TextTruncateEllipsis
-	id, idRow = copyable("")
+	id, idRow = copyable("", func(shown string) string { return strings.TrimPrefix(shown, agentIDPrefix) })
 	id.Importance = widget.LowImportance
 	status = widget.NewLabel("")
 	problem = widget.NewLabel("")
@@ -358,7 +361,7 @@ func (s *connectionsScreen) showDetail() {
 	}
 	s.waitDetail.Hide()
 	s.detailTitle.SetText(orDash(c.PartnerName))
-	s.detailID.SetText("Agent " + orDash(c.PartnerID))
+	s.detailID.SetText(agentIDPrefix + orDash(c.PartnerID))
 	s.detailStatus.SetText("Status: " + c.Status() + " · " + c.Verification())
 	text, imp := connectionProblem(c)
 	s.detailProblem.Importance = imp
@@ -391,7 +394,7 @@ func (s *connectionsScreen) showDetail() {
 func (s *connectionsScreen) showWaitDetail(c agent.ConnectionInfo) {
 	name := orPartner(c.PartnerName)
 	s.waitTitle.SetText(orDash(c.PartnerName))
-	s.waitID.SetText("Agent " + orDash(c.PartnerID))
+	s.waitID.SetText(agentIDPrefix + orDash(c.PartnerID))
 	s.waitStatus.SetText("Status: " + c.Status())
 	text, imp := connectionProblem(c)
 	s.waitProblem.Importance = imp

@@ -124,6 +124,10 @@ func TestConnectionsVerify(t *testing.T) {
 	u, w, s := openConnections(t, f)
 	s.list.Select(0)
 	wantShown(t, w, "RRRR-1111", "123 456 789", "Status: Active · Unverified")
+	test.Tap(copyButton(t, w))
+	if got := fyne.CurrentApp().Clipboard().Content(); got != "RRRR-1111" {
+		t.Errorf("Copy beside the partner's agent ID copied %q, want the ID alone", got)
+	}
 	test.Tap(s.verifyButton)
 	if s.verifyDialog == nil {
 		t.Fatal("Codes match did not ask")

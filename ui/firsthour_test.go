@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandemsync/tandem/core/agent"
@@ -193,8 +194,29 @@ func TestTrackerShowsTwinAndPartner(t *testing.T) {
 	if got := shown(w); strings.Count(got, "RED-4 at Red") < 2 {
 		t.Errorf("the detail of T-1 does not show its twin:\n%s", got)
 	}
+	s.list.Select(s.index("T-1"))
+	test.Tap(copyButton(t, w))
+	if got := fyne.CurrentApp().Clipboard().Content(); got != "RED-4" {
+		t.Errorf("Copy beside the twin copied %q, want its key RED-4", got)
+	}
 	s.list.Select(s.index("T-2"))
 	wantShown(t, w, "not linked with Red")
+}
+
+// copyButton is the one Copy button (an icon without a word) that w shows.
+func copyButton(t *testing.T, w fyne.Window) *widget.Button {
+	t.Helper()
+	var found []*widget.Button
+	visit(w, func(o fyne.CanvasObject) bool {
+		if b, ok := o.(*widget.Button); ok && b.Text == "" && b.Icon == theme.ContentCopyIcon() {
+			found = append(found, b)
+		}
+		return true
+	})
+	if len(found) != 1 {
+		t.Fatalf("the window shows %d Copy buttons without a word, want 1", len(found))
+	}
+	return found[0]
 }
 
 // Without a system tray, closing the window asks; Quit ends the app, Keep open keeps it.

@@ -57,12 +57,14 @@ func (u *UI) showFullText(title, text string) {
 }
 
 // copyable is a selectable, wrapping label with a Copy button beside it, for a detail pane.
-func copyable(text string) (*widget.Label, *fyne.Container) {
+// Copy copies value(the label's text): the value alone, without the words around it (an
+// agent ID without "Agent ", a twin's key without "synced ⇄").
+func copyable(text string, value func(shown string) string) (*widget.Label, *fyne.Container) {
 	l := widget.NewLabel(text)
 	l.Wrapping = fyne.TextWrapBreak
 	l.Selectable = true
 	b := widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
-		fyne.CurrentApp().Clipboard().SetContent(l.Text)
+		fyne.CurrentApp().Clipboard().SetContent(value(l.Text))
 	})
 	b.Importance = widget.LowImportance
 	return l, container.NewBorder(nil, nil, nil, b, l)

@@ -365,7 +365,12 @@ func (s *trackerScreen) showTwins() {
 		return
 	}
 	for _, st := range states {
-		_, row := copyable(twinText(st))
+		_, row := copyable(twinText(st), func(shown string) string {
+			if st.Remote != "" {
+				return st.Remote // the key the partner's operator knows the item by
+			}
+			return shown
+		})
 		s.twins.Add(row)
 	}
 }
