@@ -78,7 +78,7 @@ chaos: deps
 
 bench: build
 	go test -run '^$$' -bench . ./core/...
-	CGO_ENABLED=0 go test -run '^$$' -bench QueueFirstRows ./ui
+	CGO_ENABLED=0 go test -run '^$$' -bench 'QueueFirstRows|TrackerRead' ./ui
 	dbus-run-session -- sh -c '$(KEYRING); \
 		go test -run "^$$" -bench AppAtScale -benchtime 1x -timeout 20m ./cmd/tandem'
 	$(BIN) bench

@@ -48,7 +48,13 @@ type fakeAgent struct {
 	addresses []agent.Address // SetAddress calls
 	audit     audit.Report    // what VerifyAudit answers
 
-	itemsRead chan int // when not nil, gets how many items each Items call returned
+	itemsRead chan int // when not nil, gets how many items each Items or ItemPage call returned
+	// What the Tracker read: every ItemPage call, every Item call's key, every ItemSync call's
+	// keys, and the items all those calls returned.
+	pageCalls []pageCall
+	itemCalls []string
+	syncCalls [][]string
+	returned  int
 
 	settings agent.TrackerSettings
 	check    agent.TrackerCheck // what TestTracker answers
@@ -124,6 +130,50 @@ func (f *fakeAgent) Items(ctx context.Context) ([]item.Item, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+type pageCall struct{ offset, limit, got int }
+
+func (f *fakeAgent) ItemPage(ctx context.Context, offset, limit int) (agent.ItemPage, error) {
+	f.mu.Lock()
+	err := f.fail["ItemPage"]
+	if limit <= 0 {
+		limit = 100
+	}
+	var page agent.ItemPage
+	if err == nil {
+		page.Total = len(f.items)
+		for _, it := range f.items[min(offset, len(f.items)):min(offset+limit, len(f.items))] {
+			page.Items = append(page.Items, it.Summary())
+		}
+		f.pageCalls = append(f.pageCalls, pageCall{offset, limit, len(page.Items)})
+		f.returned += len(page.Items)
+	}
+	ch := f.itemsRead
+	f.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- len(page.Items):
+		default:
+		}
+	}
+	return page, err
+}
+
+func (f *fakeAgent) Item(ctx context.Context, key string) (item.Item, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail["Item"]; err != nil {
+		return item.Item{}, err
+	}
+	f.itemCalls = append(f.itemCalls, key)
+	for _, it := range f.items {
+		if it.Key == key {
+			f.returned++
+			return it.Clone(), nil
+		}
+	}
+	return item.Item{}, fmt.Errorf("item %s not found", key)
 }
 
 // add stores it as the newest item, as another window or the partner would.
@@ -552,6 +602,7 @@ func (f *fakeAgent) Skip(ctx context.Context, connID, direction string, seq uint
 func (f *fakeAgent) ItemSync(ctx context.Context, keys []string) (map[string][]agent.ItemSync, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.syncCalls = append(f.syncCalls, slices.Clone(keys))
 	out := map[string][]agent.ItemSync{}
 	for _, k := range keys {
 		if s, ok := f.itemSync[k]; ok {

@@ -114,6 +114,7 @@ func TestTrackerNoPriority(t *testing.T) {
 	}
 
 	s.list.Select(s.index("T-1"))
+	u.pending.Wait() // the item is read in full
 	if s.priority.Selected != "high" {
 		t.Fatalf("T-1 shows priority %q, want high", s.priority.Selected)
 	}
@@ -124,6 +125,7 @@ func TestTrackerNoPriority(t *testing.T) {
 		t.Fatalf("updated %+v, want T-1 back to no priority", f.updated)
 	}
 	s.list.Select(s.index("T-1"))
+	u.pending.Wait() // the item is read in full
 	if s.priority.Selected != noPriority {
 		t.Errorf("after saving, T-1 shows %q, want %q", s.priority.Selected, noPriority)
 	}
@@ -191,6 +193,7 @@ func TestTrackerShowsTwinAndPartner(t *testing.T) {
 	wantShown(t, w, "synced ⇄ RED-4 at Red", "not linked with Red")
 	s := &u.tracker
 	s.list.Select(s.index("T-1"))
+	u.pending.Wait() // the item is read in full
 	if got := shown(w); strings.Count(got, "RED-4 at Red") < 2 {
 		t.Errorf("the detail of T-1 does not show its twin:\n%s", got)
 	}
@@ -200,6 +203,7 @@ func TestTrackerShowsTwinAndPartner(t *testing.T) {
 		t.Errorf("Copy beside the twin copied %q, want its key RED-4", got)
 	}
 	s.list.Select(s.index("T-2"))
+	u.pending.Wait() // the item is read in full
 	wantShown(t, w, "not linked with Red")
 }
 

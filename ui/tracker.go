@@ -1,12 +1,15 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -18,19 +21,74 @@ import (
 	"github.com/tandemsync/tandem/core/item"
 )
 
-// trackerSyncAgent is what the Tracker screen needs to show where each item stands.
-type trackerSyncAgent interface {
+// trackerAgent is what the Tracker screen needs from the agent besides creating and editing
+// items: pages of the list, one item in full, and where the page's items stand.
+type trackerAgent interface {
+	// ItemPage returns the embedded tracker's items from the offset-th newest on, at most
+	// limit, as the list shows them, with the number of items (from the tracker's counter).
+	ItemPage(ctx context.Context, offset, limit int) (agent.ItemPage, error)
+	// Item returns one item in full, comments included.
+	Item(ctx context.Context, key string) (item.Item, error)
 	// ItemSync returns, for each local item key, its twin's key and sync state per connection.
 	ItemSync(ctx context.Context, keys []string) (map[string][]agent.ItemSync, error)
 }
 
-// readItemSync reads the sync state of the listed items.
-func (u *UI) readItemSync(ctx context.Context, items []item.Item) (map[string][]agent.ItemSync, error) {
-	keys := make([]string, len(items))
-	for i, it := range items {
+// trackerPageSize is how many items one page of the Tracker's list holds: whatever the number
+// of items, a refresh reads this many summaries and their sync states, and the open item.
+const trackerPageSize = 100
+
+// trackerWant is what the Tracker shows, for the refresh round that runs off the Fyne
+// goroutine: the page's offset and the open item's key.
+type trackerWant struct {
+	offset int
+	key    string
+}
+
+// trackerRead is one read of what the Tracker shows.
+type trackerRead struct {
+	asked int // the offset asked for; want.offset is the one read (the last page, if asked past the end)
+	want  trackerWant
+	page  agent.ItemPage
+	sync  map[string][]agent.ItemSync // the page's items and the open one only
+	open  item.Item                   // the open item in full, if want.key is set
+}
+
+// read reads the page the Tracker shows, its items' sync states and the open item: one page
+// and one item, whatever the number of items.
+func (s *trackerScreen) read(ctx context.Context) (*trackerRead, error) {
+	want := trackerWant{}
+	if w := s.want.Load(); w != nil {
+		want = *w
+	}
+	r := &trackerRead{asked: want.offset, want: want}
+	a := s.u.agent
+	var err error
+	if r.page, err = a.ItemPage(ctx, want.offset, trackerPageSize); err != nil {
+		return nil, fmt.Errorf("read items: %w", err)
+	}
+	if len(r.page.Items) == 0 && want.offset > 0 && r.page.Total > 0 {
+		// Past the end (the offset came from an older count): the last page instead.
+		r.want.offset = (r.page.Total - 1) / trackerPageSize * trackerPageSize
+		if r.page, err = a.ItemPage(ctx, r.want.offset, trackerPageSize); err != nil {
+			return nil, fmt.Errorf("read items: %w", err)
+		}
+	}
+	keys := make([]string, len(r.page.Items))
+	for i, it := range r.page.Items {
 		keys[i] = it.Key
 	}
-	return u.agent.ItemSync(ctx, keys)
+	if want.key != "" && !slices.Contains(keys, want.key) {
+		keys = append(keys, want.key) // the open item's twins show in the form
+	}
+	if r.sync, err = a.ItemSync(ctx, keys); err != nil {
+		return nil, fmt.Errorf("read sync states: %w", err)
+	}
+	if want.key != "" {
+		if r.open, err = a.Item(ctx, want.key); err != nil {
+			return nil, fmt.Errorf("read %s: %w", want.key, err)
+		}
+	}
+	return r, nil
 }
 
 // syncText is an item's sync state in a row: its state, its twin's key and the partner's
@@ -80,20 +138,31 @@ func twinText(s agent.ItemSync) string {
 // operator may go back to none.
 const noPriority = "(no priority)"
 
-// trackerScreen lists the embedded tracker's items and edits one at a time.
+// trackerScreen lists the embedded tracker's items a page at a time and edits one at a time.
+// The list holds summaries (key, title, status); the form holds the one open item in full.
 type trackerScreen struct {
-	u        *UI
-	items    []item.Item
-	sync     map[string][]agent.ItemSync // item key -> where it stands per connection
+	u      *UI
+	page   []item.Summary // the page shown, newest first
+	offset int            // of the page shown
+	total  int            // items in the tracker, from its counter
+	// want is the page and item the operator asked for; refresh rounds read it off the Fyne
+	// goroutine. A read that answers for another page arrives late and is dropped.
+	want     atomic.Pointer[trackerWant]
+	sync     map[string][]agent.ItemSync // the page's and the open item's key -> where it stands per connection
 	list     *widget.List
 	syncing  bool   // the list selection is being moved by code, not by the operator
 	selected string // key of the item in the form; "" for a new item
+	opening  string // key of the item being read to open, "" when none is
 	base     item.Item
+	latest   item.Item // the agent's newest copy of the open item
 	// baseFields is what the form showed when base was loaded; a field the operator has not
 	// changed since takes the agent's newest value on save, so a partner's change survives.
 	baseFields itemFields
 
 	newButton   *widget.Button
+	prev, next  *widget.Button
+	pageLabel   *widget.Label // "1–100 of 10,000"
+	find        *widget.Entry // a key to open
 	header      *widget.Label
 	twins       *fyne.Container // the item's twin at each partner, with its key to copy
 	detail      *container.Scroll
@@ -165,7 +234,7 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 	defer s.showPrefix(u.agent.KeyPrefix())
 
 	s.list = widget.NewList(
-		func() int { return len(s.items) },
+		func() int { return len(s.page) },
 		func() fyne.CanvasObject {
 			key := widget.NewLabelWithStyle("KEY-000", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 			title := widget.NewLabel("title")
@@ -177,10 +246,10 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 			return container.NewVBox(container.NewBorder(nil, nil, key, nil, title), container.NewBorder(nil, nil, status, nil, state))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if id < 0 || id >= len(s.items) {
+			if id < 0 || id >= len(s.page) {
 				return
 			}
-			it := s.items[id]
+			it := s.page[id]
 			lines := o.(*fyne.Container).Objects
 			row := lines[0].(*fyne.Container).Objects // Border: center first, then key
 			row[0].(*widget.Label).SetText(it.Title)
@@ -194,12 +263,21 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 		},
 	)
 	s.list.OnSelected = func(id widget.ListItemID) {
-		if s.syncing || id < 0 || id >= len(s.items) {
+		if s.syncing || id < 0 || id >= len(s.page) {
 			return
 		}
-		s.load(s.items[id])
+		s.open(s.page[id].Key)
 	}
 	s.newButton = widget.NewButtonWithIcon("New item", theme.ContentAddIcon(), s.startNew)
+	s.prev = widget.NewButtonWithIcon("", theme.NavigateBackIcon(), func() { s.goTo(s.offset - trackerPageSize) })
+	s.next = widget.NewButtonWithIcon("", theme.NavigateNextIcon(), func() { s.goTo(s.offset + trackerPageSize) })
+	s.pageLabel = widget.NewLabel("")
+	// Finding an item is by key: one lookup. Title words would need a word index in the
+	// embedded tracker, and a scan of every item's title on each keystroke is what this screen
+	// must not do at 10,000 items; so there is no title search yet.
+	s.find = widget.NewEntry()
+	s.find.OnSubmitted = s.findKey
+	s.showPage()
 
 	s.header = widget.NewLabelWithStyle("New item", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.header.Wrapping = fyne.TextWrapWord
@@ -253,7 +331,9 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 		s.commentEntry,
 		container.NewHBox(s.commentButton),
 	)
-	left := container.NewBorder(container.NewHBox(s.newButton, s.nextKey), nil, nil, nil, s.list)
+	top := container.NewVBox(container.NewHBox(s.newButton, s.nextKey), s.find)
+	pages := container.NewBorder(nil, nil, s.prev, s.next, container.NewCenter(s.pageLabel))
+	left := container.NewBorder(top, pages, nil, nil, s.list)
 	s.detail = container.NewVScroll(detail)
 	split := container.NewHSplit(left, s.detail)
 	split.Offset = 0.38
@@ -261,28 +341,29 @@ func (s *trackerScreen) build(u *UI) fyne.CanvasObject {
 	return container.NewBorder(heading("Tracker"), nil, nil, nil, split)
 }
 
-// show takes the agent's newest items. The form keeps the operator's edits; an item the
-// operator has not touched follows the agent.
-func (s *trackerScreen) show(items []item.Item, sync map[string][]agent.ItemSync) {
-	if !maps.EqualFunc(sync, s.sync, slices.Equal) {
-		s.sync = sync
+// show takes a read of the page and the open item. The form keeps the operator's edits; an
+// item the operator has not touched follows the agent.
+func (s *trackerScreen) show(r trackerRead) {
+	if w := s.want.Load(); w != nil && w.offset != r.want.offset && w.offset != r.asked {
+		return // read for another page: the operator moved on, the read for theirs follows
+	}
+	if !maps.EqualFunc(r.sync, s.sync, slices.Equal) {
+		s.sync = r.sync
 		s.list.Refresh()
 		s.showTwins()
 	}
-	if slices.EqualFunc(items, s.items, func(a, b item.Item) bool { return a.Key == b.Key && itemEqual(a, b) }) {
-		return // nothing new: no redraw, and the form stays as it is
+	if r.want.offset != s.offset || r.page.Total != s.total || !slices.EqualFunc(r.page.Items, s.page, summaryEqual) {
+		s.page, s.offset, s.total = r.page.Items, r.want.offset, r.page.Total
+		s.want.Store(&trackerWant{offset: s.offset, key: s.selected})
+		s.showPage()
+		s.list.Refresh()
+		s.syncSelection()
 	}
-	s.items = items
-	s.list.Refresh()
-	s.syncSelection()
-	if s.selected == "" {
+	if r.want.key == "" || r.want.key != s.selected || s.opening != "" {
 		return
 	}
-	i := s.index(s.selected)
-	if i < 0 {
-		return
-	}
-	latest := items[i]
+	latest := r.open
+	s.latest = latest
 	if s.form() == s.baseFields {
 		if !itemEqual(latest, s.base) {
 			s.load(latest)
@@ -295,7 +376,100 @@ func (s *trackerScreen) show(items []item.Item, sync map[string][]agent.ItemSync
 	}
 }
 
-// syncSelection highlights the selected item's row wherever it moved to.
+func summaryEqual(a, b item.Summary) bool {
+	return a.Key == b.Key && a.Title == b.Title && a.Status == b.Status && a.Updated.Equal(b.Updated)
+}
+
+// setWant tells refresh rounds what the screen shows.
+func (s *trackerScreen) setWant() {
+	w := trackerWant{offset: s.offset, key: s.selected}
+	if cur := s.want.Load(); cur != nil && cur.offset != s.offset {
+		w.offset = cur.offset // a page the operator asked for is on its way
+	}
+	s.want.Store(&w)
+}
+
+// showPage says which items the page shows and of how many, and which way the operator can
+// page.
+func (s *trackerScreen) showPage() {
+	switch {
+	case s.total == 0:
+		s.pageLabel.SetText("No items yet")
+	case len(s.page) == 0:
+		s.pageLabel.SetText(fmt.Sprintf("none of %s here", thousands(s.total)))
+	case s.offset == 0 && len(s.page) == s.total:
+		s.pageLabel.SetText(countOf(s.total, "item", "items"))
+	default:
+		s.pageLabel.SetText(fmt.Sprintf("%s–%s of %s", thousands(s.offset+1), thousands(s.offset+len(s.page)), thousands(s.total)))
+	}
+	enable(s.prev, s.offset > 0)
+	enable(s.next, s.offset+len(s.page) < s.total)
+}
+
+// goTo reads the page at offset; the list shows the old page until it arrives.
+func (s *trackerScreen) goTo(offset int) {
+	offset = max(offset, 0)
+	w := trackerWant{offset: offset, key: s.selected}
+	s.want.Store(&w)
+	var r *trackerRead
+	s.u.read("read items", func(ctx context.Context) (err error) {
+		r, err = s.read(ctx)
+		return err
+	}, func(err error) {
+		if err == nil {
+			s.show(*r)
+		}
+	})
+}
+
+// open reads the item with key in full and shows it in the form.
+func (s *trackerScreen) open(key string) {
+	s.opening = key
+	var it item.Item
+	var states map[string][]agent.ItemSync
+	s.u.read("open "+key, func(ctx context.Context) (err error) {
+		if it, err = s.u.agent.Item(ctx, key); err != nil {
+			return err
+		}
+		states, err = s.u.agent.ItemSync(ctx, []string{key})
+		return err
+	}, func(err error) {
+		if s.opening != key {
+			return // the operator opened another item meanwhile
+		}
+		s.opening = ""
+		if err != nil {
+			s.syncSelection()
+			return
+		}
+		if !slices.Equal(states[key], s.sync[key]) {
+			m := maps.Clone(s.sync)
+			if m == nil {
+				m = map[string][]agent.ItemSync{}
+			}
+			m[key] = states[key]
+			s.sync = m
+			s.list.Refresh()
+		}
+		s.load(it)
+		s.syncSelection()
+	})
+}
+
+// findKey opens the item whose key the operator typed: BLUE-12, blue-12, or 12 for the
+// current prefix.
+func (s *trackerScreen) findKey(text string) {
+	key := strings.ToUpper(strings.TrimSpace(text))
+	if key == "" {
+		return
+	}
+	if _, err := strconv.ParseUint(key, 10, 64); err == nil {
+		key = s.u.agent.KeyPrefix() + "-" + key
+	}
+	s.open(key)
+}
+
+// syncSelection highlights the selected item's row if it is on the page.
 func (s *trackerScreen) syncSelection() {
 	s.syncing = true
 	defer func() { s.syncing = false }()
@@ -307,7 +481,7 @@ func (s *trackerScreen) syncSelection() {
 }
 
 func (s *trackerScreen) index(key string) int {
-	return slices.IndexFunc(s.items, func(it item.Item) bool { return it.Key == key })
+	return slices.IndexFunc(s.page, func(it item.Summary) bool { return it.Key == key })
 }
 
 // startNew empties the form for a new item.
@@ -326,7 +500,10 @@ func (s *trackerScreen) startNew() {
 // load shows it in the form; an item without a key is a new one.
 func (s *trackerScreen) load(it item.Item) {
 	s.base = it.Clone()
+	s.latest = it.Clone()
 	s.selected = it.Key
+	s.opening = ""
+	s.setWant()
 	s.baseFields = fieldsOf(it)
 	s.title.SetText(it.Title)
 	s.description.SetText(it.Description)
@@ -385,6 +562,7 @@ func (s *trackerScreen) relayout() {
 
 // showPrefix says what the next new item's key looks like.
 func (s *trackerScreen) showPrefix(prefix string) {
+	s.find.SetPlaceHolder("Go to key, e.g. " + cmp.Or(prefix, "TDM") + "-12")
 	if prefix == "" {
 		s.nextKey.SetText("")
 		return
@@ -426,10 +604,7 @@ func (s *trackerScreen) saveItem() {
 		f.applyTo(&it, itemFields{}) // a new item takes every field as typed
 	} else {
 		what = "update " + s.selected
-		it = s.base.Clone()
-		if i := s.index(s.selected); i >= 0 {
-			it = s.items[i].Clone() // the newest copy: fields left alone keep the agent's values
-		}
+		it = s.latest.Clone() // the newest copy: fields left alone keep the agent's values
 		f.applyTo(&it, s.baseFields)
 	}
 	s.save.Disable()
@@ -446,7 +621,7 @@ func (s *trackerScreen) saveItem() {
 		if err != nil {
 			return
 		}
-		s.put(saved)
+		s.put(saved, isNew)
 		s.load(saved)
 		s.syncSelection()
 		verb := "Saved"
@@ -457,15 +632,28 @@ func (s *trackerScreen) saveItem() {
 	})
 }
 
-// put inserts or replaces it in the list, so the list shows it before the next refresh.
-func (s *trackerScreen) put(it item.Item) {
-	items := slices.Clone(s.items)
-	if i := s.index(it.Key); i >= 0 {
-		items[i] = it
-	} else {
-		items = slices.Insert(items, 0, it) // newest first
+// put shows it in the list before the next refresh: in its row if the page has it, as the
+// first row of the first page if it is new.
+func (s *trackerScreen) put(it item.Item, isNew bool) {
+	page := slices.Clone(s.page)
+	switch i := s.index(it.Key); {
+	case i >= 0:
+		page[i] = it.Summary()
+	case isNew:
+		s.total++
+		if s.offset != 0 {
+			s.showPage()
+			return
+		}
+		page = slices.Insert(page, 0, it.Summary()) // newest first
+		if len(page) > trackerPageSize {
+			page = page[:trackerPageSize]
+		}
+	default:
+		return
 	}
-	s.items = items
+	s.page = page
+	s.showPage()
 	s.list.Refresh()
 }
 
@@ -491,15 +679,14 @@ func (s *trackerScreen) addComment() {
 			return
 		}
 		s.commentEntry.SetText("")
-		i := s.index(key)
-		if i < 0 {
+		if s.latest.Key != key {
 			return
 		}
-		it := s.items[i].Clone()
+		it := s.latest.Clone()
 		if _, ok := it.Comment(added.ID); !ok {
 			it.Comments = append(it.Comments, added)
 		}
-		s.put(it)
+		s.latest = it
 		if s.selected == key {
 			s.base.Comments = it.Comments
 			s.showComments(it.Comments)

@@ -29,8 +29,6 @@ import (
 type Agent interface {
 	Overview(ctx context.Context) (agent.Overview, error)
 	Connections(ctx context.Context) ([]agent.ConnectionInfo, error)
-	// Items returns the embedded tracker's items, newest first.
-	Items(ctx context.Context) ([]item.Item, error)
 	CreateItem(ctx context.Context, it item.Item) (item.Item, error)
 	UpdateItem(ctx context.Context, it item.Item) (item.Item, error)
 	AddComment(ctx context.Context, key string, c item.Comment) (item.Comment, error)
@@ -85,7 +83,7 @@ type Agent interface {
 
 	queueAgent
 	historyAgent
-	trackerSyncAgent
+	trackerAgent
 	// The Rules screen's needs: versions, drafts, checks, test runs, deploys and rollbacks.
 	rulesui.Agent
 }
@@ -246,9 +244,7 @@ type snapshot struct {
 	invitations []agent.InvitationInfo
 	waiting     []agent.ConnectionInfo // pairings waiting for the partner
 	invRead     bool                   // invitations and waiting pairings were read (only while the Connections screen shows)
-	items       []item.Item
-	itemsRead   bool
-	sync        map[string][]agent.ItemSync
+	tracker     *trackerRead           // the Tracker's page and open item (only while it shows)
 	charts      *charts
 	err         error
 }
@@ -275,12 +271,7 @@ func (u *UI) round(ctx context.Context, topics agent.Topic) {
 		s.overview = &o
 	}
 	if s.err == nil && visible == screenTracker && topics.Has(agent.TopicItems|agent.TopicQueues|agent.TopicConnections) {
-		if s.items, err = u.agent.Items(ctx); err != nil {
-			s.err = fmt.Errorf("read items: %w", err)
-		} else if s.sync, err = u.readItemSync(ctx, s.items); err != nil {
-			s.err = fmt.Errorf("read sync states: %w", err)
-		}
-		s.itemsRead = s.err == nil
+		s.tracker, s.err = u.tracker.read(ctx)
 	}
 	if s.err == nil && (topics == agent.TopicAll || visible == screenOverview && topics.Has(agent.TopicHistory|agent.TopicConnections)) {
 		if s.charts, err = u.readCharts(ctx); err != nil {
@@ -326,8 +317,8 @@ func (u *UI) apply(s snapshot) {
 		u.history.showIncomplete(s.overview.HistoryIncomplete)
 		u.historySet.showConnections(s.connections)
 	}
-	if s.itemsRead {
-		u.tracker.show(s.items, s.sync)
+	if s.tracker != nil {
+		u.tracker.show(*s.tracker)
 	}
 	if s.charts != nil {
 		u.overview.showCharts(*s.charts)
@@ -346,6 +337,16 @@ func (u *UI) do(fn func()) { fyne.Do(fn) }
 // call runs fn against the agent on its own goroutine and then done on the Fyne goroutine.
 // Callbacks use it so they never block on I/O.
 func (u *UI) call(what string, fn func(ctx context.Context) error, done func(err error)) {
+	u.run(what, fn, done, true)
+}
+
+// read is call for a call that changes nothing: no refresh round follows it, and an error
+// shows on the status line only.
+func (u *UI) read(what string, fn func(ctx context.Context) error, done func(err error)) {
+	u.run(what, fn, done, false)
+}
+
+func (u *UI) run(what string, fn func(ctx context.Context) error, done func(err error), changes bool) {
 	u.pending.Add(1)
 	from := u.current // calls start on the Fyne goroutine, from the screen that asked
 	go func() {
@@ -362,11 +363,16 @@ func (u *UI) call(what string, fn func(ctx context.Context) error, done func(err
 			u.writer = from
 			defer func() { u.writer = prev }()
 			done(err)
-			if err != nil {
+			switch {
+			case err != nil && changes:
 				u.showError(err)
+			case err != nil:
+				u.setStatus(err.Error(), true)
 			}
 		})
-		u.refreshSoon()
+		if changes {
+			u.refreshSoon()
+		}
 	}()
 }
 

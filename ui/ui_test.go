@@ -190,8 +190,8 @@ func TestTrackerCreatesItem(t *testing.T) {
 		got.Priority != want.Priority || !slices.Equal(got.Labels, want.Labels) || got.Assignee != want.Assignee {
 		t.Errorf("CreateItem got %+v, want %+v", got, want)
 	}
-	if s.list.Length() != 1 || s.items[0].Key != "T-1" {
-		t.Fatalf("list has %d items (%v), want the new T-1", s.list.Length(), s.items)
+	if s.list.Length() != 1 || s.page[0].Key != "T-1" {
+		t.Fatalf("list has %d items (%v), want the new T-1", s.list.Length(), s.page)
 	}
 	if s.selected != "T-1" || s.save.Text != "Save" {
 		t.Errorf("after create: form edits %q with button %q, want T-1 and Save", s.selected, s.save.Text)
@@ -215,6 +215,7 @@ func TestTrackerEditsItem(t *testing.T) {
 	s := &u.tracker
 
 	s.list.Select(s.index("T-1"))
+	u.pending.Wait() // the item is read in full
 	if s.selected != "T-1" || s.title.Text != "Old" {
 		t.Fatalf("selecting T-1 loaded %q titled %q", s.selected, s.title.Text)
 	}
@@ -241,8 +242,8 @@ func TestTrackerEditsItem(t *testing.T) {
 		got.Description != "from the partner" || got.Custom["customer"] != "ACME" {
 		t.Errorf("UpdateItem got %+v, want T-1 with the new title and status, the partner's description and the custom field", got)
 	}
-	if i := s.index("T-1"); i < 0 || s.items[i].Title != "New title" {
-		t.Errorf("list does not show the new title: %v", s.items)
+	if i := s.index("T-1"); i < 0 || s.page[i].Title != "New title" {
+		t.Errorf("list does not show the new title: %v", s.page)
 	}
 	if s.description.Text != "from the partner" {
 		t.Errorf("description = %q after save, want the partner's", s.description.Text)
@@ -285,6 +286,7 @@ func TestTrackerFollowsAgentWhenUntouched(t *testing.T) {
 	u.refresh(context.Background())
 	s := &u.tracker
 	s.list.Select(0)
+	u.pending.Wait() // the item is read in full
 	f.edit("T-1", func(it *item.Item) {
 		it.Title = "After"
 		it.Comments = append(it.Comments, item.Comment{ID: "p1", Body: "from the partner"})
@@ -360,7 +362,7 @@ func TestAgentErrorsShowAndLoseNothing(t *testing.T) {
 	}
 
 	// A failing refresh keeps what the screens showed and says why.
-	f.failing("Items", errAgentDown)
+	f.failing("ItemPage", errAgentDown)
 	u.refresh(context.Background())
 	if !strings.Contains(u.status.Text, "read items: agent is not running") {
 		t.Errorf("status line = %q, want the refresh error", u.status.Text)
@@ -368,7 +370,7 @@ func TestAgentErrorsShowAndLoseNothing(t *testing.T) {
 	if s.list.Length() != 1 || u.overview.counts["Items"].Text != "5" {
 		t.Errorf("a failed refresh emptied the screens: %d items, Items count %q", s.list.Length(), u.overview.counts["Items"].Text)
 	}
-	f.failing("Items", nil)
+	f.failing("ItemPage", nil)
 	u.refresh(context.Background())
 	if u.status.Text != "" {
 		t.Errorf("status line = %q after the agent recovered, want it cleared", u.status.Text)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tandemsync/tandem/core/agent"
 	"github.com/tandemsync/tandem/core/item"
@@ -45,42 +44,14 @@ func TestTrackerLongTitleScreenshot(t *testing.T) {
 		t.Fatalf("title is %d characters, want 3000", len([]rune(it.Title)))
 	}
 
-	display := startXvfb(t)
-	win, out := startApp(t, bin, display, nil, "--data-dir", dir, "--listen", freeAddr(t))
-	xdo(t, display, "windowmove", win, "0", "0")
-	xdo(t, display, "windowsize", win, "1100", "760")
-	time.Sleep(2 * time.Second)
-	click := func(x, y int) {
-		xdo(t, display, "mousemove", "--window", win, fmt.Sprint(x), fmt.Sprint(y))
-		time.Sleep(300 * time.Millisecond)
-		xdo(t, display, "click", "1")
-		time.Sleep(1500 * time.Millisecond)
-	}
-	click(60, 72+5*40) // Tracker, the sixth navigation button
-	click(300, 140)    // the first (only) item in its list
-
-	var shot image.Image
-	var problem error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		if shot, problem = screenshot(t, display, root); problem != nil {
-			continue
-		}
-		shot = crop(shot, windowBounds(t, display, win))
-		if problem = looksDrawn(shot); problem == nil {
-			problem = blackBar(shot)
-		}
-		if problem == nil {
-			break
-		}
-	}
+	app := openTracker(t, bin, root, dir)
+	app.click(300, trackerFirstRowY) // the first (only) item in its list
+	shot, problem := app.shoot(blackBar)
 	if os.Getenv("TANDEM_UPDATE_SCREENSHOT") == "1" && shot != nil {
 		writePNG(t, filepath.Join("..", "..", "docs", "tracker-long-title.png"), shot)
 	}
 	if problem != nil {
-		if shot != nil {
-			writePNG(t, filepath.Join(root, "failed.png"), shot)
-		}
-		t.Fatalf("the Tracker with a 3,000-character title is not drawn right: %v\napp output:\n%s", problem, out.String())
+		t.Fatalf("the Tracker with a 3,000-character title is not drawn right: %v\napp output:\n%s", problem, app.out.String())
 	}
 }
 

@@ -116,9 +116,30 @@ func (a *Agent) Connections(ctx context.Context) ([]ConnectionInfo, error) {
 	return out, nil
 }
 
-// Items lists the embedded tracker's items, newest first.
+// Items lists the embedded tracker's items, newest first, at most 10,000 of them, in full.
+// It is for the rule tester's item list and the command line; a screen reads ItemPage.
 func (a *Agent) Items(ctx context.Context) ([]item.Item, error) {
 	return a.local.List(ctx, 0, 10000)
+}
+
+// ItemPage is one page of the embedded tracker's items as the Tracker screen lists them.
+type ItemPage struct {
+	Items []item.Summary // newest first
+	Total int            // how many items there are, from the tracker's counter
+}
+
+// ItemPage returns the embedded tracker's items from the offset-th newest on, at most limit
+// of them (limit <= 0 means 100), as summaries, with the number of items. It costs one page
+// whatever the number of items.
+func (a *Agent) ItemPage(ctx context.Context, offset, limit int) (ItemPage, error) {
+	items, total, err := a.local.Page(ctx, offset, limit)
+	return ItemPage{Items: items, Total: total}, err
+}
+
+// Item returns one item of the embedded tracker in full, comments included. An unknown key
+// gives an error that says so.
+func (a *Agent) Item(ctx context.Context, key string) (item.Item, error) {
+	return a.local.Get(ctx, key)
 }
 
 // CreateItem creates an item in the embedded tracker; with no reporter named, the operator

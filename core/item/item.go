@@ -57,6 +57,21 @@ type Item struct {
 	Updated     time.Time         `json:"updated"`
 }
 
+// Summary is an item as a list of items shows it: its key, title, status and when it last
+// changed, without the description, comments or other fields. Its JSON names are Item's, so
+// a stored item decodes into it directly.
+type Summary struct {
+	Key     string    `json:"key"`
+	Title   string    `json:"title"`
+	Status  string    `json:"status,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// Summary returns it as a list shows it.
+func (it Item) Summary() Summary {
+	return Summary{Key: it.Key, Title: it.Title, Status: it.Status, Updated: it.Updated}
+}
+
 // Clone returns a deep copy of it, so callers can change the copy freely.
 func (it Item) Clone() Item {
 	c := it

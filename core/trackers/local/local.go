@@ -377,36 +377,86 @@ func (t *Tracker) Get(ctx context.Context, key string) (item.Item, error) {
 // List returns items newest first (by creation), skipping offset of them; limit <= 0 means
 // all the rest.
 func (t *Tracker) List(ctx context.Context, offset, limit int) ([]item.Item, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if offset < 0 {
-		return nil, fmt.Errorf("list items: offset %d is negative", offset)
-	}
 	var out []item.Item
-	err := t.view(func(b *txn) error {
-		c := b.items.Cursor()
-		skipped := 0
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			if skipped < offset {
-				skipped++
-				continue
-			}
-			if limit > 0 && len(out) >= limit {
-				break
-			}
-			var it item.Item
-			if err := json.Unmarshal(v, &it); err != nil {
-				return fmt.Errorf("decode item %s: %w", t.key(store.U64From(k)), err)
-			}
-			out = append(out, it)
+	_, err := t.newest(ctx, offset, func(k, v []byte) (bool, error) {
+		if limit > 0 && len(out) >= limit {
+			return false, nil
 		}
-		return nil
+		var it item.Item
+		if err := json.Unmarshal(v, &it); err != nil {
+			return false, fmt.Errorf("decode item %s: %w", t.key(store.U64From(k)), err)
+		}
+		out = append(out, it)
+		return true, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list items: %w", err)
 	}
 	return out, nil
+}
+
+// Page returns one page of items as a list shows them (item.Summary), newest first (by
+// creation), skipping offset of them, at most limit (limit <= 0 means 100), and the number
+// of items, both read in one transaction. It seeks to the page and decodes only its items'
+// summaries: its cost does not grow with the number of items.
+func (t *Tracker) Page(ctx context.Context, offset, limit int) ([]item.Summary, int, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	out := make([]item.Summary, 0, limit)
+	total, err := t.newest(ctx, offset, func(k, v []byte) (bool, error) {
+		if len(out) >= limit {
+			return false, nil
+		}
+		var s item.Summary
+		if err := json.Unmarshal(v, &s); err != nil {
+			return false, fmt.Errorf("decode item %s: %w", t.key(store.U64From(k)), err)
+		}
+		out = append(out, s)
+		return true, nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list a page of items: %w", err)
+	}
+	return out, total, nil
+}
+
+// newest calls fn with the stored items newest first, from the offset-th on, until fn says
+// stop, and returns the number of items. Items are numbered 1, 2, ... by the items bucket's
+// sequence and never deleted, so the offset-th newest is number sequence-offset: a seek, not
+// a walk over the skipped items.
+func (t *Tracker) newest(ctx context.Context, offset int, fn func(k, v []byte) (bool, error)) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if offset < 0 {
+		return 0, fmt.Errorf("offset %d is negative", offset)
+	}
+	var total int
+	err := t.view(func(b *txn) error {
+		seq := b.items.Sequence()
+		total = int(seq)
+		if uint64(offset) >= seq {
+			return nil
+		}
+		from := seq - uint64(offset)
+		c := b.items.Cursor()
+		k, v := c.Seek(store.U64(from))
+		switch {
+		case k == nil:
+			k, v = c.Last()
+		case store.U64From(k) > from:
+			k, v = c.Prev()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			more, err := fn(k, v)
+			if err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	})
+	return total, err
 }
 
 // Count returns the number of items.

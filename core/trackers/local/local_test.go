@@ -889,3 +889,98 @@ func TestNoPriority(t *testing.T) {
 		t.Errorf("priority after clearing: %q, want none", got.Priority)
 	}
 }
+
+// Page reads one page of summaries and the count at 10,000 items: newest first, by seek, with
+// the total from the items' counter, and the last page short.
+func TestPageAtScale(t *testing.T) {
+	ctx := context.Background()
+	tr := newTracker(t)
+	fill(t, tr, 10000, func(i int) engine.Write {
+		return engine.Write{Item: item.Item{Title: fmt.Sprintf("item %d", i+1), Status: "open", Description: "long enough to matter"},
+			NewComments: []item.Comment{{Body: "a comment the page does not decode"}}}
+	})
+	if _, err := tr.Update(ctx, item.Item{Key: "TDM-9950", Title: "changed", Status: "closed"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		offset, limit, n int
+		first, last      string
+	}{
+		{0, 100, 100, "TDM-10000", "TDM-9901"},
+		{100, 100, 100, "TDM-9900", "TDM-9801"},
+		{9950, 100, 50, "TDM-50", "TDM-1"},
+		{9999, 0, 1, "TDM-1", "TDM-1"},
+		{10000, 100, 0, "", ""},
+		{20000, 100, 0, "", ""},
+	}
+	for _, tc := range tests {
+		page, total, err := tr.Page(ctx, tc.offset, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != 10000 || len(page) != tc.n {
+			t.Errorf("Page(%d, %d): %d items of %d, want %d of 10000", tc.offset, tc.limit, len(page), total, tc.n)
+			continue
+		}
+		if tc.n > 0 && (page[0].Key != tc.first || page[len(page)-1].Key != tc.last) {
+			t.Errorf("Page(%d, %d): %s..%s, want %s..%s", tc.offset, tc.limit, page[0].Key, page[len(page)-1].Key, tc.first, tc.last)
+		}
+		for i := 1; i < len(page); i++ {
+			a, b := page[i-1].Key, page[i].Key
+			if na, nb := strings.TrimPrefix(a, "TDM-"), strings.TrimPrefix(b, "TDM-"); strconv.Itoa(mustAtoi(t, na)-1) != nb {
+				t.Errorf("Page(%d, %d): %s before %s, want newest first", tc.offset, tc.limit, a, b)
+			}
+		}
+	}
+	page, _, err := tr.Page(ctx, 50, 1)
+	if err != nil || len(page) != 1 {
+		t.Fatalf("Page(50, 1): %v, %v", page, err)
+	}
+	if s := page[0]; s.Key != "TDM-9950" || s.Title != "changed" || s.Status != "closed" || s.Updated.IsZero() {
+		t.Errorf("summary of TDM-9950 = %+v, want its new title and status and when it changed", s)
+	}
+	if _, _, err := tr.Page(ctx, -1, 10); err == nil {
+		t.Error("Page(-1, 10): no error")
+	}
+	// List seeks the same way.
+	got, err := tr.List(ctx, 9998, 5)
+	if err != nil || !reflect.DeepEqual(keys(got), []string{"TDM-2", "TDM-1"}) || len(got[0].Comments) != 1 {
+		t.Errorf("List(9998, 5) = %v (%v), want TDM-2 and TDM-1 in full", keys(got), err)
+	}
+}
+
+// BenchmarkPage is one page of 100 summaries beside the read the Tracker screen did before:
+// the first 10,000 items in full.
+func BenchmarkPage(b *testing.B) {
+	ctx := context.Background()
+	tr := newTracker(b)
+	fill(b, tr, 10000, func(int) engine.Write { return engine.Write{Item: fullItem(), NewComments: fullItem().Comments} })
+	b.Run("page-100-at-5000", func(b *testing.B) {
+		for range b.N {
+			if p, n, err := tr.Page(ctx, 5000, 100); err != nil || len(p) != 100 || n != 10000 {
+				b.Fatal(len(p), n, err)
+			}
+		}
+	})
+	b.Run("baseline-list-10000", func(b *testing.B) {
+		for range b.N {
+			if l, err := tr.List(ctx, 0, 10000); err != nil || len(l) != 10000 {
+				b.Fatal(len(l), err)
+			}
+		}
+	})
+}
+
+// fill creates n items, the i-th (from 0) as write(i) says, a thousand to a transaction.
+func fill(t testing.TB, tr *Tracker, n int, write func(i int) engine.Write) {
+	t.Helper()
+	for start := 0; start < n; start += 1000 {
+		var writes []engine.Write
+		for i := start; i < min(start+1000, n); i++ {
+			writes = append(writes, write(i))
+		}
+		if _, err := tr.Apply(context.Background(), writes); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
