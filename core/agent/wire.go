@@ -16,6 +16,7 @@ import (
 	"github.com/tandemsync/tandem/core/identity"
 	"github.com/tandemsync/tandem/core/pairing"
 	"github.com/tandemsync/tandem/core/queue"
+	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/transport"
 )
 
@@ -58,6 +59,9 @@ func (w wire) conn(connID string) (*conn, error) { return w.a.conn(connID) }
 // pausedRetry is how soon a partner tries again after hearing "paused"; a resume is told to it
 // at once when it can be dialled, so this only matters for a partner that cannot be.
 const pausedRetry = 30 * time.Second
+
+// diskFullRetry is when a partner refused for a full disk here should try again.
+const diskFullRetry = 30 * time.Second
 
 func pausedError(connID string) error {
 	return httpError{code: http.StatusServiceUnavailable, retry: pausedRetry, state: StatePaused,
@@ -159,8 +163,13 @@ func (w wire) StoreBatch(ctx context.Context, connID string, events []transport.
 		evs[i] = queue.Event{Seq: ev.Seq, ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created}
 	}
 	n, err := c.eng.Receive(ctx, evs)
-	if errors.Is(err, engine.ErrMalformed) {
+	switch {
+	case errors.Is(err, engine.ErrMalformed):
 		return 0, httpError{code: http.StatusBadRequest, err: err}
+	case store.DiskFull(err):
+		w.a.log.Error("partner events refused: the disk is full", "connection", connID, "err", w.a.st.Explain(err))
+		return 0, httpError{code: http.StatusInsufficientStorage, retry: diskFullRetry,
+			err: errors.New("the partner agent's disk is full, so it cannot store your events yet; they wait in your outbox until its operator frees space")}
 	}
 	return n, err
 }

@@ -352,7 +352,7 @@ func (e *Engine) setErr(err error) {
 		e.lastSync = time.Now()
 		return
 	}
-	e.lastErr = err.Error()
+	e.lastErr = e.opt.Store.Explain(err).Error()
 }
 
 // Serve runs detection, delivery and application until ctx ends.
