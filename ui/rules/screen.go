@@ -33,8 +33,10 @@ type Agent interface {
 	CheckRule(ctx context.Context, dir, src string) error
 	CompareRules(ctx context.Context, connID, dir string, from, to int) (agent.RuleComparison, error)
 	TestRule(ctx context.Context, connID, dir string, d agent.RuleDraft, in agent.RuleTestInput) (agent.RuleTestResult, error)
-	// Items lists the embedded tracker's items, newest first, for choosing one to test on.
-	Items(ctx context.Context) ([]item.Item, error)
+	// ItemPage lists a page of the embedded tracker's items, newest first, for choosing one
+	// to test on; Item reads one in full, to start a sample from its fields.
+	ItemPage(ctx context.Context, offset, limit int) (agent.ItemPage, error)
+	Item(ctx context.Context, key string) (item.Item, error)
 }
 
 // Host is what the screen needs from the window around it.

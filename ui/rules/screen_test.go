@@ -355,3 +355,32 @@ func TestTriggerBuilder(t *testing.T) {
 		t.Errorf("generated trigger:\n%s\nwant it to contain\n%s", src, want)
 	}
 }
+
+// The test run's item picker reads one page of the newest items, not the whole tracker, and
+// starting a sample from an item reads that item in full.
+func TestTestRunPicksFromAPageOfItems(t *testing.T) {
+	f := rulestest.New()
+	items := make([]item.Item, 10000)
+	for i := range items {
+		n := len(items) - i // newest first
+		items[i] = item.Item{Key: fmt.Sprintf("BLUE-%d", n), Title: fmt.Sprintf("item %d", n), Description: fmt.Sprintf("all of item %d", n), Status: "open"}
+	}
+	f.SetItems(items)
+	s, h, _ := open(t, f)
+	s.direction.SetSelected(dirInLabel)
+	h.pending.Wait()
+	selectTab(s, "Test run")
+	h.pending.Wait()
+	if got := f.PageItems(); got != pickItems || len(s.test.options) != pickItems || s.test.options[0] != "BLUE-10000 — item 10000" {
+		t.Fatalf("the picker read %d items and offers %d starting %q; want one page of %d, newest first", got, len(s.test.options), s.test.options, pickItems)
+	}
+	s.test.item.SetText(s.test.options[3])
+	test.Tap(s.test.fill)
+	h.pending.Wait()
+	if !strings.Contains(s.test.sample.Text, "all of item 9997") {
+		t.Errorf("the sample started from BLUE-9997 lacks its description:\n%s", s.test.sample.Text)
+	}
+	if got := f.PageItems(); got != pickItems {
+		t.Errorf("%d items listed after starting a sample; want only the first page's %d", got, pickItems)
+	}
+}

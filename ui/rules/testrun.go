@@ -37,7 +37,6 @@ type testRun struct {
 	run     *widget.Button
 	result  *widget.RichText
 	help    *widget.Label
-	items   []item.Item
 	options []string // the picker's choices, "KEY — title"
 	loaded  bool
 	last    *agent.RuleTestResult // the latest result, for tests
@@ -79,27 +78,23 @@ func (t *testRun) build(s *Screen) fyne.CanvasObject {
 
 func layoutSpacer() fyne.CanvasObject { return widget.NewLabel("") }
 
-// shown loads the items to pick from the first time the tab opens.
+// shown loads the items to pick from the first time the tab opens: one page of the newest.
 func (t *testRun) shown() {
 	if t.loaded {
 		return
 	}
 	t.loaded = true
-	var items []item.Item
+	var page agent.ItemPage
 	t.s.host.Call("list items to test on", func(ctx context.Context) (err error) {
-		items, err = t.s.agent.Items(ctx)
+		page, err = t.s.agent.ItemPage(ctx, 0, pickItems)
 		return err
 	}, func(err error) {
 		if err != nil {
 			t.loaded = false
 			return
 		}
-		if len(items) > pickItems {
-			items = items[:pickItems]
-		}
-		t.items = items
-		opts := make([]string, len(items))
-		for i, it := range items {
+		opts := make([]string, len(page.Items))
+		for i, it := range page.Items {
 			opts[i] = it.Key + " — " + it.Title
 		}
 		t.options = opts
@@ -126,19 +121,28 @@ func (t *testRun) key() string {
 	return strings.TrimSpace(k)
 }
 
-// fillSample starts the incoming sample from the chosen item's fields.
+// fillSample starts the incoming sample from the chosen item's fields (read in full), or
+// from a made-up replica when no item is chosen.
 func (t *testRun) fillSample() {
-	key := t.key()
-	i := slices.IndexFunc(t.items, func(it item.Item) bool { return it.Key == key })
-	var r item.Replica
-	if i >= 0 {
-		it := t.items[i]
-		r = item.Replica{Title: it.Title, Description: it.Description, Status: it.Status, Priority: it.Priority, Labels: it.Labels, Custom: it.Custom}
-	} else {
-		r = item.Replica{Title: "A title from the partner", Status: "open"}
+	show := func(r item.Replica) {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		t.sample.SetText(string(b))
 	}
-	b, _ := json.MarshalIndent(r, "", "  ")
-	t.sample.SetText(string(b))
+	key := t.key()
+	if key == "" {
+		show(item.Replica{Title: "A title from the partner", Status: "open"})
+		return
+	}
+	var it item.Item
+	t.s.host.Call("read "+key, func(ctx context.Context) (err error) {
+		it, err = t.s.agent.Item(ctx, key)
+		return err
+	}, func(err error) {
+		if err != nil {
+			return // the host says what went wrong
+		}
+		show(item.Replica{Title: it.Title, Description: it.Description, Status: it.Status, Priority: it.Priority, Labels: it.Labels, Custom: it.Custom})
+	})
 }
 
 func (t *testRun) start() {

@@ -31,6 +31,8 @@ type Fake struct {
 	items    []item.Item
 	now      time.Time
 
+	pageReads int // items ItemPage returned
+
 	// Tests are the test runs asked for, in order.
 	Tests []TestCall
 	// Author names the operator in saved versions.
@@ -66,7 +68,7 @@ func (f *Fake) Failing(method string, err error) {
 	f.fail[method] = err
 }
 
-// SetItems sets the items Items returns and test runs read.
+// SetItems sets the items (newest first) that ItemPage and Item return and test runs read.
 func (f *Fake) SetItems(items []item.Item) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -303,11 +305,40 @@ func (f *Fake) TestRule(ctx context.Context, connID, dir string, d agent.RuleDra
 	return res, nil
 }
 
-func (f *Fake) Items(ctx context.Context) ([]item.Item, error) {
+func (f *Fake) ItemPage(ctx context.Context, offset, limit int) (agent.ItemPage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.failure("Items"); err != nil {
-		return nil, err
+	if err := f.failure("ItemPage"); err != nil {
+		return agent.ItemPage{}, err
 	}
-	return append([]item.Item(nil), f.items...), nil
+	if limit <= 0 {
+		limit = 100
+	}
+	page := agent.ItemPage{Total: len(f.items)}
+	for _, it := range f.items[min(offset, len(f.items)):min(offset+limit, len(f.items))] {
+		page.Items = append(page.Items, it.Summary())
+	}
+	f.pageReads += len(page.Items)
+	return page, nil
+}
+
+func (f *Fake) Item(ctx context.Context, key string) (item.Item, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failure("Item"); err != nil {
+		return item.Item{}, err
+	}
+	for _, it := range f.items {
+		if it.Key == key {
+			return it.Clone(), nil
+		}
+	}
+	return item.Item{}, fmt.Errorf("no item %s", key)
+}
+
+// PageItems is how many items the fake's ItemPage has returned in all.
+func (f *Fake) PageItems() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pageReads
 }
