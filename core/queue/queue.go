@@ -444,7 +444,11 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 		if err != nil {
 			return err
 		}
+		// An item whose oldest event failed is held: its later events wait. But those its
+		// failed attempt acted on with it (still in flight) come along when it is due, so its
+		// retry writes, and looks for, what that attempt wrote.
 		held := make(map[string]bool)
+		retrying := make(map[string]bool)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if limit > 0 && len(out) == limit {
@@ -455,6 +459,9 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 				return err
 			}
 			if held[e.ItemKey] {
+				if retrying[e.ItemKey] && e.InFlight {
+					out = append(out, e)
+				}
 				continue
 			}
 			if e.Failed {
@@ -462,6 +469,7 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 				if !e.due(now) {
 					continue
 				}
+				retrying[e.ItemKey] = true
 			}
 			out = append(out, e)
 		}

@@ -217,6 +217,28 @@ func TestReadyAfterAckUnblocks(t *testing.T) {
 	checkIDs(t, "Ready after ack", ready(t, q, t0), "A-2")
 }
 
+// A failed attempt that acted on an item's later events with its first (an engine folds an
+// item's consecutive changes into one write) brings them along when it is retried, so the
+// retry writes, and looks for, what the failed attempt wrote; the item's events the attempt
+// did not act on still wait.
+func TestReadyBringsAFailedAttemptsEventsAlong(t *testing.T) {
+	st, q := newQueue(t, "in/c1")
+	stored := appendEvents(t, st, q, ev("A", 1), ev("B", 1), ev("A", 2), ev("C", 1), ev("A", 3))
+	if err := st.DB().Update(func(tx *bolt.Tx) error { return q.Start(tx, stored[0].Seq, stored[2].Seq) }); err != nil {
+		t.Fatal(err)
+	}
+	fail(t, st, q, stored[0].Seq, transientErr{}, t0)
+	checkIDs(t, "Ready before the retry time", ready(t, q, t0), "B-1", "C-1")
+	got, err := q.Ready(t0.Add(time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIDs(t, "Ready at the retry time", ids(got), "A-1", "B-1", "A-2", "C-1")
+	if len(got) == 4 && (!got[0].Retried() || !got[2].InFlight) {
+		t.Errorf("the retry's events: %+v and %+v; want A-1 retried and A-2 still in flight", got[0], got[2])
+	}
+}
+
 func TestFailSchedule(t *testing.T) {
 	st, q := newQueue(t, "out/c1")
 	seq := appendEvents(t, st, q, ev("A", 1))[0].Seq
