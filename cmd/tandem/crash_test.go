@@ -371,8 +371,10 @@ func runCrash(t *testing.T, cfg crashConfig) {
 	}
 	dev.start(t)
 
+	// The RT driver is a person at RT: it waits as long as RT takes (a loaded machine with a
+	// long chaos run once kept it past 30 s), since a create it gave up on could not be retried.
 	rd := &rtDriver{srv: srv, ids: map[string]string{}, user: "dee",
-		hc: httpx.New(httpx.Config{Tracker: "RT", Auth: httpx.BasicAuth("dee", "dee-password"), Timeout: 30 * time.Second})}
+		hc: httpx.New(httpx.Config{Tracker: "RT", Auth: httpx.BasicAuth("dee", "dee-password"), Timeout: 3 * time.Minute})}
 
 	// What the drivers did, per item tag: the final title, and each side's comments in order.
 	var mu sync.Mutex
