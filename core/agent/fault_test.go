@@ -19,11 +19,13 @@ import (
 	"github.com/tandemsync/tandem/core/trackers/rt/rttest"
 )
 
-// faultyRT stands in front of a real RT and spoils a fifth of the writes: it answers 500 or
+// faultyRT stands in front of a real RT and spoils a third of the writes: it answers 500 or
 // 429 with Retry-After before passing them on, or passes them on and then loses the answer
-// (500); and it holds the answer to one write in twenty past the client's timeout (10 s, so
-// that RT itself, slow on a busy machine, does not overrun it: a create RT has not finished
-// when the retry looks for it is the one case no connector can see, see the README).
+// (500), answers garbage (HTML where JSON belongs, cut short) or closes the connection in the
+// middle of the answer; and it holds the answer to one write in twenty past the client's
+// timeout (10 s, so that RT itself, slow on a busy machine, does not overrun it: a create RT
+// has not finished when the retry looks for it is the one case no connector can see, see the
+// README).
 type faultyRT struct {
 	rp   *httputil.ReverseProxy
 	hold time.Duration
@@ -53,6 +55,10 @@ func (f *faultyRT) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fault = "lost answer"
 	case roll < 5:
 		fault = "hang"
+	case roll < 6:
+		fault = "garbage"
+	case roll < 7:
+		fault = "closed"
 	}
 	f.counts[fault]++
 	f.mu.Unlock()
@@ -62,6 +68,23 @@ func (f *faultyRT) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "429":
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "slow down (injected)", http.StatusTooManyRequests)
+	case "garbage", "closed":
+		rec := httptest.NewRecorder()
+		f.rp.ServeHTTP(rec, r)  // RT acts on it
+		if fault == "garbage" { // and the answer is not what an API answers
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte("<html><body>502 Bad Gateway from a proxy that thinks it is fine</body></html>{\"id\":"))
+			return
+		}
+		// or the connection closes in the middle of the answer
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		buf.WriteString("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"id\": ")
+		buf.Flush()
+		conn.Close()
 	case "lost answer", "hang":
 		rec := httptest.NewRecorder()
 		f.rp.ServeHTTP(rec, r) // RT acts on it
@@ -172,7 +195,7 @@ func TestFaultyTrackerEndsWithEverythingAppliedOnce(t *testing.T) {
 	faulty.mu.Lock()
 	defer faulty.mu.Unlock()
 	t.Logf("writes seen by the faulty RT: %v", faulty.counts)
-	if faulty.counts["500"]+faulty.counts["429"]+faulty.counts["lost answer"] == 0 || faulty.counts["hang"] == 0 {
+	if faulty.counts["500"]+faulty.counts["429"]+faulty.counts["lost answer"] == 0 || faulty.counts["hang"] == 0 || faulty.counts["garbage"]+faulty.counts["closed"] == 0 {
 		t.Errorf("the run saw too few faults to mean anything: %v", faulty.counts)
 	}
 }

@@ -82,12 +82,14 @@ func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult 
 		}
 	}
 	var posted []item.Comment
+	postFailed := false
 	for i, c := range w.NewComments {
 		if _, ok := already[i]; ok {
 			continue
 		}
 		if err := t.comment(ctx, id, c); err != nil {
 			res.Err = fmt.Errorf("add comment to ticket %d: %w", id, err)
+			postFailed = true
 			break
 		}
 		posted = append(posted, c)
@@ -100,7 +102,15 @@ func (t *Tracker) apply(ctx context.Context, w engine.Write) engine.WriteResult 
 			res.Err = err
 		}
 	}
-	ids, err := t.markOwn(ctx, id, posted)
+	var ids []string
+	var err error
+	if postFailed && len(posted) > 0 {
+		// The failed post may have landed all the same (its answer lost): then the newest
+		// comments are not the ones posted, in order. Each posted one is found by its text.
+		ids, err = t.findPosted(ctx, id, posted, w.Known)
+	} else {
+		ids, err = t.markOwn(ctx, id, posted)
+	}
 	if err != nil && res.Err == nil {
 		res.Err = fmt.Errorf("ticket %d: find the comments just added: %w", id, err)
 	}
@@ -132,6 +142,26 @@ func (t *Tracker) postedBefore(ctx context.Context, id int64, added []item.Comme
 		return nil, err
 	}
 	return connector.PostedBefore(added, it.Comments, known), nil
+}
+
+// findPosted answers the ids of the comments just posted to ticket id, in order, each found
+// by its kind, author and text (postedBefore), or none when any is not found: the retry finds
+// them then. It also sets the echo mark, as markOwn does.
+func (t *Tracker) findPosted(ctx context.Context, id int64, posted []item.Comment, known map[string]bool) ([]string, error) {
+	if _, err := t.markOwn(ctx, id, nil); err != nil {
+		return nil, err
+	}
+	found, err := t.postedBefore(ctx, id, posted, known)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(posted))
+	for i := range posted {
+		if ids[i] = found[i]; ids[i] == "" {
+			return nil, fmt.Errorf("found %d of the %d comments just added", len(found), len(posted))
+		}
+	}
+	return ids, nil
 }
 
 // QueueField is the custom field under which a ticket's queue is read and written: a rule
