@@ -25,8 +25,15 @@ type appRun struct {
 // its CPU time over idle and its resident memory from /proc.
 func measureApp(b *testing.B, bin, dir string, settle, idle time.Duration) appRun {
 	b.Helper()
+	return measureWindow(b, "^Tandem", dir, settle, idle, bin, "--data-dir", dir, "--listen", freeAddr(b), "--name", "Blue")
+}
+
+// measureWindow runs command under a fresh Xvfb until a window titled title shows, lets it
+// settle, then measures its idle CPU and its memory; name labels the memory log line.
+func measureWindow(b *testing.B, title, name string, settle, idle time.Duration, command ...string) appRun {
+	b.Helper()
 	display := startXvfb(b)
-	app := exec.Command(bin, "--data-dir", dir, "--listen", freeAddr(b), "--name", "Blue")
+	app := exec.Command(command[0], command[1:]...)
 	app.Env = append(os.Environ(), "DISPLAY="+display, "LANG="+utf8Locale(), "LC_ALL="+utf8Locale(),
 		"XDG_CONFIG_HOME="+filepath.Join(b.TempDir(), "config"))
 	var out bytes.Buffer
@@ -40,7 +47,7 @@ func measureApp(b *testing.B, bin, dir string, settle, idle time.Duration) appRu
 		_ = app.Process.Kill()
 		<-exited
 	}()
-	waitForWindow(b, display, "^Tandem", exited, &out)
+	waitForWindow(b, display, title, exited, &out)
 	time.Sleep(settle)
 	pid := app.Process.Pid
 	t0, c0 := time.Now(), cpuTicks(b, pid)
@@ -56,7 +63,7 @@ func measureApp(b *testing.B, bin, dir string, settle, idle time.Duration) appRu
 				}
 			}
 		}
-		b.Logf("%s: %s", filepath.Base(dir), strings.Join(parts, ", "))
+		b.Logf("%s: %s", filepath.Base(name), strings.Join(parts, ", "))
 	}
 	return appRun{
 		rssMiB: float64(rssKiB(b, pid)) / 1024,
@@ -94,7 +101,8 @@ func rssKiB(b *testing.B, pid int) int64 {
 
 // BenchmarkAppAtScale runs the real app (the binary, under Xvfb) on an agent with 10,000 items
 // and 100,000 queued events, and on an empty agent in the same run as the baseline, and reports
-// the app's resident memory and its idle CPU as ratios to the empty agent's. It needs Xvfb and
+// the app's resident memory and its idle CPU as ratios to the empty agent's, beside a bare Fyne
+// window's idle CPU (testdata/barefyne: the floor of any Fyne app here). It needs Xvfb and
 // the OS keychain (make bench runs it in a D-Bus session with gnome-keyring).
 func BenchmarkAppAtScale(b *testing.B) {
 	if _, err := exec.LookPath("Xvfb"); err != nil {
@@ -108,6 +116,10 @@ func BenchmarkAppAtScale(b *testing.B) {
 	bin := filepath.Join(root, "tandem")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	bare := filepath.Join(root, "barefyne")
+	if out, err := exec.Command("go", "build", "-o", bare, "./testdata/barefyne").CombinedOutput(); err != nil {
+		b.Fatalf("go build barefyne: %v\n%s", err, out)
 	}
 	settle, idle := 20*time.Second, 60*time.Second
 	if s := os.Getenv("TANDEM_BENCH_IDLE"); s != "" {
@@ -127,8 +139,10 @@ func BenchmarkAppAtScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("prepared 10,000 items and 100,000 queued events in %v", time.Since(start).Round(time.Second))
+		floor := measureWindow(b, "^Bare Fyne", "bare Fyne window", settle, idle, bare)
 		base := measureApp(b, bin, empty, settle, idle)
 		big := measureApp(b, bin, loaded, settle, idle)
+		b.Logf("bare Fyne window (the floor of any idle Fyne app here): idle CPU %.2f%% of a core", 100*floor.cpu)
 		b.Logf("empty agent:  RSS %.0f MiB, idle CPU %.2f%% of a core", base.rssMiB, 100*base.cpu)
 		b.Logf("with backlog: RSS %.0f MiB, idle CPU %.2f%% of a core", big.rssMiB, 100*big.cpu)
 		b.ReportMetric(big.rssMiB, "MiB-rss")
@@ -136,6 +150,7 @@ func BenchmarkAppAtScale(b *testing.B) {
 		b.ReportMetric(big.rssMiB/base.rssMiB, "rss-ratio")
 		b.ReportMetric(100*big.cpu, "%cpu-idle")
 		b.ReportMetric(100*base.cpu, "%cpu-idle-empty")
+		b.ReportMetric(100*floor.cpu, "%cpu-idle-bare-fyne")
 		if base.cpu > 0 {
 			b.ReportMetric(big.cpu/base.cpu, "cpu-ratio")
 		}
