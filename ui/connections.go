@@ -186,7 +186,7 @@ func detailHead() (title, id *widget.Label, idRow *fyne.Container, status, probl
 	title.SizeName = theme.SizeNameSubHeadingText
 	title.Truncation = fyne.TextTruncateEllipsis
 	id, idRow = copyable("", func(shown string) string { return strings.TrimPrefix(shown, agentIDPrefix) })
-	id.Importance = widget.LowImportance
+	id.TextStyle = fyne.TextStyle{Monospace: true}
 	status = widget.NewLabel("")
 	problem = widget.NewLabel("")
 	problem.Wrapping = fyne.TextWrapWord
