@@ -16,7 +16,7 @@ import (
 const editorSource = "package rules\n\nfunc Outgoing(ctx tandem.Context) {\n\tfoo := ctx.Item.Title\n\tctx.Log(foo)\n}"
 
 // newTestEditor shows an editor with src in a window of the given size and focuses it.
-func newTestEditor(t *testing.T, src string, size fyne.Size) (*codeEditor, fyne.Window) {
+func newTestEditor(t testing.TB, src string, size fyne.Size) (*codeEditor, fyne.Window) {
 	t.Helper()
 	test.NewTempApp(t)
 	e := newCodeEditor()
@@ -334,4 +334,42 @@ func TestEditorSelectAll(t *testing.T) {
 	if e.Text() != "x" {
 		t.Errorf("typing over everything: %q", e.Text())
 	}
+}
+
+// BenchmarkEditorDragSelect: one pointer move of a drag selection over a 400-line script,
+// against the same move when the source is lexed again at every render (as before the
+// lexing was kept between edits), and against a typed character (which must lex again).
+func BenchmarkEditorDragSelect(b *testing.B) {
+	var src strings.Builder
+	for range 50 {
+		src.WriteString(editorSource[len("package rules\n\n"):] + "\n\n")
+	}
+	for _, c := range []struct {
+		name  string
+		relex bool
+	}{{"lexed once", false}, {"lexed every move (baseline)", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			e, _ := newTestEditor(b, src.String(), fyne.NewSize(800, 600))
+			from := cellPos(e, 2, 4)
+			b.ResetTimer()
+			for i := range b.N {
+				if c.relex {
+					e.types = nil
+				}
+				to := cellPos(e, 5+i%20, 10)
+				e.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: to}, Dragged: fyne.NewDelta(to.X-from.X, to.Y-from.Y)})
+			}
+		})
+	}
+	b.Run("typing a character", func(b *testing.B) {
+		e, _ := newTestEditor(b, src.String(), fyne.NewSize(800, 600))
+		b.ResetTimer()
+		for i := range b.N {
+			if i%2 == 0 {
+				e.TypedRune('x')
+			} else {
+				e.TypedKey(&fyne.KeyEvent{Name: fyne.KeyBackspace})
+			}
+		}
+	})
 }
