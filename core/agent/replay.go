@@ -20,15 +20,27 @@ var replayBucket = []byte("replay")
 type replayStore struct{ st *store.Store }
 
 func (r replayStore) Remember(key string, forgetAt time.Time) error {
+	// store.Update, not bbolt's Batch: Batch waits up to 10 ms to gather writes, which every
+	// request would pay; store.Update commits at once when nothing else is being committed, and
+	// shares the next commit with the agent's other writes when something is.
+	return r.st.Update(r.put(key, forgetAt))
+}
+
+func (r replayStore) put(key string, forgetAt time.Time) func(*bolt.Tx) error {
 	k := append(store.U64(uint64(forgetAt.UnixNano())), key...)
-	// Update, not Batch: Batch waits up to 10 ms to gather writes, which every request would pay.
-	return r.st.DB().Update(func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(replayBucket)
 		if err != nil {
 			return err
 		}
 		return b.Put(k, nil)
-	})
+	}
+}
+
+// RememberLater implements transport.ReplayLater: the token id is committed with the
+// request's own write (the batch it carried), or when wait is called.
+func (r replayStore) RememberLater(key string, forgetAt time.Time) (wait func() error) {
+	return r.st.UpdateLater(r.put(key, forgetAt))
 }
 
 func (r replayStore) Recall(now time.Time) (map[string]time.Time, error) {

@@ -393,7 +393,7 @@ func (e *Engine) Receive(ctx context.Context, events []queue.Event) (uint64, err
 	for i, ev := range events {
 		in[i] = queue.Event{ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created}
 	}
-	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+	err := e.opt.Store.Update(func(tx *bolt.Tx) error {
 		_, err := e.opt.Inbox.AppendUnique(tx, in)
 		return err
 	})

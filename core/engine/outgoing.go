@@ -228,7 +228,7 @@ func (e *Engine) outgoing(ctx context.Context, it item.Item, t twin) (pending, b
 func (e *Engine) enqueue(out []pending, cursor *string) error {
 	var outs []Outcome
 	defer func() { e.record(outs) }()
-	return e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
+	return e.opt.Store.Update(func(tx *bolt.Tx) error {
 		outs = outs[:0]
 		evs := make([]queue.Event, 0, len(out))
 		for _, p := range out {
@@ -376,6 +376,20 @@ func deletedSince(sent map[string]bool, it item.Item) []string {
 func (e *Engine) deliverLoop(ctx context.Context) {
 	backoff := time.Duration(0)
 	var probeGap time.Duration // between probes of an unreachable partner; grows while it stays away
+	// The partner's answer to a batch is committed (the events acked) while the next batch
+	// goes out, so a change does not wait for its predecessor's fsync. An ack lost to a crash
+	// only means those events are sent again, and the partner, which remembers event ids,
+	// skips them. acking holds the seqs of the batch whose ack is being committed (Ready still
+	// returns them until it is); one ack at a time.
+	var acking map[uint64]bool
+	var ackDone chan struct{}
+	finishAck := func() {
+		if ackDone != nil {
+			<-ackDone
+			acking, ackDone = nil, nil
+		}
+	}
+	defer finishAck()
 	for {
 		evs, err := e.opt.Outbox.Ready(time.Now(), e.opt.BatchSize)
 		if err != nil {
@@ -387,6 +401,9 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 		}
 		batch := evs[:0:0]
 		for _, ev := range evs {
+			if acking[ev.Seq] {
+				continue
+			}
 			if ev.Kind == KindResync {
 				if err := e.resync(ctx, ev); err != nil {
 					e.failOut(ev, err)
@@ -396,6 +413,10 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			batch = append(batch, ev)
 		}
 		if len(batch) == 0 {
+			if ackDone != nil {
+				finishAck() // what Ready gave is being acked: look again once it is
+				continue
+			}
 			if !wait(ctx, time.Second, e.opt.Outbox.Notify()) {
 				return
 			}
@@ -410,6 +431,7 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			e.setErr(fmt.Errorf("deliver to partner: %w", err))
 			var p interface{ Permanent() bool }
 			if errors.As(err, &p) && p.Permanent() {
+				finishAck()
 				for _, ev := range batch {
 					e.failOut(ev, err)
 				}
@@ -425,29 +447,46 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			continue
 		}
 		backoff, probeGap = 0, 0
-		var acked []uint64
+		e.setErr(nil)
+		var acked []queue.Event
 		for _, ev := range batch {
 			if ev.Seq <= highest {
-				acked = append(acked, ev.Seq)
+				acked = append(acked, ev)
 			}
 		}
-		err = e.opt.Store.DB().Update(func(tx *bolt.Tx) error { return e.opt.Outbox.Ack(tx, acked...) })
-		if err != nil {
-			e.log.Error("ack outbox", "err", err)
+		finishAck()
+		if len(acked) == 0 {
 			continue
 		}
-		e.sent.Add(uint64(len(acked)))
-		e.setErr(nil)
-		took := time.Since(start)
-		outs := make([]Outcome, 0, len(batch))
-		for _, ev := range batch {
-			if ev.Seq <= highest {
-				outs = append(outs, Outcome{Direction: "out", Event: ev, Local: ev.ItemKey, Result: ResultSent, Duration: took, RuleVersion: ev.Rule, Logs: ev.Logs})
-			}
+		acking, ackDone = make(map[uint64]bool, len(acked)), make(chan struct{})
+		for _, ev := range acked {
+			acking[ev.Seq] = true
 		}
-		e.record(outs)
-		e.log.Info("sent events to the partner", "events", len(acked), "through_seq", highest)
+		go func(done chan struct{}) { // owned by this loop, which waits for it (finishAck)
+			defer close(done)
+			e.ackSent(acked, highest, time.Since(start))
+		}(ackDone)
 	}
+}
+
+// ackSent removes events the partner stored from the outbox and records them as sent.
+func (e *Engine) ackSent(acked []queue.Event, highest uint64, took time.Duration) {
+	seqs := make([]uint64, len(acked))
+	for i, ev := range acked {
+		seqs[i] = ev.Seq
+	}
+	err := e.opt.Store.Update(func(tx *bolt.Tx) error { return e.opt.Outbox.Ack(tx, seqs...) })
+	if err != nil {
+		e.log.Error("ack outbox", "err", err)
+		return
+	}
+	e.sent.Add(uint64(len(acked)))
+	outs := make([]Outcome, len(acked))
+	for i, ev := range acked {
+		outs[i] = Outcome{Direction: "out", Event: ev, Local: ev.ItemKey, Result: ResultSent, Duration: took, RuleVersion: ev.Rule, Logs: ev.Logs}
+	}
+	e.record(outs)
+	e.log.Info("sent events to the partner", "events", len(acked), "through_seq", highest)
 }
 
 // Waiting for an unreachable partner: probes start every probeEvery and space out to probeMax

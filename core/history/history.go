@@ -312,8 +312,9 @@ func (h *Store) Flush() error {
 }
 
 // write stores a batch, its tallies, its captures and a pending gap in one transaction.
+// It may share its commit with the agent's other writes (store.Update), and so run again.
 func (h *Store) write(batch []Record, gap *Gap) error {
-	return h.st.DB().Update(func(tx *bolt.Tx) error {
+	return h.st.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(rootBucket)
 		recs, keys, minutes := root.Bucket(recordsBucket), root.Bucket(keysBucket), root.Bucket(minutesBucket)
 		recs.FillPercent, keys.FillPercent = 0.95, 0.9

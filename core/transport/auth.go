@@ -150,6 +150,14 @@ type ReplayStore interface {
 	Forget(t time.Time) error
 }
 
+// ReplayLater is a ReplayStore that can also make an entry durable with the request's own
+// first write rather than in a commit of its own: RememberLater queues the entry for the
+// store's next commit, and wait returns once it is durable (committing it if nothing else
+// has). The events endpoint uses it, so a batch and its token id cost one fsync, not two.
+type ReplayLater interface {
+	RememberLater(key string, forgetAt time.Time) (wait func() error)
+}
+
 // errReplayed and errReplayQuota are the replay cache's refusals.
 var (
 	errReplayed      = errors.New("token was already used (replayed jti)")
@@ -192,7 +200,12 @@ func peerOf(key string) string {
 // add records peer's jti, durably when there is a store, or says why it cannot. The entry is
 // reserved in memory first, so the same jti arriving twice at once is refused, and written
 // to the store outside the lock, so requests do not queue behind each other's disk writes.
-func (c *replayCache) add(peer identity.ID, tok token, now time.Time) error {
+//
+// With later, and a store that implements ReplayLater, the entry is only queued for the
+// store's next commit, which the request's own write makes; the request must call durable
+// before it answers (it returns errReplayPersist when the entry could not be written).
+// Otherwise the entry is durable when add returns and durable does nothing.
+func (c *replayCache) add(peer identity.ID, tok token, now time.Time, later bool) (durable func() error, err error) {
 	key := peer.String() + "/" + tok.jti
 	p := peer.String()
 	c.mu.Lock()
@@ -205,31 +218,44 @@ func (c *replayCache) add(peer identity.ID, tok token, now time.Time) error {
 	switch {
 	case dup:
 		c.mu.Unlock()
-		return errReplayed
+		return nil, errReplayed
 	case c.perPeer[p] >= c.quota:
 		c.mu.Unlock()
-		return errReplayQuota
+		return nil, errReplayQuota
 	case len(c.seen) >= maxReplayEntries:
 		c.mu.Unlock()
-		return errReplayFull
+		return nil, errReplayFull
 	}
 	c.seen[key] = tok.forgetAt
 	c.perPeer[p]++
 	c.mu.Unlock()
+	done := func() error { return nil }
 	if c.store == nil {
-		return nil
+		return done, nil
 	}
 	if pruned {
 		c.store.Forget(now)
 	}
-	if err := c.store.Remember(key, tok.forgetAt); err != nil {
+	failed := func(err error) error {
 		c.mu.Lock()
 		delete(c.seen, key)
 		c.perPeer[p]--
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %v", errReplayPersist, err)
 	}
-	return nil
+	if rl, ok := c.store.(ReplayLater); ok && later {
+		wait := rl.RememberLater(key, tok.forgetAt)
+		return func() error {
+			if err := wait(); err != nil {
+				return failed(err)
+			}
+			return nil
+		}, nil
+	}
+	if err := c.store.Remember(key, tok.forgetAt); err != nil {
+		return nil, failed(err)
+	}
+	return done, nil
 }
 
 // prune forgets what has expired; the caller holds mu.

@@ -131,42 +131,99 @@ func (m *memReplay) Forget(t time.Time) error {
 	return nil
 }
 
-// A token captured in flight cannot be replayed after the server restarts.
+// laterReplay is a memReplay that also implements ReplayLater, as the agent's does: an entry
+// queued with RememberLater is durable once its wait returns. fail makes those writes fail.
+type laterReplay struct {
+	memReplay
+	fail   error
+	queued int // entries queued and not yet durable
+}
+
+func (m *laterReplay) RememberLater(key string, at time.Time) (wait func() error) {
+	m.mu.Lock()
+	m.queued++
+	m.mu.Unlock()
+	return func() error {
+		m.mu.Lock()
+		m.queued--
+		m.mu.Unlock()
+		if m.fail != nil {
+			return m.fail
+		}
+		return m.Remember(key, at)
+	}
+}
+
+// A token captured in flight cannot be replayed after the server restarts: with a store that
+// writes the token id before the handler runs, and with one that writes it with the
+// handler's own write (ReplayLater, used for batches), before the answer.
 func TestSecurityReplayAfterRestart(t *testing.T) {
-	store := &memReplay{m: map[string]time.Time{}}
-	server, client := newIdentity(t), newIdentity(t)
-	p := &peers{pins: map[string]identity.ID{conn: client.ID}}
+	for _, later := range []bool{false, true} {
+		t.Run(fmt.Sprint("later=", later), func(t *testing.T) {
+			server, client, tok := replayParties(t)
+			var store ReplayStore = &memReplay{m: map[string]time.Time{}}
+			lr := &laterReplay{memReplay: memReplay{m: map[string]time.Time{}}}
+			if later {
+				store = lr
+			}
+			code, in := sendOnce(t, store, server, client, tok)
+			if code != 0 || in.stored() != 1 {
+				t.Fatalf("first use: status %d, stored %d", code, in.stored())
+			}
+			if later && (lr.queued != 0 || len(lr.m) != 1) {
+				t.Errorf("after the answer: %d token ids queued, %d durable; want 0 and 1", lr.queued, len(lr.m))
+			}
+			code, in = sendOnce(t, store, server, client, tok) // a new server process, the same database
+			if code != http.StatusUnauthorized || in.callCount() != 0 {
+				t.Errorf("the token replayed after a restart: status %d, handler calls %d; want 401 and none", code, in.callCount())
+			}
+		})
+	}
+}
+
+// A batch whose token id cannot be written is answered 503, not 200, though the handler ran:
+// the sender keeps the batch and sends it again (the receiver skips the events it has).
+func TestSecurityBatchAnsweredOnlyOnceItsTokenIsDurable(t *testing.T) {
+	store := &laterReplay{memReplay: memReplay{m: map[string]time.Time{}}, fail: errors.New("disk full")}
+	server, client, tok := replayParties(t)
+	code, in := sendOnce(t, store, server, client, tok)
+	if code != http.StatusServiceUnavailable || in.callCount() != 1 {
+		t.Errorf("status %d, handler calls %d; want 503 after the handler's 1", code, in.callCount())
+	}
+}
+
+// replayParties are a server, a client pinned to conn and a token of the client's for it.
+func replayParties(t *testing.T) (server, client *identity.Identity, tok string) {
+	server, client = newIdentity(t), newIdentity(t)
 	tok, err := issueToken(client, server.ID, conn, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return server, client, tok
+}
+
+// sendOnce starts server on store, posts one batch from client with tok, and stops it.
+func sendOnce(t *testing.T, store ReplayStore, server, client *identity.Identity, tok string) (int, *inbox) {
+	t.Helper()
+	p := &peers{pins: map[string]identity.ID{conn: client.ID}}
 	body, _ := json.Marshal(batchRequest{Events: events(1, 1)})
-	send := func() (int, *inbox) {
-		in := newInbox()
-		srv, err := NewServer(server, p, in, ServerOptions{Replay: store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx, ln) }()
-		defer func() { cancel(); <-done }()
-		c := NewClient(client, server.ID, "https://"+ln.Addr().String(), conn)
-		defer c.Close()
-		err = c.do(context.Background(), http.MethodPost, c.connPath("/events"), body, "Bearer "+tok, nil)
-		return statusCode(err), in
+	in := newInbox()
+	srv, err := NewServer(server, p, in, ServerOptions{Replay: store})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code, in := send(); code != 0 || in.stored() != 1 {
-		t.Fatalf("first use: status %d, stored %d", code, in.stored())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	code, in := send() // a new server process, the same database
-	if code != http.StatusUnauthorized || in.callCount() != 0 {
-		t.Errorf("the token replayed after a restart: status %d, handler calls %d; want 401 and none", code, in.callCount())
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	c := NewClient(client, server.ID, "https://"+ln.Addr().String(), conn)
+	defer c.Close()
+	err = c.do(context.Background(), http.MethodPost, c.connPath("/events"), body, "Bearer "+tok, nil)
+	return statusCode(err), in
 }
 
 // A partner flooding requests gets 429 with Retry-After; the handler sees only what the rate

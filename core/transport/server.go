@@ -33,9 +33,15 @@ const (
 )
 
 // Defaults for ServerOptions.
+//
+// The rate per partner bounds requests, not work: a batch carries up to 256 events. A partner
+// sends each change as it happens while it keeps up, so 200 changes a second are about 200
+// requests a second; the limit was 50, which turned a steady 200 changes/s into 1 s holds
+// (429 with Retry-After) every few seconds. 300 a second stays within the replay quota
+// (300 x 40 s a token id is kept = 12,000 of 20,000).
 const (
-	DefaultRatePerPartner  = 50.0 // requests a second, sustained
-	DefaultBurstPerPartner = 200
+	DefaultRatePerPartner  = 300.0 // requests a second, sustained
+	DefaultBurstPerPartner = 600
 	DefaultConnsPerAddr    = 32
 	DefaultPairRatePerAddr = 1.0 // /v1/pair requests a second from one address, sustained
 	DefaultPairBurst       = 10
@@ -141,7 +147,9 @@ func NewServer(id *identity.Identity, peers Peers, h Handler, opt ServerOptions)
 		mux:     http.NewServeMux(),
 	}
 	s.mux.HandleFunc("POST /v1/pair", s.handlePair)
-	s.mux.HandleFunc("POST /v1/connections/{id}/events", s.authed(s.handleEvents))
+	// A batch's token id is made durable with the batch (see replayCache.add); every other
+	// request's before the handler runs.
+	s.mux.HandleFunc("POST /v1/connections/{id}/events", s.authedWith(s.handleEvents, true))
 	s.mux.HandleFunc("GET /v1/connections/{id}/events", s.authed(s.handlePull))
 	s.mux.HandleFunc("GET /v1/connections/{id}/status", s.authed(s.handleStatus))
 	s.mux.HandleFunc("PUT /v1/connections/{id}/state", s.authed(s.handleState))
@@ -311,6 +319,15 @@ func (s *Server) admit(raw net.Conn, cs tls.ConnectionState) error {
 // the token unused. 401 for a token that fails, 403 for a key or address the connection does
 // not admit, 429 beyond the rate. Refusals are cheap and logged once per peer and interval.
 func (s *Server) authed(next func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return s.authedWith(next, false)
+}
+
+// authedWith is authed; with later, the token id is made durable in the handler's first write
+// to the agent's store (one commit for both, see ReplayLater) and, in any case, before the
+// handler's answer goes out: a request that took effect or was answered is never accepted
+// again, even after a restart. A request whose token id could not be written is answered 503
+// in place of the handler's answer.
+func (s *Server) authedWith(next func(http.ResponseWriter, *http.Request, string), later bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		connID := r.PathValue("id")
 		peer, key, err := peerIdentity(r.TLS)
@@ -347,7 +364,8 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, string)) h
 			return
 		}
 		// Only now, with the key pinned to this very connection, does the token id take room.
-		switch err := s.replay.add(peer, tok, s.verify.now()); {
+		durable, err := s.replay.add(peer, tok, s.verify.now(), later)
+		switch {
 		case err == nil:
 		case errors.Is(err, errReplayed):
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
@@ -362,9 +380,58 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, string)) h
 			s.reject(w, r, http.StatusServiceUnavailable, peer, "too many requests; retry later", err)
 			return
 		}
-		next(w, r, connID)
+		if !later {
+			next(w, r, connID)
+			return
+		}
+		dw := &durableWriter{ResponseWriter: w, durable: durable, refuse: func(err error) {
+			setRetryAfter(w, time.Minute)
+			s.reject(w, r, http.StatusServiceUnavailable, peer, "too many requests; retry later", err)
+		}}
+		next(dw, r, connID)
+		dw.settle(http.StatusOK)
 	}
 }
+
+// durableWriter holds a handler's answer until the request's token id is durable; an error
+// answer goes out in any case (it reports nothing done). When the id cannot be written, the
+// answer is replaced by refuse's.
+type durableWriter struct {
+	http.ResponseWriter
+	durable func() error
+	refuse  func(error)
+	settled bool
+	refused bool
+}
+
+// settle makes the token id durable, once, before an answer with status code; it reports
+// whether the handler's answer may go out.
+func (d *durableWriter) settle(code int) bool {
+	if !d.settled {
+		d.settled = true
+		if err := d.durable(); err != nil && code < 400 {
+			d.refused = true
+			d.refuse(err)
+		}
+	}
+	return !d.refused
+}
+
+func (d *durableWriter) WriteHeader(code int) {
+	if d.settle(code) {
+		d.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (d *durableWriter) Write(b []byte) (int, error) {
+	if !d.settle(http.StatusOK) {
+		return len(b), nil
+	}
+	return d.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *durableWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))

@@ -158,16 +158,16 @@ func TestReplayCachePrunes(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	c, _ := newReplayCache(nil, 10, t0)
 	a, b := identity.ID{1}, identity.ID{2}
-	if err := c.add(a, token{"j1", t0.Add(time.Minute)}, t0); err != nil {
+	if _, err := c.add(a, token{"j1", t0.Add(time.Minute)}, t0, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.add(a, token{"j1", t0.Add(time.Minute)}, t0.Add(30*time.Second)); !errors.Is(err, errReplayed) {
+	if _, err := c.add(a, token{"j1", t0.Add(time.Minute)}, t0.Add(30*time.Second), false); !errors.Is(err, errReplayed) {
 		t.Errorf("second add of j1 within its lifetime: %v, want errReplayed", err)
 	}
-	if err := c.add(b, token{"j1", t0.Add(time.Minute)}, t0.Add(30*time.Second)); err != nil {
+	if _, err := c.add(b, token{"j1", t0.Add(time.Minute)}, t0.Add(30*time.Second), false); err != nil {
 		t.Errorf("the same jti from another peer: %v, want accepted", err)
 	}
-	if err := c.add(b, token{"j2", t0.Add(3 * time.Minute)}, t0.Add(2*time.Minute)); err != nil {
+	if _, err := c.add(b, token{"j2", t0.Add(3 * time.Minute)}, t0.Add(2*time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.len(); n != 1 {
@@ -181,14 +181,14 @@ func TestReplayQuotaPerPeer(t *testing.T) {
 	c, _ := newReplayCache(nil, 3, t0)
 	noisy, quiet := identity.ID{1}, identity.ID{2}
 	for i := range 3 {
-		if err := c.add(noisy, token{fmt.Sprint(i), t0.Add(time.Minute)}, t0); err != nil {
+		if _, err := c.add(noisy, token{fmt.Sprint(i), t0.Add(time.Minute)}, t0, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.add(noisy, token{"x", t0.Add(time.Minute)}, t0); !errors.Is(err, errReplayQuota) {
+	if _, err := c.add(noisy, token{"x", t0.Add(time.Minute)}, t0, false); !errors.Is(err, errReplayQuota) {
 		t.Errorf("beyond the quota: %v, want errReplayQuota", err)
 	}
-	if err := c.add(quiet, token{"x", t0.Add(time.Minute)}, t0); err != nil {
+	if _, err := c.add(quiet, token{"x", t0.Add(time.Minute)}, t0, false); err != nil {
 		t.Errorf("another peer while the first is at its quota: %v", err)
 	}
 }

@@ -65,6 +65,7 @@ type Options struct {
 
 // Tracker is the embedded tracker. It is safe for concurrent use.
 type Tracker struct {
+	st       *store.Store
 	db       *bolt.DB
 	prefixes atomic.Pointer[[]string] // the current prefix first, then the earlier ones
 	changed  chan struct{}
@@ -84,6 +85,7 @@ func Open(st *store.Store, opt Options) (*Tracker, error) {
 		}
 	}
 	t := &Tracker{
+		st:      st,
 		db:      st.DB(),
 		changed: make(chan struct{}, 1),
 		now:     func() time.Time { return time.Now().UTC().Round(0) },
@@ -288,9 +290,10 @@ func (t *Tracker) view(fn func(b *txn) error) error {
 }
 
 // update runs fn in one write transaction and signals Changed once it commits, if fn
-// recorded a change.
+// recorded a change. The transaction may be shared with other writes to the agent's file
+// (store.Update's group commit), so fn may run again after a rollback: it sets its results.
 func (t *Tracker) update(fn func(b *txn, now time.Time) error) error {
-	return t.db.Update(func(tx *bolt.Tx) error {
+	return t.st.Update(func(tx *bolt.Tx) error {
 		b, err := bucketsOf(tx)
 		if err != nil {
 			return err
