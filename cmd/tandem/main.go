@@ -86,7 +86,7 @@ func rootCommand() *command {
 				Summary: "measure end-to-end throughput, latency, work per change, a 100,000-event drain and a restart between two agents on loopback",
 				Example: "tandem bench\ntandem bench -n 20000 --rate 500 --seconds 10",
 				Setup: func(fs *flag.FlagSet) runFunc {
-					n := fs.Int("n", 10000, "changes for the throughput run")
+					n := fs.Int("n", 10000, "changes for the throughput run (-1 skips it)")
 					rate := fs.Int("rate", 200, "changes per second for the latency run")
 					secs := fs.Int("seconds", 5, "length of the latency run in seconds")
 					backlog := fs.Int("backlog", 100000, "events queued while the partner is stopped, for the drain and restart runs (-1 skips them)")

@@ -22,7 +22,7 @@ import (
 
 // BenchOptions size a benchmark run.
 type BenchOptions struct {
-	Changes   int // changes for the throughput run
+	Changes   int // changes for the throughput run; 0: 10,000; negative: no throughput run
 	Rate      int // changes per second for the latency run
 	Duration  time.Duration
 	BatchSize int // writes per tracker transaction in the throughput run, and the raw append batch
@@ -37,8 +37,11 @@ type BenchResult struct {
 	LatencyRate   int
 	LatencyN      int
 	P50, P99, Max time.Duration
-	RawAppend     float64 // durable bbolt appends per second, same batch size
-	BatchSize     int
+	// LatencyCommits is the committed (fsynced) transactions per change in the latency run,
+	// both agents together: one change at a time, each commit is a wait on its path.
+	LatencyCommits float64
+	RawAppend      float64 // durable bbolt appends per second, same batch size
+	BatchSize      int
 
 	// Work per change in the throughput run, both agents together.
 	RuleRunsPerChange, CommitsPerChange float64
@@ -60,13 +63,17 @@ func (r BenchResult) Ratio() float64 { return r.Throughput / r.RawAppend }
 
 // Print writes the figures for people.
 func (r BenchResult) Print(w io.Writer) {
-	fmt.Fprintf(w, "end to end:      %d changes in %v = %.0f changes/s (Blue's tracker -> Red's tracker, real HTTPS, fsync on)\n", r.Changes, r.Elapsed.Round(time.Millisecond), r.Throughput)
-	fmt.Fprintf(w, "latency at %d/s: p50 %v  p99 %v  max %v  (%d changes, change to applied)\n", r.LatencyRate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.LatencyN)
+	if r.Changes > 0 {
+		fmt.Fprintf(w, "end to end:      %d changes in %v = %.0f changes/s (Blue's tracker -> Red's tracker, real HTTPS, fsync on)\n", r.Changes, r.Elapsed.Round(time.Millisecond), r.Throughput)
+	}
+	fmt.Fprintf(w, "latency at %d/s: p50 %v  p99 %v  max %v  (%d changes, change to applied; %.2f commits per change, both agents, Blue's own write included)\n", r.LatencyRate, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.LatencyN, r.LatencyCommits)
 	fmt.Fprintf(w, "raw bbolt:       %.0f durable appends/s in batches of %d (baseline, same run)\n", r.RawAppend, r.BatchSize)
-	fmt.Fprintf(w, "ratio:           end to end runs at %.2f of the raw durable append rate\n", r.Ratio())
-	fmt.Fprintf(w, "work per change: %.2f rule runs, %.3f committed (fsynced) transactions, both agents together\n", r.RuleRunsPerChange, r.CommitsPerChange)
-	if r.CPUPerChange > 0 {
-		fmt.Fprintf(w, "cpu per change:  %v, both agents together (%.0f changes/s per core if CPU were all that limits it)\n", r.CPUPerChange.Round(time.Microsecond), float64(time.Second)/float64(r.CPUPerChange))
+	if r.Changes > 0 {
+		fmt.Fprintf(w, "ratio:           end to end runs at %.2f of the raw durable append rate\n", r.Ratio())
+		fmt.Fprintf(w, "work per change: %.2f rule runs, %.3f committed (fsynced) transactions, both agents together\n", r.RuleRunsPerChange, r.CommitsPerChange)
+		if r.CPUPerChange > 0 {
+			fmt.Fprintf(w, "cpu per change:  %v, both agents together (%.0f changes/s per core if CPU were all that limits it)\n", r.CPUPerChange.Round(time.Microsecond), float64(time.Second)/float64(r.CPUPerChange))
+		}
 	}
 	if r.Backlog > 0 {
 		fmt.Fprintf(w, "drain:           %d events queued while the partner was stopped, applied at %.0f events/s (%.2f of the raw append rate); first change applied %v after it served again\n",
@@ -79,7 +86,8 @@ func (r BenchResult) Print(w io.Writer) {
 // Bench runs two agents on loopback and measures sustained throughput, latency at a steady
 // rate, and the raw durable append rate of bbolt as the baseline.
 func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
-	if opt.Changes <= 0 {
+	skipThroughput := opt.Changes < 0
+	if opt.Changes == 0 {
 		opt.Changes = 10000
 	}
 	if opt.Rate <= 0 {
@@ -98,7 +106,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	}
 	defer os.RemoveAll(root)
 
-	raw, err := rawAppendRate(filepath.Join(root, "raw"), opt.Changes, opt.BatchSize)
+	raw, err := rawAppendRate(filepath.Join(root, "raw"), max(opt.Changes, 10000), opt.BatchSize)
 	if err != nil {
 		return res, fmt.Errorf("raw append baseline: %w", err)
 	}
@@ -171,41 +179,47 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 		}
 	}
 
-	// Throughput: changes land in Blue's tracker in batches, as a bulk import would write them.
-	blueRuns, blueCommits := blue.Work()
-	redRuns, redCommits := red.Work()
-	cpu := processCPU()
-	begin := time.Now()
-	for done := 0; done < opt.Changes; {
-		n := min(opt.BatchSize, opt.Changes-done)
-		writes := make([]engine.Write, n)
-		for i := range writes {
-			writes[i] = engine.Write{Item: item.Item{Title: fmt.Sprintf("bulk %d", done+i), Description: "bench", Status: "open", Priority: "medium", Labels: []string{"bench"}}}
+	if skipThroughput {
+		opt.Changes, res.Changes = 0, 0
+	} else {
+		// Throughput: changes land in Blue's tracker in batches, as a bulk import would write them.
+		blueRuns, blueCommits := blue.Work()
+		redRuns, redCommits := red.Work()
+		cpu := processCPU()
+		begin := time.Now()
+		for done := 0; done < opt.Changes; {
+			n := min(opt.BatchSize, opt.Changes-done)
+			writes := make([]engine.Write, n)
+			for i := range writes {
+				writes[i] = engine.Write{Item: item.Item{Title: fmt.Sprintf("bulk %d", done+i), Description: "bench", Status: "open", Priority: "medium", Labels: []string{"bench"}}}
+			}
+			if _, err := blue.local.Apply(ctx, writes); err != nil {
+				return res, err
+			}
+			done += n
 		}
-		if _, err := blue.local.Apply(ctx, writes); err != nil {
+		if err := waitApplied(opt.Changes, 5*time.Minute); err != nil {
 			return res, err
 		}
-		done += n
+		res.Elapsed = time.Since(begin)
+		res.Throughput = float64(opt.Changes) / res.Elapsed.Seconds()
+		if used := processCPU() - cpu; used > 0 {
+			res.CPUPerChange = used / time.Duration(opt.Changes)
+		}
+		// Receipts may still be on their way back: let the agents go quiet before counting.
+		time.Sleep(time.Second)
+		br, bc := blue.Work()
+		rr, rc := red.Work()
+		res.RuleRunsPerChange = float64(br-blueRuns+rr-redRuns) / float64(opt.Changes)
+		// Blue's own tracker writes are the changes themselves, not the sync's work.
+		imports := int64((opt.Changes + opt.BatchSize - 1) / opt.BatchSize)
+		res.CommitsPerChange = float64(bc-blueCommits-imports+rc-redCommits) / float64(opt.Changes)
 	}
-	if err := waitApplied(opt.Changes, 5*time.Minute); err != nil {
-		return res, err
-	}
-	res.Elapsed = time.Since(begin)
-	res.Throughput = float64(opt.Changes) / res.Elapsed.Seconds()
-	if used := processCPU() - cpu; used > 0 {
-		res.CPUPerChange = used / time.Duration(opt.Changes)
-	}
-	// Receipts may still be on their way back: let the agents go quiet before counting.
-	time.Sleep(time.Second)
-	br, bc := blue.Work()
-	rr, rc := red.Work()
-	res.RuleRunsPerChange = float64(br-blueRuns+rr-redRuns) / float64(opt.Changes)
-	// Blue's own tracker writes are the changes themselves, not the sync's work.
-	imports := int64((opt.Changes + opt.BatchSize - 1) / opt.BatchSize)
-	res.CommitsPerChange = float64(bc-blueCommits-imports+rc-redCommits) / float64(opt.Changes)
 
 	// Latency: one change at a time at a steady rate, each timed from its write to its apply.
 	base := appliedCount
+	_, blueCommits := blue.Work()
+	_, redCommits := red.Work()
 	total := int(float64(opt.Rate) * opt.Duration.Seconds())
 	tick := time.NewTicker(time.Second / time.Duration(opt.Rate))
 	for i := 0; i < total; i++ {
@@ -229,6 +243,9 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	if err := waitApplied(base+total, time.Minute); err != nil {
 		return res, err
 	}
+	_, bc := blue.Work()
+	_, rc := red.Work()
+	res.LatencyCommits = float64(bc-blueCommits+rc-redCommits) / float64(total)
 	mu.Lock()
 	slices.Sort(latencies)
 	res.LatencyN = len(latencies)
