@@ -9,7 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
+
+	"github.com/traefik/yaegi/interp"
 )
 
 // maxDepth bounds nested rule function calls. yaegi runs interpreted calls on the Go stack,
@@ -31,27 +32,54 @@ var ErrTooDeep = fmt.Errorf("rule calls nested deeper than %d (endless recursion
 
 // guard follows a run of instrumented code: its call depth, and the line of the statement
 // it last started, which is where a panic happened (yaegi itself reports only roughly
-// where). Runs of a program are serialized and rules have no goroutines, so one guard per
-// program is exact; it is atomic only because a retired run's goroutine may still unwind.
+// where). Both are package variables of the interpreted rule (lineVar and depthVar), which
+// instrumented code sets with plain assignments: a call into Go for every statement, as the
+// guard first made, costs a reflective call each and was nearly half of a generated rule's
+// run. line and depth are the interpreter's own storage of those variables, read and reset
+// from Go. Runs of a program are serialized and rules have no goroutines, so one guard per
+// program is exact.
 type guard struct {
-	depth atomic.Int64
-	line  atomic.Int64
+	line, depth reflect.Value
+}
+
+// Names of the variables instrumented code keeps its line and depth in; rules cannot name
+// them (see check).
+const (
+	lineVar  = "__tandemLine"
+	depthVar = "__tandemDepth"
+)
+
+// bind finds the rule's guard variables in the compiled package pkg.
+func (g *guard) bind(in *interp.Interpreter, pkg string) error {
+	for _, v := range []struct {
+		name string
+		to   *reflect.Value
+	}{{lineVar, &g.line}, {depthVar, &g.depth}} {
+		val, err := in.Eval(pkg + "." + v.name)
+		if err != nil {
+			return err
+		}
+		if !val.CanSet() || val.Kind() != reflect.Int {
+			return fmt.Errorf("rule guard variable %s is not a settable int", v.name)
+		}
+		*v.to = val
+	}
+	return nil
 }
 
 func (g *guard) reset() {
-	g.depth.Store(0)
-	g.line.Store(0)
+	g.depth.SetInt(0)
+	g.line.SetInt(0)
 }
 
-func (g *guard) symbols() map[string]reflect.Value {
+// lastLine is the line of the statement the run last started.
+func (g *guard) lastLine() int64 { return g.line.Int() }
+
+// symbols is the Go side of the guard: only what instrumented code calls when a rule nests
+// too deep.
+func guardSymbols() map[string]reflect.Value {
 	return map[string]reflect.Value{
-		"Enter": reflect.ValueOf(func() {
-			if g.depth.Add(1) > maxDepth {
-				panic(ErrTooDeep)
-			}
-		}),
-		"Leave": reflect.ValueOf(func() { g.depth.Add(-1) }),
-		"Line":  reflect.ValueOf(func(n int) { g.line.Store(int64(n)) }),
+		"TooDeep": reflect.ValueOf(func() { panic(ErrTooDeep) }),
 	}
 }
 
@@ -71,24 +99,26 @@ type instrumented struct {
 }
 
 // instrument adds the hidden import on the package line, a depth guard at the start of every
-// function body and a line marker before every statement.
+// function body that rule code can call (see entered), a line marker before every
+// statement, and the guard's variables on a line of their own after the last.
 func instrument(fset *token.FileSet, f *ast.File, name, src string) *instrumented {
+	called := callable(f)
 	var ins []insertion
 	add := func(pos token.Pos, shift int, text string) {
 		p := fset.Position(pos)
 		ins = append(ins, insertion{off: p.Offset + shift, line: p.Line, col: p.Column + shift, text: text})
 	}
 	add(f.Name.End(), 0, fmt.Sprintf("; import %s %q", guardName, guardPkg))
-	enter := fmt.Sprintf(" %[1]s.Enter(); defer %[1]s.Leave();", guardName)
+	enter := fmt.Sprintf(" %[1]s++; if %[1]s > %[2]d { %[3]s.TooDeep() }; defer func() { %[1]s-- }();", depthVar, maxDepth, guardName)
 	mark := func(list []ast.Stmt) {
 		for _, s := range list {
-			add(s.Pos(), 0, fmt.Sprintf("%s.Line(%d); ", guardName, fset.Position(s.Pos()).Line))
+			add(s.Pos(), 0, fmt.Sprintf("%s = %d; ", lineVar, fset.Position(s.Pos()).Line))
 		}
 	}
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
-			if n.Body != nil {
+			if n.Body != nil && (n.Recv != nil || called[n.Name.Name]) {
 				add(n.Body.Lbrace, 1, enter)
 			}
 		case *ast.FuncLit:
@@ -111,8 +141,32 @@ func instrument(fset *token.FileSet, f *ast.File, name, src string) *instrumente
 		out.perLine[in.line] = append(out.perLine[in.line], in)
 	}
 	b.WriteString(src[last:])
+	fmt.Fprintf(&b, "\nvar %s, %s int\n", lineVar, depthVar)
 	out.src = b.String()
 	return out
+}
+
+// callable returns the names of the file's functions that rule code may call: those whose
+// name appears anywhere but in their own declaration. Only those need the depth guard:
+// recursion is a cycle of calls made by rule code, and a function nobody names (Outgoing
+// and Incoming, in a generated rule and in most scripts) is called from Go alone, once per
+// run. Methods and function literals are always guarded. A name shadowed by a local
+// variable counts as a use, which only guards more than needed.
+func callable(f *ast.File) map[string]bool {
+	decls := map[*ast.Ident]bool{}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			decls[fd.Name] = true
+		}
+	}
+	used := map[string]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && !decls[id] {
+			used[id.Name] = true
+		}
+		return true
+	})
+	return used
 }
 
 // column maps a column of the instrumented line back to the original line.

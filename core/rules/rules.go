@@ -153,13 +153,16 @@ func Compile(name, src string) (p *Program, err error) {
 	if err := p.in.Use(symbols); err != nil {
 		return nil, fmt.Errorf("load rule API: %w", err)
 	}
-	if err := p.in.Use(interp.Exports{guardPkg + "/" + guardPkg: p.guard.symbols()}); err != nil {
+	if err := p.in.Use(interp.Exports{guardPkg + "/" + guardPkg: guardSymbols()}); err != nil {
 		return nil, fmt.Errorf("load rule guard: %w", err)
 	}
 	if _, err := p.in.EvalPath(name); err != nil {
 		return nil, errors.New(inst.fix(compileError(err).Error()))
 	}
 	pkg := f.Name.Name
+	if err := p.guard.bind(p.in, pkg); err != nil {
+		return nil, fmt.Errorf("load rule guard: %w", err)
+	}
 	if hasOut {
 		v, err := p.in.Eval(pkg + ".Outgoing")
 		if err != nil {
@@ -451,7 +454,7 @@ func (p *Program) call(entry string, rc *Context, call func(*Context) error) (er
 	defer func() {
 		if v := recover(); v != nil {
 			where := "panic"
-			if line := p.guard.line.Load(); line > 0 {
+			if line := p.guard.lastLine(); line > 0 {
 				where = fmt.Sprintf("panic at %s:%d", p.name, line)
 			}
 			if e, ok := v.(error); ok {

@@ -265,6 +265,10 @@ func TestEndlessRecursionStopped(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"function", "package rule\n\nimport \"tandem\"\n\nfunc f(n int) int { return f(n+1) + 1 }\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n\tf(0)\n\treturn nil\n}\n", "panic at outgoing.go:5:"},
 		{"closure", outRule("", "\tvar g func(int) int\n\tg = func(n int) int { return g(n+1) }\n\tg(0)"), "panic at outgoing.go:9:"},
+		// Outgoing is guarded only because the rule names it: a rule that never calls it gets
+		// no guard there (see callable).
+		{"entry point", outRule("", "\treturn Outgoing(item, replica, ctx)"), "panic at outgoing.go:8:"},
+		{"mutual", "package rule\n\nimport \"tandem\"\n\nfunc a(n int) int { return b(n) }\n\nfunc b(n int) int { return a(n+1) }\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n\ta(0)\n\treturn nil\n}\n", "panic at outgoing.go:"},
 	}
 	for _, tc := range tests {
 		p := mustCompile(t, "outgoing.go", tc.src)
