@@ -209,7 +209,7 @@ func TestCLIDrivesRunningServe(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if q := tandem(t, bin, false, "queue", "--data-dir", red, "--connection", "Blue"); !strings.Contains(q, "CONNECTION") && !strings.Contains(q, "Nothing waiting") {
+	if q := tandem(t, bin, false, "queue", "--data-dir", red, "--connection", "Blue"); !strings.Contains(q, "PARTNER") && !strings.Contains(q, "Nothing waiting") {
 		t.Errorf("queue:\n%s", q)
 	}
 	if msg := tandem(t, bin, true, "connections", "revoke", "Blue", "--data-dir", red); !strings.Contains(msg, "--keep-queued") {
@@ -247,6 +247,12 @@ func TestCLIDrivesRunningServe(t *testing.T) {
 	fromJSON(t, tandem(t, bin, false, "connections", "verify", "Red", conns[0].VerificationCode, "--json", "--data-dir", blue), &verified)
 	if verified.Verified.IsZero() {
 		t.Errorf("connections verify --json: %+v; want it verified", verified)
+	}
+	// Verifying again says it was done before rather than claiming it happened now (the
+	// command tells the two apart by a second's margin).
+	time.Sleep(1100 * time.Millisecond)
+	if out := tandem(t, bin, false, "connections", "verify", "Red", "--data-dir", blue); !strings.Contains(out, "was already verified on") {
+		t.Errorf("connections verify, a second time:\n%s", out)
 	}
 	if msg := tandem(t, bin, true, "queue", "retry", "Red", "out", "999999", "--data-dir", blue); msg == "" {
 		t.Error("retrying an event that does not exist says nothing")

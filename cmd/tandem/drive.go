@@ -14,6 +14,37 @@ import (
 	"github.com/tandemsync/tandem/core/audit"
 )
 
+// verifyAsked is when tandem connections verify asked the agent, to tell a connection verified
+// by this command from one verified before it.
+var verifyAsked time.Time
+
+// partnerNamer reads the connections once and returns what to call each in output meant for
+// people: its partner's name where no other connection has that name, else its ID. An ID no
+// longer listed (a connection deleted since) stays an ID, and so does every ID when the list
+// cannot be read: naming is a courtesy, never a reason to fail a command.
+func partnerNamer(ctx context.Context, c *invocation) func(id string) string {
+	var list []agent.ConnectionInfo
+	if err := c.call(ctx, "connections.list", agent.None{}, &list); err != nil {
+		return func(id string) string { return id }
+	}
+	uses := map[string]int{}
+	for _, ci := range list {
+		uses[ci.PartnerName]++
+	}
+	names := map[string]string{}
+	for _, ci := range list {
+		if ci.PartnerName != "" && uses[ci.PartnerName] == 1 {
+			names[ci.ID] = ci.PartnerName
+		}
+	}
+	return func(id string) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		return id
+	}
+}
+
 // The commands that drive an agent: each is one control method (see core/control), run on the
 // agent that runs on the data directory, or on the directory itself when none runs.
 
@@ -198,12 +229,17 @@ func connectionsCommand() *command {
 				Example: "tandem connections verify Red\ntandem connections verify Red 4821-0937",
 				Data:    dataExisting, JSON: true,
 				Run: act("connections.verify", func(c *invocation) any {
+					verifyAsked = time.Now()
 					req := agent.VerifyRequest{Connection: c.args[0]}
 					if len(c.args) == 2 {
 						req.Code = c.args[1]
 					}
 					return req
 				}, func(info agent.ConnectionInfo) string {
+					// Verifying twice changes nothing; say so rather than claim it happened now.
+					if !info.Verified.IsZero() && info.Verified.Before(verifyAsked.Add(-time.Second)) {
+						return fmt.Sprintf("The connection with %s (%s) was already verified on %s (code %s); nothing changed.", info.PartnerName, info.ID, info.Verified.Local().Format("2006-01-02 15:04"), info.VerificationCode)
+					}
 					return fmt.Sprintf("Verified the connection with %s (%s): both operators saw code %s.", info.PartnerName, info.ID, info.VerificationCode)
 				}),
 			},
@@ -397,8 +433,9 @@ func runQueue(ctx context.Context, c *invocation, qf queueFlags) error {
 		c.printf("Nothing waiting: every change has been delivered and applied.\n")
 		return nil
 	}
+	name := partnerNamer(ctx, c)
 	w := c.table()
-	fmt.Fprintln(w, "CONNECTION\tDIR\tSEQ\tLOCAL\tREMOTE\tKIND\tSTATE\tATTEMPTS\tAGE\tERROR")
+	fmt.Fprintln(w, "PARTNER\tDIR\tSEQ\tLOCAL\tREMOTE\tKIND\tSTATE\tATTEMPTS\tAGE\tERROR")
 	now := time.Now()
 	for _, e := range page.Entries {
 		state := e.State
@@ -408,7 +445,7 @@ func runQueue(ctx context.Context, c *invocation, qf queueFlags) error {
 		case e.State == agent.QueueRetrying && !e.NextRetry.IsZero():
 			state = "retry at " + e.NextRetry.Local().Format(time.TimeOnly)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Connection, e.Direction, e.Seq, dash(e.Local), dash(e.Remote),
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name(e.Connection), e.Direction, e.Seq, dash(e.Local), dash(e.Remote),
 			e.Kind, state, e.Attempts, now.Sub(e.Created).Round(time.Second), e.LastError)
 	}
 	if err := w.Flush(); err != nil {

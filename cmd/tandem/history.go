@@ -164,8 +164,9 @@ func runHistory(ctx context.Context, c *invocation, hf historyFlags) error {
 		fmt.Fprintf(c.err, "Note: the history is incomplete: %d outcomes between %s and %s were not written (%s).\n",
 			g.Lost, g.From.Local().Format(time.DateTime), g.To.Local().Format(time.DateTime), g.Reason)
 	}
+	name := partnerNamer(ctx, c)
 	w := c.table()
-	fmt.Fprintln(w, "TIME\tCONNECTION\tDIR\tLOCAL\tREMOTE\tKIND\tOUTCOME\tATTEMPT\tTOOK\tRULE\tERROR")
+	fmt.Fprintln(w, "TIME\tPARTNER\tDIR\tLOCAL\tREMOTE\tKIND\tOUTCOME\tATTEMPT\tTOOK\tRULE\tERROR")
 	for _, r := range records {
 		outcome := string(r.Outcome)
 		if r.Operator {
@@ -174,7 +175,7 @@ func runHistory(ctx context.Context, c *invocation, hf historyFlags) error {
 		if r.Captured {
 			outcome += " [captured]"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05.000"), r.Connection, r.Direction,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05.000"), name(r.Connection), r.Direction,
 			dash(r.Local), dash(r.Remote), dash(r.Kind), outcome, r.Attempt, r.Duration.Round(time.Millisecond), dash(r.RuleVersion), r.Error)
 	}
 	if err := w.Flush(); err != nil {

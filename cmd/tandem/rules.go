@@ -138,7 +138,7 @@ func rulesCommand() *command {
 					if err := c.call(ctx, "rules.deploy", req, &v); err != nil {
 						return err
 					}
-					c.printf("Deployed %s rule version %d of %s: the next change uses it.\n", v.Direction, v.Number, v.Connection)
+					c.printf("Deployed %s rule version %d of %s: the next change uses it.\n", v.Direction, v.Number, partnerNamer(ctx, c)(v.Connection))
 					return nil
 				},
 			},
@@ -151,7 +151,7 @@ func rulesCommand() *command {
 					if err := c.call(ctx, "rules.rollback", ruleRequest(c), &v); err != nil {
 						return err
 					}
-					c.printf("Rolled the %s rule of %s back to version %d (%s).\n", v.Direction, v.Connection, v.Number, orNone(v.Note))
+					c.printf("Rolled the %s rule of %s back to version %d (%s).\n", v.Direction, partnerNamer(ctx, c)(v.Connection), v.Number, orNone(v.Note))
 					return nil
 				},
 			},
@@ -295,7 +295,7 @@ func rulesExport(ctx context.Context, c *invocation, out, format string, version
 	if err := os.WriteFile(out, data, 0o644); err != nil {
 		return err
 	}
-	c.printf("Wrote %s rule version %d (%s) of %s to %s.\n", v.Direction, v.Number, format, v.Connection, out)
+	c.printf("Wrote %s rule version %d (%s) of %s to %s.\n", v.Direction, v.Number, format, partnerNamer(ctx, c)(v.Connection), out)
 	return nil
 }
 
@@ -316,12 +316,14 @@ func rulesImport(ctx context.Context, c *invocation, note string, deploy bool) e
 	if v.CompileError != "" {
 		return fmt.Errorf("saved %s rule version %d as a draft, but it does not compile, so it cannot be deployed: %s", v.Direction, v.Number, v.CompileError)
 	}
-	c.printf("Saved %s rule version %d of %s (%s).\n", v.Direction, v.Number, v.Connection, v.Mode)
+	conn := partnerNamer(ctx, c)(v.Connection)
+	c.printf("Saved %s rule version %d of %s (%s).\n", v.Direction, v.Number, conn, v.Mode)
 	if deploy {
 		c.printf("Deployed version %d: the next change uses it.\n", v.Number)
 		return nil
 	}
-	c.printf("Try it with tandem rules test %s %s ITEM --version %d, then tandem rules deploy %s %s %d.\n", v.Connection, v.Direction, v.Number, v.Connection, v.Direction, v.Number)
+	arg := shellWord(conn)
+	c.printf("Try it with tandem rules test %s %s ITEM --version %d, then tandem rules deploy %s %s %d.\n", arg, v.Direction, v.Number, arg, v.Direction, v.Number)
 	return nil
 }
 
@@ -381,7 +383,7 @@ func rulesCompare(ctx context.Context, c *invocation) error {
 	if c.json {
 		return c.printJSON(cmp)
 	}
-	c.printf("%s rule of %s, version %d → %d:\n", req.Direction, cmp.From.Connection, from, to)
+	c.printf("%s rule of %s, version %d → %d:\n", req.Direction, partnerNamer(ctx, c)(cmp.From.Connection), from, to)
 	for _, s := range cmp.Summary {
 		c.printf("  %s\n", s)
 	}
@@ -505,4 +507,15 @@ func printTest(w io.Writer, res agent.RuleTestResult, what string) {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
+}
+
+// shellWord quotes s for a POSIX shell when it holds anything but letters, digits and
+// -._/:@, so a command Tandem suggests can be pasted as it is ("Red Support" has a space).
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._/:@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -102,7 +102,7 @@ func TestRulesCommand(t *testing.T) {
 	modelFile := filepath.Join(tmp, "out.json")
 	os.WriteFile(modelFile, data, 0o644)
 	out = mustRules(t, dir, "import", "Red", "out", modelFile, "--note", "map statuses", "--deploy")
-	if !strings.Contains(out, "Saved outgoing rule version 2") || !strings.Contains(out, "Deployed version 2") {
+	if !strings.Contains(out, "Saved outgoing rule version 2 of Red (") || !strings.Contains(out, "Deployed version 2") {
 		t.Errorf("import:\n%s", out)
 	}
 	out = mustRules(t, dir, "versions", "Red", "outgoing")
@@ -129,7 +129,7 @@ func TestRulesCommand(t *testing.T) {
 	if !strings.Contains(out, "a script became a visual rule") || !strings.Contains(out, "+++ outgoing v2") {
 		t.Errorf("compare:\n%s", out)
 	}
-	if out = mustRules(t, dir, "rollback", "Red", "out"); !strings.Contains(out, "back to version 1") {
+	if out = mustRules(t, dir, "rollback", "Red", "out"); !strings.Contains(out, "Rolled the outgoing rule of Red back to version 1") {
 		t.Errorf("rollback:\n%s", out)
 	}
 
@@ -166,7 +166,7 @@ func TestRulesCommand(t *testing.T) {
 	defer stop()
 	waitSocket(t, dir)
 	mustRules(t, dir, "deploy", "Red", "out", "2")
-	if out = mustRules(t, dir, "rollback", "Red", "out"); !strings.Contains(out, "back to version 1") {
+	if out = mustRules(t, dir, "rollback", "Red", "out"); !strings.Contains(out, "Rolled the outgoing rule of Red back to version 1") {
 		t.Errorf("rollback through the running agent:\n%s", out)
 	}
 	conns, _ := a.Connections(context.Background())
@@ -199,5 +199,19 @@ func waitSocket(t *testing.T, dir string) {
 			t.Fatal("the agent's control socket did not appear")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestShellWord(t *testing.T) {
+	for in, want := range map[string]string{
+		"Red":                              "Red",
+		"9239b9a38e931b0e64529d3c29ceaeaf": "9239b9a38e931b0e64529d3c29ceaeaf",
+		"Red Support":                      "'Red Support'",
+		"O'Brien & Co":                     `'O'\''Brien & Co'`,
+		"":                                 "''",
+	} {
+		if got := shellWord(in); got != want {
+			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
