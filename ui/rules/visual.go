@@ -148,61 +148,33 @@ func (v *visualEditor) build(s *Screen) fyne.CanvasObject {
 	v.defaultID.SetPlaceHolder("id, e.g. desk")
 	v.defaultName = widget.NewEntry()
 	v.defaultName.SetPlaceHolder("name, e.g. Service desk")
-	setDefault := func(string) {
-		if v.filling {
-			return
-		}
+	setDefault := edit(v, func(string) {
 		v.model().Users.Default = model.User{ID: strings.TrimSpace(v.defaultID.Text), Name: strings.TrimSpace(v.defaultName.Text)}
-		v.changed()
-	}
+	})
 	v.defaultID.OnChanged, v.defaultName.OnChanged = setDefault, setDefault
-	v.keepUnknown = widget.NewCheck("Keep people the map does not know as they are (instead of the default)", func(on bool) {
-		if v.filling {
-			return
-		}
+	v.keepUnknown = widget.NewCheck("Keep people the map does not know as they are (instead of the default)", edit(v, func(on bool) {
 		v.model().Users.KeepUnknown = on
-		v.changed()
-	})
+	}))
 
-	v.include = widget.NewRadioGroup(includeLabels, func(label string) {
-		if v.filling || label == "" {
-			return
-		}
+	v.include = widget.NewRadioGroup(includeLabels, choose(v, func(label string) {
 		v.model().Comments.Include = valueOf(includeLabels, includeValues, label)
-		v.changed()
-	})
+	}))
 	v.include.Horizontal = true
 	v.include.Required = true
-	v.maskEmails = widget.NewCheck("Mask e-mail addresses in comments", func(on bool) {
-		if v.filling {
-			return
-		}
+	v.maskEmails = widget.NewCheck("Mask e-mail addresses in comments", edit(v, func(on bool) {
 		v.model().Comments.MaskEmails = on
-		v.changed()
-	})
-	v.author = widget.NewRadioGroup(authorLabels, func(label string) {
-		if v.filling || label == "" {
-			return
-		}
+	}))
+	v.author = widget.NewRadioGroup(authorLabels, choose(v, func(label string) {
 		v.model().Comments.Author = valueOf(authorLabels, authorValues, label)
-		v.changed()
-	})
+	}))
 	v.author.Horizontal = true
 	v.author.Required = true
-	v.followEdits = widget.NewCheck("Edits of synced comments follow (in place here, or as a follow-up comment in Request Tracker)", func(on bool) {
-		if v.filling {
-			return
-		}
+	v.followEdits = widget.NewCheck("Edits of synced comments follow (in place here, or as a follow-up comment in Request Tracker)", edit(v, func(on bool) {
 		v.model().Comments.IgnoreEdits = !on
-		v.changed()
-	})
-	v.followDeletes = widget.NewCheck("Deletions of synced comments follow (or leave a short note where comments cannot be deleted)", func(on bool) {
-		if v.filling {
-			return
-		}
+	}))
+	v.followDeletes = widget.NewCheck("Deletions of synced comments follow (or leave a short note where comments cannot be deleted)", edit(v, func(on bool) {
 		v.model().Comments.IgnoreDeletions = !on
-		v.changed()
-	})
+	}))
 	v.incomingOnly = container.NewVBox(
 		widget.NewLabel("Authors of the partner's comments are shown:"), v.author, v.followEdits, v.followDeletes)
 	v.outgoingOnly = container.NewVBox(v.maskEmails)
@@ -333,6 +305,28 @@ func (v *visualEditor) fill() {
 	v.followDeletes.SetChecked(!m.Comments.IgnoreDeletions)
 }
 
+// edit makes a control's callback: set applies the operator's input to the rule, then the
+// change is recorded; while the form is being filled from the rule, nothing happens.
+func edit[T any](v *visualEditor, set func(T)) func(T) {
+	return func(x T) {
+		if v.filling {
+			return
+		}
+		set(x)
+		v.changed()
+	}
+}
+
+// choose is edit for a radio group or select, which also calls back with "" when it is cleared:
+// a required choice ignores that.
+func choose(v *visualEditor, set func(label string)) func(string) {
+	return edit(v, func(label string) {
+		if label != "" {
+			set(label)
+		}
+	})
+}
+
 // changed records an edit of the model.
 func (v *visualEditor) changed() {
 	if v.filling || v.s.cur == nil {
@@ -393,41 +387,29 @@ func newConditionRow(v *visualEditor, i int) *conditionRow {
 	cond := func() *model.Condition { return &v.model().Trigger.Conditions[i] }
 	r.field = widget.NewSelectEntry(fieldChoices(m.Direction, false))
 	r.field.SetText(c.Field)
-	r.field.OnChanged = func(f string) {
-		if v.filling {
-			return
-		}
+	r.field.OnChanged = edit(v, func(f string) {
 		cond().Field = strings.TrimSpace(f)
-		v.changed()
-	}
+	})
 	r.value = widget.NewEntry()
-	r.op = widget.NewSelect(model.Ops, func(op string) {
-		if v.filling {
-			return
-		}
+	r.op = widget.NewSelect(model.Ops, edit(v, func(op string) {
 		cond().Op = op
 		r.showValue(op)
 		r.value.SetText(r.value.Text) // re-store the value in the form the operator needs
-		v.changed()
-	})
+	}))
 	r.op.SetSelected(c.Op)
 	if c.Op == model.OpOneOf || c.Op == model.OpNotOneOf {
 		r.value.SetText(strings.Join(c.Values, ", "))
 	} else {
 		r.value.SetText(c.Value)
 	}
-	r.value.OnChanged = func(text string) {
-		if v.filling {
-			return
-		}
+	r.value.OnChanged = edit(v, func(text string) {
 		cd := cond()
 		if cd.Op == model.OpOneOf || cd.Op == model.OpNotOneOf {
 			cd.Value, cd.Values = "", splitList(text)
 		} else {
 			cd.Value, cd.Values = text, nil
 		}
-		v.changed()
-	}
+	})
 	r.showValue(c.Op)
 	r.remove = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() {
 		cs := &v.model().Trigger.Conditions
@@ -480,15 +462,11 @@ func newPersonRow(v *visualEditor, i int) *personRow {
 	r.match.SetText(e.Match)
 	r.id.SetText(e.User.ID)
 	r.name.SetText(e.User.Name)
-	set := func(string) {
-		if v.filling {
-			return
-		}
+	set := edit(v, func(string) {
 		ent := &v.model().Users.Entries[i]
 		ent.Match = strings.TrimSpace(r.match.Text)
 		ent.User.ID, ent.User.Name = strings.TrimSpace(r.id.Text), strings.TrimSpace(r.name.Text)
-		v.changed()
-	}
+	})
 	r.match.OnChanged, r.id.OnChanged, r.name.OnChanged = set, set, set
 	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() {
 		es := &v.model().Users.Entries
@@ -539,13 +517,9 @@ func newMappingRow(v *visualEditor, i int) *mappingRow {
 	r.source = widget.NewSelectEntry(fieldChoices(mdl.Direction, true))
 	r.source.SetPlaceHolder("source field")
 	r.source.SetText(mp.Source)
-	r.source.OnChanged = func(f string) {
-		if v.filling {
-			return
-		}
+	r.source.OnChanged = edit(v, func(f string) {
 		r.m().Source = strings.TrimSpace(f)
-		v.changed()
-	}
+	})
 	r.target = widget.NewSelectEntry(fieldChoices(mdl.Direction, false))
 	r.target.SetPlaceHolder("target field")
 	r.target.SetText(mp.Target)
@@ -566,35 +540,23 @@ func newMappingRow(v *visualEditor, i int) *mappingRow {
 		v.changed()
 	})
 	r.setKinds()
-	r.target.OnChanged = func(f string) {
-		if v.filling {
-			return
-		}
+	r.target.OnChanged = edit(v, func(f string) {
 		r.m().Target = strings.TrimSpace(f)
 		r.setKinds()
-		v.changed()
-	}
+	})
 	r.words = widget.NewLabel("")
 	r.words.Wrapping = fyne.TextWrapWord
 	r.words.TextStyle = fyne.TextStyle{Italic: true}
-	r.first = widget.NewCheck("first sync only", func(on bool) {
-		if v.filling {
-			return
-		}
+	r.first = widget.NewCheck("first sync only", edit(v, func(on bool) {
 		r.m().FirstSyncOnly = on
-		v.changed()
-	})
+	}))
 	r.first.SetChecked(mp.FirstSyncOnly)
-	r.conflict = widget.NewSelect(conflictLabels, func(label string) {
-		if v.filling {
-			return
-		}
+	r.conflict = widget.NewSelect(conflictLabels, edit(v, func(label string) {
 		r.m().Conflict = valueOf(conflictLabels, conflictValues, label)
 		if r.m().Conflict == model.ConflictPartner {
 			r.m().Conflict = ""
 		}
-		v.changed()
-	})
+	}))
 	conflict := mp.Conflict
 	if conflict == "" {
 		conflict = model.ConflictPartner
