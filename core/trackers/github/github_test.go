@@ -21,8 +21,8 @@ import (
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules"
-	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/trackers/connector"
+	"github.com/tandemsync/tandem/core/trackers/connector/connectortest"
 	"github.com/tandemsync/tandem/core/trackers/github"
 	"github.com/tandemsync/tandem/core/trackers/github/githubtest"
 	"github.com/tandemsync/tandem/core/trackers/spectest"
@@ -42,33 +42,6 @@ func newTracker(t testing.TB, srv *githubtest.Server, mod func(*github.Config)) 
 		t.Fatal(err)
 	}
 	return tr
-}
-
-// poll reads every change after cursor.
-func poll(t *testing.T, tr *github.Tracker, cursor string) ([]item.Item, string) {
-	t.Helper()
-	var all []item.Item
-	for range 50 {
-		items, next, err := tr.Changes(context.Background(), cursor, 3)
-		if err != nil {
-			t.Fatalf("Changes: %v", err)
-		}
-		all = append(all, items...)
-		if next == cursor || len(items) == 0 {
-			return all, next
-		}
-		cursor = next
-	}
-	t.Fatal("Changes never settles")
-	return nil, ""
-}
-
-func titles(items []item.Item) []string {
-	var out []string
-	for _, it := range items {
-		out = append(out, it.Title)
-	}
-	return out
 }
 
 // TestContract drives every operation the connector uses against a fake held to GitHub's
@@ -93,8 +66,8 @@ func TestContract(t *testing.T) {
 	srv.AddComment(repo, first, "carol", "Same here.")
 	srv.Tick(time.Second)
 
-	items, cursor := poll(t, tr, "")
-	if got, want := titles(items), []string{"Crash on save", "Docs typo", "Slow search"}; !slices.Equal(got, want) {
+	items, cursor := connectortest.Poll(t, tr, "", 3)
+	if got, want := connectortest.Titles(items), []string{"Crash on save", "Docs typo", "Slow search"}; !slices.Equal(got, want) {
 		t.Fatalf("first poll: got %q, want %q (pull requests left out)", got, want)
 	}
 	crash := items[0]
@@ -110,8 +83,8 @@ func TestContract(t *testing.T) {
 	// Idle polls cost no rate limit: every listing answers 304.
 	before := srv.Cost
 	for range 3 {
-		if more, _ := poll(t, tr, cursor); len(more) != 0 {
-			t.Fatalf("idle poll returned %q", titles(more))
+		if more, _ := connectortest.Poll(t, tr, cursor, 3); len(more) != 0 {
+			t.Fatalf("idle poll returned %q", connectortest.Titles(more))
 		}
 	}
 	if srv.Cost != before {
@@ -146,15 +119,15 @@ func TestContract(t *testing.T) {
 		t.Errorf("updated to %+v, comments %+v", upd, ucs)
 	}
 	// Tandem's own writes are not read back as changes.
-	if more, c2 := poll(t, tr, cursor); len(more) != 0 {
-		t.Errorf("poll after Tandem's writes returned %q, want none (its own echo)", titles(more))
+	if more, c2 := connectortest.Poll(t, tr, cursor, 3); len(more) != 0 {
+		t.Errorf("poll after Tandem's writes returned %q, want none (its own echo)", connectortest.Titles(more))
 	} else {
 		cursor = c2
 	}
 	// A person edits a comment: the issue does not move, the comment listing finds it.
 	srv.Tick(time.Second)
 	srv.EditComment(comments[0].ID, "[Pat Partner via Tandem]\nHello, edited by a person")
-	more, cursor := poll(t, tr, cursor)
+	more, cursor := connectortest.Poll(t, tr, cursor, 3)
 	if len(more) != 1 || more[0].Key != repo+"#5" || more[0].Comments[0].Body != "Hello, edited by a person" || more[0].Comments[0].Author.Name != "Pat Partner" {
 		t.Fatalf("after a comment edit: %+v", more)
 	}
@@ -176,8 +149,8 @@ func TestContract(t *testing.T) {
 		spectest.Fault{Op: "GET /repos/{owner}/{repo}/issues", Status: 429, Header: map[string]string{"Retry-After": "0"}},
 		spectest.Fault{Op: "GET /repos/{owner}/{repo}/issues/{issue_number}/comments", Status: 403,
 			Header: map[string]string{"Retry-After": "1"}, Body: `{"message":"You have exceeded a secondary rate limit"}`})
-	more, _ = poll(t, tr, cursor)
-	if got := titles(more); !slices.Equal(got, []string{"Slow search (p95)"}) {
+	more, _ = connectortest.Poll(t, tr, cursor, 3)
+	if got := connectortest.Titles(more); !slices.Equal(got, []string{"Slow search (p95)"}) {
 		t.Errorf("poll through faults: got %q", got)
 	}
 
@@ -214,7 +187,7 @@ func TestAppInstallationToken(t *testing.T) {
 	if c := tr.TestConnection(context.Background()); !c.OK() {
 		t.Fatalf("TestConnection as an app: %s", c)
 	}
-	poll(t, tr, "")
+	connectortest.Poll(t, tr, "", 3)
 	if srv.AppTokens != 1 {
 		t.Errorf("installation tokens bought: %d, want 1 (reused until it is due)", srv.AppTokens)
 	}
@@ -445,35 +418,13 @@ func flatten(err error) []string {
 // back and it is never sent to the partner; a person's change after it is read.
 func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
 	srv := githubtest.New(t, repo)
-	dir := t.TempDir()
 	ctx := context.Background()
-	build := func(st *store.Store) engine.Tracker {
-		t.Helper()
-		env := connector.Env{Values: connector.Values{"url": srv.URL, "repositories": repo, "auth": github.AuthToken},
-			Secrets: connector.Values{"token": srv.Token}, Transport: srv.Client().Transport, Timeout: 5 * time.Second}
-		if st != nil {
-			env.Memory = st.Notebook("connectors", "github "+srv.URL)
-		}
-		tr, err := github.Connector.Build(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr
-	}
-	open := func() *store.Store {
-		st, err := store.Open(dir, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
+	r := connectortest.NewRestartable(t, github.Connector, connector.Env{Values: connector.Values{"url": srv.URL, "repositories": repo, "auth": github.AuthToken},
+		Secrets: connector.Values{"token": srv.Token}, Transport: srv.Client().Transport, Timeout: 5 * time.Second}, "github "+srv.URL)
+	build, open := r.Build, r.Open
 	changes := func(tr engine.Tracker, cursor string) ([]item.Item, string) {
 		t.Helper()
-		items, next, err := tr.Changes(ctx, cursor, 10)
-		if err != nil {
-			t.Fatalf("Changes: %v", err)
-		}
-		return items, next
+		return connectortest.Changes(t, tr, cursor, 10)
 	}
 
 	n := srv.AddIssue(repo, githubtest.Issue{Title: "Crash on save"})
@@ -505,14 +456,14 @@ func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
 	// Without the marks, a restarted tracker reads Tandem's own writes back as changes: what
 	// this test guards against.
 	if forgetful, _ := changes(build(nil), cursor); len(forgetful) != 2 {
-		t.Fatalf("a tracker without memory read %q after Tandem's writes, want both echoes: the test cannot tell", titles(forgetful))
+		t.Fatalf("a tracker without memory read %q after Tandem's writes, want both echoes: the test cannot tell", connectortest.Titles(forgetful))
 	}
 
 	st = open()
 	defer st.Close()
 	after := build(st)
 	if echo, next := changes(after, cursor); len(echo) != 0 {
-		t.Errorf("after a restart, Tandem's own write was read back as a change: %q", titles(echo))
+		t.Errorf("after a restart, Tandem's own write was read back as a change: %q", connectortest.Titles(echo))
 	} else {
 		cursor = next
 	}
@@ -521,6 +472,6 @@ func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
 	srv.Tick(time.Second)
 	srv.EditIssue(repo, n, func(is *githubtest.Issue) { is.Title = "Crash on save (fixed?)" })
 	if got, _ := changes(after, cursor); len(got) != 1 || got[0].Title != "Crash on save (fixed?)" {
-		t.Errorf("a person's edit after the restart: got %q, want it", titles(got))
+		t.Errorf("a person's edit after the restart: got %q, want it", connectortest.Titles(got))
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/rules"
-	"github.com/tandemsync/tandem/core/store"
 	"github.com/tandemsync/tandem/core/trackers/connector"
+	"github.com/tandemsync/tandem/core/trackers/connector/connectortest"
 	"github.com/tandemsync/tandem/core/trackers/jira"
 	"github.com/tandemsync/tandem/core/trackers/jira/jiratest"
 	"github.com/tandemsync/tandem/core/trackers/spectest"
@@ -31,32 +31,6 @@ func newTracker(t testing.TB, srv *jiratest.Server, mod func(*jira.Config)) *jir
 		t.Fatal(err)
 	}
 	return tr
-}
-
-func poll(t *testing.T, tr *jira.Tracker, cursor string) ([]item.Item, string) {
-	t.Helper()
-	var all []item.Item
-	for range 50 {
-		items, next, err := tr.Changes(context.Background(), cursor, 3)
-		if err != nil {
-			t.Fatalf("Changes: %v", err)
-		}
-		all = append(all, items...)
-		if next == cursor || len(items) == 0 {
-			return all, next
-		}
-		cursor = next
-	}
-	t.Fatal("Changes never settles")
-	return nil, ""
-}
-
-func titles(items []item.Item) []string {
-	var out []string
-	for _, it := range items {
-		out = append(out, it.Title)
-	}
-	return out
 }
 
 // TestContract drives every operation the connector uses against a fake held to Atlassian's
@@ -77,8 +51,8 @@ func TestContract(t *testing.T) {
 	srv.AddIssue(jiratest.Issue{Summary: "Export to CSV", Project: "DEV"})
 	srv.AddIssue(jiratest.Issue{Summary: "Typo on help page"})
 	srv.AddComment(a, "557058:alice", "Still failing.")
-	items, cursor := poll(t, tr, "")
-	if got, want := titles(items), []string{"Export to CSV", "Typo on help page", "Login fails"}; !slices.Equal(got, want) {
+	items, cursor := connectortest.Poll(t, tr, "", 3)
+	if got, want := connectortest.Titles(items), []string{"Export to CSV", "Typo on help page", "Login fails"}; !slices.Equal(got, want) {
 		t.Fatalf("first poll: %q, want %q", got, want)
 	}
 	login := items[2]
@@ -93,8 +67,8 @@ func TestContract(t *testing.T) {
 	// An idle poll only searches (the overlap's pages) and returns nothing, however often.
 	before, searches := srv.Requests(), srv.Searches
 	for range 3 {
-		if more, _ := poll(t, tr, cursor); len(more) != 0 {
-			t.Fatalf("idle poll returned %q", titles(more))
+		if more, _ := connectortest.Poll(t, tr, cursor, 3); len(more) != 0 {
+			t.Fatalf("idle poll returned %q", connectortest.Titles(more))
 		}
 	}
 	if n, s := srv.Requests()-before, srv.Searches-searches; n != s || n == 0 {
@@ -141,16 +115,16 @@ func TestContract(t *testing.T) {
 		t.Fatalf("delete comment: %v", res[0].Err)
 	}
 	// Tandem's own writes are not read back as changes.
-	more, cursor := poll(t, tr, cursor)
+	more, cursor := connectortest.Poll(t, tr, cursor, 3)
 	if len(more) != 0 {
-		t.Errorf("poll after Tandem's writes returned %q, want none (its own echo)", titles(more))
+		t.Errorf("poll after Tandem's writes returned %q, want none (its own echo)", connectortest.Titles(more))
 	}
 	// A person's change is, through 429 (RateLimit-Reason) and 503 answers.
 	srv.Tick(time.Second)
 	srv.EditIssue(a, func(is *jiratest.Issue) { is.Labels = []string{"web", "safari"} })
 	srv.Fail(spectest.Fault{Op: "POST /rest/api/3/search/jql", Status: 429, Header: map[string]string{"Retry-After": "1", "RateLimit-Reason": "jira-burst-based"}},
 		spectest.Fault{Op: "POST /rest/api/3/search/jql", Status: 503})
-	more, _ = poll(t, tr, cursor)
+	more, _ = connectortest.Poll(t, tr, cursor, 3)
 	if len(more) != 1 || !slices.Equal(more[0].Labels, []string{"web", "safari"}) {
 		t.Errorf("after a person's edit: %+v", more)
 	}
@@ -273,35 +247,13 @@ func TestDefaultRulesCompile(t *testing.T) {
 // never sent to the partner; a person's change after it is read.
 func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
 	srv := jiratest.New(t, "SUP")
-	dir := t.TempDir()
 	ctx := context.Background()
-	build := func(st *store.Store) engine.Tracker {
-		t.Helper()
-		env := connector.Env{Values: connector.Values{"url": srv.URL, "projects": "SUP", "auth": jira.AuthToken, "email": srv.Email},
-			Secrets: connector.Values{"token": srv.Token}, Transport: srv.Client().Transport, Timeout: 5 * time.Second}
-		if st != nil {
-			env.Memory = st.Notebook("connectors", "jira "+srv.URL)
-		}
-		tr, err := jira.Connector.Build(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr
-	}
-	open := func() *store.Store {
-		st, err := store.Open(dir, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
+	r := connectortest.NewRestartable(t, jira.Connector, connector.Env{Values: connector.Values{"url": srv.URL, "projects": "SUP", "auth": jira.AuthToken, "email": srv.Email},
+		Secrets: connector.Values{"token": srv.Token}, Transport: srv.Client().Transport, Timeout: 5 * time.Second}, "jira "+srv.URL)
+	build, open := r.Build, r.Open
 	changes := func(tr engine.Tracker, cursor string) ([]item.Item, string) {
 		t.Helper()
-		items, next, err := tr.Changes(ctx, cursor, 10)
-		if err != nil {
-			t.Fatalf("Changes: %v", err)
-		}
-		return items, next
+		return connectortest.Changes(t, tr, cursor, 10)
 	}
 
 	key := srv.AddIssue(jiratest.Issue{Summary: "Login fails"})
@@ -310,7 +262,7 @@ func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
 	before := build(st)
 	items, cursor := changes(before, "")
 	if len(items) != 1 {
-		t.Fatalf("first poll: %q", titles(items))
+		t.Fatalf("first poll: %q", connectortest.Titles(items))
 	}
 
 	// Tandem renames the issue (as the partner asked), then stops.
@@ -325,14 +277,14 @@ func TestOwnWritesRecognisedAfterARestart(t *testing.T) {
 	// Without the marks, a restarted tracker reads Tandem's own write back as a change: what
 	// this test guards against.
 	if forgetful, _ := changes(build(nil), cursor); len(forgetful) != 1 {
-		t.Fatalf("a tracker without memory read %q after Tandem's write, want its echo: the test cannot tell", titles(forgetful))
+		t.Fatalf("a tracker without memory read %q after Tandem's write, want its echo: the test cannot tell", connectortest.Titles(forgetful))
 	}
 
 	st = open()
 	defer st.Close()
 	after := build(st)
 	if echo, next := changes(after, cursor); len(echo) != 0 {
-		t.Errorf("after a restart, Tandem's own write was read back as a change: %q", titles(echo))
+		t.Errorf("after a restart, Tandem's own write was read back as a change: %q", connectortest.Titles(echo))
 	} else {
 		cursor = next
 	}
