@@ -13,13 +13,7 @@ import (
 // a window says so and what to do, where the app used to end with a line on standard error
 // that nobody reads when Tandem is opened from the applications menu.
 func TestAppOnABusyDataDirectorySaysSo(t *testing.T) {
-	needDisplayTools(t)
-	needKeychain(t)
-	bin, err := buildTandem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
+	bin, root := appTest(t)
 	dir := filepath.Join(root, "acme")
 	serveAgent(t, bin, dir, "Acme")
 	display := startXvfb(t)

@@ -16,13 +16,7 @@ import (
 // pairing waits for Kim's operator, and checks that the Connections screen is drawn with the
 // waiting pairing's reply code. With TANDEM_UPDATE_SCREENSHOT=1 it writes docs/connections.png.
 func TestConnectionsScreenshot(t *testing.T) {
-	needDisplayTools(t)
-	needKeychain(t)
-	bin, err := buildTandem()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
+	bin, root := appTest(t)
 	blue, red, green, kim := filepath.Join(root, "blue"), filepath.Join(root, "red"), filepath.Join(root, "green"), filepath.Join(root, "kim")
 	serveAgent(t, bin, red, "Red Support")
 	serveAgent(t, bin, green, "Green Logistics")

@@ -19,13 +19,7 @@ import (
 // wider than the largest texture the GPU takes). With TANDEM_UPDATE_SCREENSHOT=1 it writes
 // docs/tracker-long-title.png.
 func TestTrackerLongTitleScreenshot(t *testing.T) {
-	needDisplayTools(t)
-	needKeychain(t)
-	root := t.TempDir()
-	bin, err := buildTandem()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, root := appTest(t)
 	dir := filepath.Join(root, "agent")
 	ctx := context.Background()
 	a, err := agent.Open(ctx, agent.Options{Dir: dir, Name: "Blue", Listen: "127.0.0.1:0"})

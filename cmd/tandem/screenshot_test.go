@@ -52,6 +52,20 @@ func TestScreenshot(t *testing.T) {
 	}
 }
 
+// appTest readies a test of the real app under Xvfb on the OS keychain: without the display
+// tools or a keychain it skips (or fails, as TANDEM_REQUIRE_DISPLAY and TANDEM_REQUIRE_KEYCHAIN
+// say). It returns the built tandem and a directory of the test's.
+func appTest(t *testing.T) (bin, root string) {
+	t.Helper()
+	needDisplayTools(t)
+	needKeychain(t)
+	bin, err := buildTandem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, t.TempDir()
+}
+
 // needDisplayTools skips the test, or fails it under TANDEM_REQUIRE_DISPLAY=1, when Xvfb,
 // xdotool or ImageMagick's import is missing.
 func needDisplayTools(t *testing.T) {

@@ -17,13 +17,7 @@ import (
 // With TANDEM_UPDATE_SCREENSHOT=1 it writes docs/tracker-pages.png (and keeps every step's
 // shot in TANDEM_SHOTS, if set).
 func TestTrackerPagesScreenshot(t *testing.T) {
-	needDisplayTools(t)
-	needKeychain(t)
-	root := t.TempDir()
-	bin, err := buildTandem()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, root := appTest(t)
 	dir := filepath.Join(root, "agent")
 	if _, err := agent.PrepareBacklog(context.Background(), dir, nil, 10000, 10000); err != nil {
 		t.Fatal(err)
