@@ -29,10 +29,10 @@ func (p textPos) before(q textPos) bool { return p.row < q.row || p.row == q.row
 // line of a compile error marked, a text selection made with the mouse (press and drag,
 // double-click for a word, Shift+click) or with Shift and the movement keys, and the keys a
 // code editor needs (arrows, Ctrl+arrows by word, Home/End, Ctrl+Home/End, Page Up/Down, Tab,
-// Return with indentation, Backspace/Delete, select all, copy, cut, paste). Typing, pasting,
-// Return and Tab replace the selection. It is read-only while the rule is visual: the
-// selection and Copy still work there, edits do not. Widget state changes only on the Fyne
-// goroutine.
+// Return with indentation, Backspace/Delete, select all, copy, cut, paste, undo and redo).
+// Typing, pasting, Return and Tab replace the selection. It is read-only while the rule is
+// visual: the selection and Copy still work there, edits do not. Widget state changes only
+// on the Fyne goroutine.
 type codeEditor struct {
 	widget.BaseWidget
 	grid   *widget.TextGrid
@@ -58,9 +58,37 @@ type codeEditor struct {
 	// the cursor or the selection does not lex the source again.
 	types [][]chroma.TokenType
 
+	// Undo and redo: the states before the edits (and after the undone ones), and the kind
+	// and end of the last edit, so that a run of typing at one place is undone at once.
+	undo, redo []editState
+	lastKind   editKind
+	lastEnd    textPos
+
 	// OnChanged is called after every edit with the new source.
 	OnChanged func(src string)
 }
+
+// editKind groups edits for Undo: a run of typed characters (or of Backspaces, or of
+// Deletes) that goes on where the last one ended is one step.
+type editKind int
+
+const (
+	editOther editKind = iota
+	editTyping
+	editBackspace
+	editDelete
+)
+
+// editState is what Undo brings back: the text, the cursor and the selection.
+type editState struct {
+	text           string
+	cursor, anchor textPos
+	selecting      bool
+}
+
+// undoLimit bounds the steps kept (each holds the whole source: 200 steps of a 20 kB
+// script are 4 MB).
+const undoLimit = 200
 
 var (
 	_ fyne.Draggable         = (*codeEditor)(nil)
@@ -87,6 +115,7 @@ func (e *codeEditor) CreateRenderer() fyne.WidgetRenderer { return widget.NewSim
 func (e *codeEditor) SetText(src string) {
 	e.lines = splitLines(src)
 	e.row, e.col, e.selecting, e.types = 0, 0, false, nil
+	e.undo, e.redo, e.lastKind = nil, nil, editOther // another rule's source: nothing to undo
 	e.render()
 	e.scroll.ScrollToTop()
 }
@@ -538,12 +567,16 @@ func (e *codeEditor) TypedRune(r rune) {
 	if e.readOnly {
 		return
 	}
-	e.insert(string(r))
+	e.edit(editTyping, func() bool { return e.insert(string(r)) })
 }
 
-// insert puts text at the cursor, in place of the selection.
-func (e *codeEditor) insert(text string) {
-	e.deleteSelection()
+// insert puts text at the cursor, in place of the selection; it reports whether the text
+// changed.
+func (e *codeEditor) insert(text string) bool {
+	deleted := e.deleteSelection()
+	if text == "" {
+		return deleted
+	}
 	l := e.lines[e.row]
 	before, after := string(l[:e.col]), string(l[e.col:])
 	ins := splitLines(strings.ReplaceAll(text, "\r\n", "\n"))
@@ -554,6 +587,43 @@ func (e *codeEditor) insert(text string) {
 	e.lines = append(e.lines[:e.row], append(ins, e.lines[e.row+1:]...)...)
 	e.row += last
 	e.col = col
+	return true
+}
+
+func (e *codeEditor) state() editState {
+	return editState{text: e.Text(), cursor: e.cursor(), anchor: e.anchor, selecting: e.selecting}
+}
+
+// edit applies change, which reports whether it changed the text, keeps the state before
+// it for Undo (unless it goes on a run of the same kind) and reports the change.
+func (e *codeEditor) edit(kind editKind, change func() bool) {
+	before := e.state()
+	_, _, hadSelection := e.selection()
+	if !change() {
+		return
+	}
+	if kind == editOther || kind != e.lastKind || before.cursor != e.lastEnd || hadSelection {
+		e.undo = append(e.undo, before)
+		if len(e.undo) > undoLimit {
+			e.undo = append(e.undo[:0:0], e.undo[len(e.undo)-undoLimit:]...)
+		}
+	}
+	e.redo = nil
+	e.lastKind, e.lastEnd = kind, e.cursor()
+	e.changed()
+}
+
+// step undoes (from undo to redo) or redoes (from redo to undo) one edit.
+func (e *codeEditor) step(from, to *[]editState) {
+	if e.readOnly || len(*from) == 0 {
+		return
+	}
+	st := (*from)[len(*from)-1]
+	*from = (*from)[:len(*from)-1]
+	*to = append(*to, e.state())
+	e.lines = splitLines(st.text)
+	e.row, e.col, e.anchor, e.selecting = st.cursor.row, st.cursor.col, st.anchor, st.selecting
+	e.lastKind = editOther
 	e.changed()
 }
 
@@ -629,56 +699,70 @@ func (e *codeEditor) TypedKey(ev *fyne.KeyEvent) {
 	}
 	switch ev.Name {
 	case fyne.KeyReturn, fyne.KeyEnter:
-		e.deleteSelection()
-		l := e.lines[e.row]
-		indent := 0
-		for indent < len(l) && l[indent] == '\t' {
-			indent++
-		}
-		if e.col > 0 && l[e.col-1] == '{' {
-			indent++
-		}
-		e.insert("\n" + strings.Repeat("\t", indent))
+		e.edit(editOther, func() bool {
+			e.deleteSelection()
+			l := e.lines[e.row]
+			indent := 0
+			for indent < len(l) && l[indent] == '\t' {
+				indent++
+			}
+			if e.col > 0 && l[e.col-1] == '{' {
+				indent++
+			}
+			return e.insert("\n" + strings.Repeat("\t", indent))
+		})
 	case fyne.KeyTab:
 		if !shift { // Shift+Tab inserts nothing, as in a text field
-			e.insert("\t")
+			e.edit(editTyping, func() bool { return e.insert("\t") })
 		}
 	case fyne.KeyBackspace:
-		switch {
-		case e.deleteSelection():
-		case e.col > 0:
-			l := e.lines[e.row]
-			e.lines[e.row] = append(l[:e.col-1:e.col-1], l[e.col:]...)
-			e.col--
-		case e.row > 0:
-			prev := e.lines[e.row-1]
-			e.col = len(prev)
-			e.lines[e.row-1] = append(prev[:len(prev):len(prev)], e.lines[e.row]...)
-			e.lines = append(e.lines[:e.row], e.lines[e.row+1:]...)
-			e.row--
-		default:
-			return
-		}
-		e.changed()
+		e.edit(editBackspace, e.backspace)
 	case fyne.KeyDelete:
-		l := e.lines[e.row]
-		switch {
-		case e.deleteSelection():
-		case e.col < len(l):
-			e.lines[e.row] = append(l[:e.col:e.col], l[e.col+1:]...)
-		case e.row < len(e.lines)-1:
-			e.lines[e.row] = append(l[:len(l):len(l)], e.lines[e.row+1]...)
-			e.lines = append(e.lines[:e.row+1], e.lines[e.row+2:]...)
-		default:
-			return
-		}
-		e.changed()
+		e.edit(editDelete, e.deleteForward)
 	}
 }
 
-// TypedShortcut handles select all, copy, cut, paste, and Ctrl (Cmd on macOS) with Left,
-// Right, Home and End, which move by word and to the start and end of the source (with
-// Shift they extend the selection).
+// backspace removes the selection, or the rune before the cursor (joining the line to the
+// one above at its start); it reports whether the text changed.
+func (e *codeEditor) backspace() bool {
+	switch {
+	case e.deleteSelection():
+	case e.col > 0:
+		l := e.lines[e.row]
+		e.lines[e.row] = append(l[:e.col-1:e.col-1], l[e.col:]...)
+		e.col--
+	case e.row > 0:
+		prev := e.lines[e.row-1]
+		e.col = len(prev)
+		e.lines[e.row-1] = append(prev[:len(prev):len(prev)], e.lines[e.row]...)
+		e.lines = append(e.lines[:e.row], e.lines[e.row+1:]...)
+		e.row--
+	default:
+		return false
+	}
+	return true
+}
+
+// deleteForward removes the selection, or the rune after the cursor (joining the next line
+// at a line's end); it reports whether the text changed.
+func (e *codeEditor) deleteForward() bool {
+	l := e.lines[e.row]
+	switch {
+	case e.deleteSelection():
+	case e.col < len(l):
+		e.lines[e.row] = append(l[:e.col:e.col], l[e.col+1:]...)
+	case e.row < len(e.lines)-1:
+		e.lines[e.row] = append(l[:len(l):len(l)], e.lines[e.row+1]...)
+		e.lines = append(e.lines[:e.row+1], e.lines[e.row+2:]...)
+	default:
+		return false
+	}
+	return true
+}
+
+// TypedShortcut handles select all, copy, cut, paste, undo, redo (Ctrl+Y or Ctrl+Shift+Z),
+// and Ctrl (Cmd on macOS) with Left, Right, Home and End, which move by word and to the
+// start and end of the source (with Shift they extend the selection).
 func (e *codeEditor) TypedShortcut(s fyne.Shortcut) {
 	cb := fyne.CurrentApp().Clipboard()
 	switch s := s.(type) {
@@ -690,15 +774,21 @@ func (e *codeEditor) TypedShortcut(s fyne.Shortcut) {
 		if e.readOnly {
 			return
 		}
-		cb.SetContent(e.copyText())
-		if !e.deleteSelection() {
-			e.deleteLine()
-		}
-		e.changed()
+		e.edit(editOther, func() bool {
+			cb.SetContent(e.copyText())
+			if !e.deleteSelection() {
+				e.deleteLine()
+			}
+			return true
+		})
 	case *fyne.ShortcutPaste:
 		if !e.readOnly {
-			e.insert(cb.Content())
+			e.edit(editOther, func() bool { return e.insert(cb.Content()) })
 		}
+	case *fyne.ShortcutUndo:
+		e.step(&e.undo, &e.redo)
+	case *fyne.ShortcutRedo:
+		e.step(&e.redo, &e.undo)
 	case *desktop.CustomShortcut:
 		if s.Modifier&^fyne.KeyModifierShift != fyne.KeyModifierShortcutDefault {
 			return
@@ -714,6 +804,10 @@ func (e *codeEditor) TypedShortcut(s fyne.Shortcut) {
 			e.moveTo(textPos{}, extend)
 		case fyne.KeyEnd:
 			e.moveTo(textPos{last, len(e.lines[last])}, extend)
+		case fyne.KeyZ:
+			if extend {
+				e.step(&e.redo, &e.undo)
+			}
 		}
 	}
 }

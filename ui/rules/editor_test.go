@@ -42,6 +42,12 @@ func drag(e *codeEditor, from, to fyne.Position) {
 	e.DragEnd()
 }
 
+// dragOnCanvas drags as the driver does: the draggable object under the pointer gets it.
+func dragOnCanvas(w fyne.Window, e *codeEditor, from, to fyne.Position) {
+	at := fyne.CurrentApp().Driver().AbsolutePositionForObject(e)
+	test.Drag(w.Canvas(), at.Add(to), to.X-from.X, to.Y-from.Y)
+}
+
 func clipboard() string { return fyne.CurrentApp().Clipboard().Content() }
 
 func typeShortcut(e *codeEditor, s fyne.Shortcut) { e.TypedShortcut(s) }
@@ -64,9 +70,9 @@ func keys(e *codeEditor, keys ...fyne.KeyName) {
 // "ctx" on the next line selects exactly that range; Copy puts exactly it on the clipboard
 // and the selected cells are drawn with the selection background.
 func TestEditorDragSelectsAndCopies(t *testing.T) {
-	e, _ := newTestEditor(t, editorSource, fyne.NewSize(600, 300))
+	e, w := newTestEditor(t, editorSource, fyne.NewSize(600, 300))
 	// "\tfoo": the tab takes display columns 0-3, "f" is at 4; on "\tctx.Log", "." is at 7.
-	drag(e, cellPos(e, 3, 4), cellPos(e, 4, 7))
+	dragOnCanvas(w, e, cellPos(e, 3, 4), cellPos(e, 4, 7))
 	if got, want := e.SelectedText(), "foo := ctx.Item.Title\n\tctx"; got != want {
 		t.Fatalf("selected %q, want %q", got, want)
 	}
@@ -319,6 +325,77 @@ func TestEditorDragScrolls(t *testing.T) {
 	}
 	if top, bottom := e.scroll.Offset.Y, e.scroll.Offset.Y+view; float32(e.row)*h < top || float32(e.row+1)*h > bottom+0.5 {
 		t.Errorf("the cursor's row %d is not in view (%v-%v)", e.row, top, bottom)
+	}
+}
+
+// TestEditorUndoRedo: Ctrl+Z takes back a run of typing, of Backspaces, a paste over a
+// selection (bringing the selection back), a cut; Ctrl+Y and Ctrl+Shift+Z redo; a new edit
+// drops what was undone; a new source or a read-only editor has nothing to undo.
+func TestEditorUndoRedo(t *testing.T) {
+	e, _ := newTestEditor(t, editorSource, fyne.NewSize(600, 300))
+	line := func(n int) string { return strings.Split(e.Text(), "\n")[n] }
+	undo := func() { typeShortcut(e, &fyne.ShortcutUndo{}) }
+	redo := func() { typeShortcut(e, &fyne.ShortcutRedo{}) }
+	var changed string
+	e.OnChanged = func(src string) { changed = src }
+
+	e.moveTo(textPos{3, 99}, false)
+	test.Type(e, "abc")
+	keys(e, fyne.KeyBackspace, fyne.KeyBackspace)
+	keys(e, fyne.KeyLeft)
+	test.Type(e, "X")
+	if got := line(3); got != "\tfoo := ctx.Item.TitleXa" {
+		t.Fatalf("after typing: %q", got)
+	}
+	for i, want := range []string{"\tfoo := ctx.Item.Titlea", "\tfoo := ctx.Item.Titleabc", "\tfoo := ctx.Item.Title", "\tfoo := ctx.Item.Title"} {
+		undo()
+		if got := line(3); got != want {
+			t.Errorf("undo %d: %q, want %q", i+1, got, want)
+		}
+	}
+	if changed != editorSource || e.row != 3 || e.col != len([]rune("\tfoo := ctx.Item.Title")) {
+		t.Errorf("after undoing everything: OnChanged had the original %v, cursor %d:%d", changed == editorSource, e.row, e.col)
+	}
+	redo()
+	typeShortcut(e, &desktop.CustomShortcut{KeyName: fyne.KeyZ, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift})
+	if got := line(3); got != "\tfoo := ctx.Item.Titlea" {
+		t.Errorf("after Ctrl+Y and Ctrl+Shift+Z: %q", got)
+	}
+	// A new edit drops what was undone. (The redone state has the cursor where it was when
+	// the next edit began: before the "a", after the Left.)
+	test.Type(e, "!")
+	redo()
+	if got := line(3); got != "\tfoo := ctx.Item.Title!a" {
+		t.Errorf("redo after a new edit changed the text: %q", got)
+	}
+
+	// A paste over a selection comes back with the selection.
+	e.SetText(editorSource)
+	selectRows(e, 2, 13, 1, 1)
+	fyne.CurrentApp().Clipboard().SetContent("()")
+	typeShortcut(e, &fyne.ShortcutPaste{})
+	typeShortcut(e, &fyne.ShortcutCut{}) // the line, as nothing is selected
+	if got, want := e.Text(), "package rules\n\n\tctx.Log(foo)\n}"; got != want {
+		t.Fatalf("after paste and cut: %q, want %q", got, want)
+	}
+	undo()
+	undo()
+	if e.Text() != editorSource || e.SelectedText() != "(ctx tandem.Context) {\n\tfoo := ctx" {
+		t.Errorf("after undoing the cut and the paste: text %q, selection %q", e.Text(), e.SelectedText())
+	}
+
+	// A new source, or a read-only editor: nothing to undo.
+	e.SetText("package other")
+	undo()
+	if e.Text() != "package other" {
+		t.Errorf("undo after SetText: %q", e.Text())
+	}
+	e.SetText(editorSource)
+	test.Type(e, "x")
+	e.SetReadOnly(true)
+	undo()
+	if e.Text() != "x"+editorSource {
+		t.Errorf("undo in a read-only editor: %q", e.Text())
 	}
 }
 
