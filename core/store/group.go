@@ -35,6 +35,8 @@ type groupCall struct {
 	// lead, unless its caller waits (waiting) with nothing else to commit it.
 	later, waiting bool
 	waited         bool // its outcome is known to its caller
+	// once marks an UpdateOnce call: it runs last in its group, at most one per group.
+	once bool
 }
 
 // errGroupRollback rolls a group's transaction back when one of its functions failed.
@@ -51,7 +53,12 @@ var errGroupRollback = errors.New("store: a write of the group failed")
 // must not act outside the database (tx.OnCommit hooks run only for the commit that holds).
 // fn must not call Update (nor DB().Update) itself.
 func (s *Store) Update(fn func(*bolt.Tx) error) error {
-	c := &groupCall{fn: fn, done: make(chan bool, 1)}
+	return s.enter(&groupCall{fn: fn, done: make(chan bool, 1)})
+}
+
+// enter queues c and returns its outcome, committing its group itself when nothing else is
+// being committed or when asked to lead.
+func (s *Store) enter(c *groupCall) error {
 	g := &s.group
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
@@ -109,8 +116,27 @@ func (s *Store) UpdateLater(fn func(*bolt.Tx) error) (wait func() error) {
 func (s *Store) lead(c *groupCall) {
 	g := &s.group
 	g.mu.Lock()
-	calls := g.queue
-	g.queue = nil
+	// The group is the queue, but at most one UpdateOnce call, which goes last: c's own if it
+	// is one, else the first; the others wait for the next group.
+	var calls, rest []*groupCall
+	var once *groupCall
+	if c.once {
+		once = c
+	}
+	for _, o := range g.queue {
+		switch {
+		case !o.once:
+			calls = append(calls, o)
+		case once == nil || once == o:
+			once = o
+		default:
+			rest = append(rest, o)
+		}
+	}
+	if once != nil {
+		calls = append(calls, once)
+	}
+	g.queue = rest
 	g.mu.Unlock()
 
 	s.commitGroup(calls)
@@ -132,6 +158,14 @@ func (s *Store) lead(c *groupCall) {
 	}
 }
 
+// UpdateOnce is Update for a function that must not run twice (it changes state outside the
+// transaction as it goes): fn runs last in its group, so when it runs every other function of
+// the group has succeeded, and it is not run again; when it fails, the group rolls back and
+// the others commit without it.
+func (s *Store) UpdateOnce(fn func(*bolt.Tx) error) error {
+	return s.enter(&groupCall{fn: fn, done: make(chan bool, 1), once: true})
+}
+
 func (c *groupCall) outcome() error {
 	if c.panicked != nil {
 		panic(c.panicked)
@@ -146,25 +180,25 @@ func (s *Store) commitGroup(calls []*groupCall) {
 		c.err = s.db.Update(c.run)
 		return
 	}
-	failed := false
+	failed := -1
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, c := range calls {
+		for i, c := range calls {
 			if c.err = c.run(tx); c.err != nil {
-				failed = true
+				failed = i
 				return errGroupRollback
 			}
 		}
 		return nil
 	})
-	if !failed {
+	if failed < 0 {
 		for _, c := range calls {
 			c.err = err // nil, or the commit's own failure (a full disk), which is everyone's
 		}
 		return
 	}
-	for _, c := range calls {
-		if c.panicked != nil {
-			continue // it panics in its own goroutine; it is not run again
+	for i, c := range calls {
+		if c.panicked != nil || c.once && i == failed {
+			continue // its failure is its own; it is not run again
 		}
 		c.err = s.db.Update(c.run)
 	}

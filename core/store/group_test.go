@@ -238,3 +238,83 @@ func TestUpdateLaterRidesWithTheNextCommit(t *testing.T) {
 		t.Errorf("waiting twice: %v", err)
 	}
 }
+
+// TestUpdateOnceRunsOnceAndLast: an UpdateOnce function runs after the rest of its group and
+// never twice, whether another write of the group fails or it does; two of them never share
+// a group.
+func TestUpdateOnceRunsOnceAndLast(t *testing.T) {
+	bad := errors.New("invalid input")
+	for _, tc := range []struct {
+		name            string
+		failOther, fail bool
+	}{{"all succeed", false, false}, {"another write fails", true, false}, {"it fails", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			release := holdCommit(t, s)
+			var order []string
+			var mu sync.Mutex
+			note := func(what string) {
+				mu.Lock()
+				order = append(order, what)
+				mu.Unlock()
+			}
+			var wg sync.WaitGroup
+			var onceErr, otherErr error
+			onceRuns := 0
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				onceErr = s.UpdateOnce(func(tx *bolt.Tx) error {
+					onceRuns++
+					note("once")
+					if tc.fail {
+						return bad
+					}
+					return tx.Bucket([]byte("g")).Put([]byte("once"), []byte("1"))
+				})
+			}()
+			waitQueued(t, s, 1)
+			go func() {
+				defer wg.Done()
+				otherErr = s.Update(func(tx *bolt.Tx) error {
+					note("other")
+					if tc.failOther {
+						return bad
+					}
+					return tx.Bucket([]byte("g")).Put([]byte("other"), []byte("1"))
+				})
+			}()
+			waitQueued(t, s, 2)
+			release()
+			wg.Wait()
+			if onceRuns != 1 {
+				t.Errorf("the UpdateOnce function ran %d times", onceRuns)
+			}
+			if order[0] != "other" {
+				t.Errorf("order %v: the UpdateOnce function did not run last in its group", order)
+			}
+			if (onceErr != nil) != tc.fail || (otherErr != nil) != tc.failOther {
+				t.Errorf("UpdateOnce: %v, the other write: %v", onceErr, otherErr)
+			}
+		})
+	}
+	s := openStore(t)
+	before := func() (id int) {
+		s.DB().View(func(tx *bolt.Tx) error { id = int(tx.ID()); return nil })
+		return id
+	}()
+	release := holdCommit(t, s)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.UpdateOnce(func(tx *bolt.Tx) error { return nil }) }()
+	}
+	waitQueued(t, s, 2)
+	release()
+	wg.Wait()
+	var after int
+	s.DB().View(func(tx *bolt.Tx) error { after = int(tx.ID()); return nil })
+	if after-before != 3 {
+		t.Errorf("%d commits for a held one and two UpdateOnce calls behind it, want 3", after-before)
+	}
+}
