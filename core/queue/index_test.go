@@ -158,8 +158,15 @@ func TestIndexFollowsEveryChange(t *testing.T) {
 			what = fmt.Sprintf("retry %d", e.Seq)
 		case op < 8:
 			e, _ := pick()
-			ack(t, st, q, e.Seq)
-			what = fmt.Sprintf("ack %d", e.Seq)
+			if rng.IntN(2) == 0 {
+				ack(t, st, q, e.Seq)
+				what = fmt.Sprintf("ack %d", e.Seq)
+				break
+			}
+			if err := st.DB().Update(func(tx *bolt.Tx) error { return q.AckEvents(tx, e) }); err != nil {
+				t.Fatal(err)
+			}
+			what = fmt.Sprintf("ack event %d", e.Seq)
 		case op < 9:
 			e, _ := pick()
 			if _, err := q.Skip(e.Seq); err != nil {

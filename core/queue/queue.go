@@ -262,14 +262,23 @@ func (q *Queue) put(tx *bolt.Tx, e Event) error {
 
 // remove deletes event seq and its index entries inside tx; an unknown seq is ignored.
 func (q *Queue) remove(tx *bolt.Tx, b *bolt.Bucket, seq uint64) error {
+	return q.removeOf(tx, b, seq, "")
+}
+
+// removeOf is remove for an event of item, when the caller knows it ("": read it from the
+// stored event).
+func (q *Queue) removeOf(tx *bolt.Tx, b *bolt.Bucket, seq uint64, item string) error {
 	k := store.U64(seq)
 	v := b.Get(k)
 	if v == nil {
 		return nil
 	}
-	e, err := decodeHead(k, v)
-	if err != nil {
-		return err
+	if item == "" {
+		e, err := decodeHead(k, v)
+		if err != nil {
+			return err
+		}
+		item = e.ItemKey
 	}
 	if err := b.Delete(k); err != nil {
 		return err
@@ -278,7 +287,7 @@ func (q *Queue) remove(tx *bolt.Tx, b *bolt.Bucket, seq uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := x.removed(e.ItemKey, seq); err != nil {
+	if err := x.removed(item, seq); err != nil {
 		return fmt.Errorf("index event %d: %w", seq, err)
 	}
 	tx.OnCommit(q.changed)
@@ -481,6 +490,16 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 	return out, nil
 }
 
+// Empty reports, inside tx, whether the queue holds no event at all.
+func (q *Queue) Empty(tx *bolt.Tx) (bool, error) {
+	b, err := q.events(tx)
+	if err != nil {
+		return false, err
+	}
+	k, _ := b.Cursor().First()
+	return k == nil, nil
+}
+
 // Ack removes processed events inside the caller's transaction. Unknown seqs are ignored, so
 // acking twice (or after Skip) is harmless.
 func (q *Queue) Ack(tx *bolt.Tx, seqs ...uint64) error {
@@ -491,6 +510,21 @@ func (q *Queue) Ack(tx *bolt.Tx, seqs ...uint64) error {
 	for _, s := range seqs {
 		if err := q.remove(tx, b, s); err != nil {
 			return fmt.Errorf("ack %d in queue %s: %w", s, q.name, err)
+		}
+	}
+	return nil
+}
+
+// AckEvents is Ack for events the caller read from this queue (Ready, List): their item keys
+// come from evs instead of being decoded from the stored events, which is most of Ack's work.
+func (q *Queue) AckEvents(tx *bolt.Tx, evs ...Event) error {
+	b, err := q.events(tx)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if err := q.removeOf(tx, b, e.Seq, e.ItemKey); err != nil {
+			return fmt.Errorf("ack %d in queue %s: %w", e.Seq, q.name, err)
 		}
 	}
 	return nil
