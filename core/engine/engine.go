@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -176,6 +177,12 @@ type Engine struct {
 	// retry at once (guarded by mu), so it asks once per attempt.
 	forced      map[uint64]int
 	detectBatch int
+
+	// echoes holds, by local key, the ItemHash of twins committed lately (at most
+	// maxEchoes): detection reading an item Tandem wrote itself knows it by that hash without
+	// decoding the twin.
+	echoMu sync.Mutex
+	echoes map[string]string
 
 	detected, sent, applied atomic.Uint64
 	errMu                   sync.Mutex
@@ -393,6 +400,12 @@ func (e *Engine) Receive(ctx context.Context, events []queue.Event) (uint64, err
 	for i, ev := range events {
 		in[i] = queue.Event{ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created}
 	}
+	if done, err := e.receiveApplied(ctx, in); done {
+		if err != nil {
+			return 0, fmt.Errorf("store batch: %w", err)
+		}
+		return highest, nil
+	}
 	err := e.opt.Store.Update(func(tx *bolt.Tx) error {
 		_, err := e.opt.Inbox.AppendUnique(tx, in)
 		return err
@@ -401,6 +414,77 @@ func (e *Engine) Receive(ctx context.Context, events []queue.Event) (uint64, err
 		return 0, fmt.Errorf("store batch: %w", err)
 	}
 	return highest, nil
+}
+
+// inlineMax is the largest batch receiveApplied applies as it arrives: a bigger one means the
+// partner is busy, and storing it first lets receiving the next batch overlap applying this one.
+const inlineMax = 16
+
+// errNotInline rolls back an apply in the receiving transaction that turns out not to fit.
+var errNotInline = errors.New("not applied as received")
+
+// receiveApplied applies a small batch from the partner in the very transaction that stores it
+// in the inbox (and acks it there), when the tracker is the embedded one and nothing waits in
+// the inbox: a change is applied one commit sooner, and costs one commit instead of two. It
+// reports false, having changed nothing, when it cannot: another tracker, a batch too big or
+// that does not fold in one pass, events waiting in the inbox (they go first), an apply or a
+// detection step in progress (the receiving request does not wait for it), or events seen
+// before; Receive then stores the batch for the apply loop.
+func (e *Engine) receiveApplied(ctx context.Context, in []queue.Event) (bool, error) {
+	txt, ok := e.opt.Tracker.(TxTracker)
+	if !ok || len(in) > inlineMax {
+		return false, nil
+	}
+	groups := groupByItem(in)
+	n := 0
+	for _, g := range groups {
+		n += len(g)
+	}
+	if n != len(in) || !e.inboxEmpty() || !e.mu.TryLock() {
+		return false, nil
+	}
+	defer e.mu.Unlock()
+	b := e.planBatch(ctx, groups)
+	err := e.applyTx(ctx, b, txt, func(tx *bolt.Tx) error {
+		if empty, err := e.opt.Inbox.Empty(tx); err != nil || !empty {
+			return cmp.Or(err, errNotInline)
+		}
+		stored, err := e.opt.Inbox.AppendUnique(tx, in)
+		if err != nil {
+			return err
+		}
+		if len(stored) != len(in) {
+			return errNotInline
+		}
+		seqs := make(map[string]uint64, len(stored))
+		for _, ev := range stored {
+			seqs[ev.ID] = ev.Seq
+		}
+		for i := range b.plans {
+			p := &b.plans[i]
+			p.ev.Seq = seqs[p.ev.ID]
+			for j := range p.folded {
+				p.folded[j].Seq = seqs[p.folded[j].ID]
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errNotInline) || errors.Is(err, errStale) {
+		return false, nil
+	}
+	if err == nil {
+		e.report(b)
+	}
+	return true, err
+}
+
+func (e *Engine) inboxEmpty() bool {
+	empty := false
+	e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+		empty, _ = e.opt.Inbox.Empty(tx)
+		return nil
+	})
+	return empty
 }
 
 // ErrMalformed marks a batch the engine cannot accept.
@@ -437,10 +521,33 @@ func (e *Engine) putTwin(tx *bolt.Tx, t twin) error {
 	if err := b.Bucket(twinsBucket).Put([]byte(t.Local), v); err != nil {
 		return err
 	}
+	local, hash := t.Local, t.ItemHash
+	tx.OnCommit(func() { e.noteEcho(local, hash) })
 	if t.Remote != "" {
 		return b.Bucket(remoteBucket).Put([]byte(t.Remote), []byte(t.Local))
 	}
 	return nil
+}
+
+// maxEchoes bounds Engine.echoes; when full it starts again empty.
+const maxEchoes = 4096
+
+func (e *Engine) noteEcho(local, hash string) {
+	e.echoMu.Lock()
+	defer e.echoMu.Unlock()
+	if e.echoes == nil || len(e.echoes) >= maxEchoes {
+		e.echoes = make(map[string]string)
+	}
+	e.echoes[local] = hash
+}
+
+// knownEcho reports whether it is, unchanged, the item a committed twin records (its
+// ItemHash): Tandem's own write read back, or an item read twice; outgoing would send nothing.
+func (e *Engine) knownEcho(it item.Item) bool {
+	e.echoMu.Lock()
+	h, ok := e.echoes[it.Key]
+	e.echoMu.Unlock()
+	return ok && h != "" && h == syncHash(it)
 }
 
 func (e *Engine) localFor(tx *bolt.Tx, remote string) string {

@@ -53,6 +53,7 @@ type side struct {
 	tracker *local.Tracker
 	eng     *engine.Engine
 	out     *queue.Queue
+	in      *queue.Queue
 }
 
 // direct delivers straight into the partner engine's Receive; down simulates an outage.
@@ -108,7 +109,7 @@ func buildSide(t *testing.T, prefix string, send engine.Sender, rules engine.Rul
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &side{st: st, tracker: tr, eng: eng, out: out}
+	return &side{st: st, tracker: tr, eng: eng, out: out, in: in}
 }
 
 // pairSides makes two sides that deliver straight to each other and serves them until the

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -45,6 +46,9 @@ func (e *Engine) applyLoop(ctx context.Context) {
 			err := e.applyBatch(ctx, step)
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, errStale) {
+				break // read and plan again
 			}
 			if err != nil {
 				e.log.Error("apply batch", "err", err)
@@ -183,15 +187,8 @@ func (e *Engine) applyBatch(ctx context.Context, groups [][]queue.Event) error {
 	defer e.mu.Unlock()
 	b := e.planBatch(ctx, groups)
 	if txt, ok := e.opt.Tracker.(TxTracker); ok {
-		err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {
-			if err := b.take(txt.ApplyTx(tx, b.writes)); err != nil {
-				return err
-			}
-			e.settle(ctx, b)
-			return e.commitIn(tx, b, time.Now())
-		})
-		if err != nil {
-			return fmt.Errorf("apply in the embedded tracker: %w", err)
+		if err := e.applyTx(ctx, b, txt, nil); err != nil {
+			return err
 		}
 	} else {
 		if err := e.startAttempts(b); err != nil {
@@ -206,6 +203,55 @@ func (e *Engine) applyBatch(ctx context.Context, groups [][]queue.Event) error {
 		}
 	}
 	e.report(b)
+	return nil
+}
+
+// applyTx writes, settles and commits a planned batch to the embedded tracker in one
+// transaction, after prepare (if given) ran in it. The transaction may share its commit with
+// other writes (store.UpdateOnce: it runs after them and only once, as settling changes the
+// plans).
+func (e *Engine) applyTx(ctx context.Context, b *batch, txt TxTracker, prepare func(*bolt.Tx) error) error {
+	err := e.opt.Store.UpdateOnce(func(tx *bolt.Tx) error {
+		if prepare != nil {
+			if err := prepare(tx); err != nil {
+				return err
+			}
+		}
+		if err := e.unchanged(tx, b, txt); err != nil {
+			return err
+		}
+		if err := b.take(txt.ApplyTx(tx, b.writes)); err != nil {
+			return err
+		}
+		e.settle(ctx, b)
+		return e.commitIn(tx, b, time.Now())
+	})
+	if err != nil && !errors.Is(err, errStale) {
+		return fmt.Errorf("apply in the embedded tracker: %w", err)
+	}
+	return err
+}
+
+// errStale means a local item changed (an operator's edit) between planning an apply and its
+// transaction: the plan is made again from the item as it is now. Without this, the edit was
+// taken for part of the applied state and never sent to the partner.
+var errStale = errors.New("a local item changed while its apply was planned")
+
+// unchanged returns errStale when an item a plan read has changed since, inside tx.
+func (e *Engine) unchanged(tx *bolt.Tx, b *batch, txt TxTracker) error {
+	for i := range b.plans {
+		p := &b.plans[i]
+		if !p.changes() || p.current.Key == "" {
+			continue
+		}
+		cur, ok, err := txt.ItemTx(tx, p.current.Key)
+		if err != nil {
+			return err
+		}
+		if !ok || !cur.Updated.Equal(p.current.Updated) {
+			return errStale
+		}
+	}
 	return nil
 }
 
@@ -532,7 +578,7 @@ func (e *Engine) commitIn(tx *bolt.Tx, b *batch, now time.Time) error {
 			}
 			b.applied = append(b.applied, p)
 		}
-		if err := e.opt.Inbox.Ack(tx, p.seqs()...); err != nil {
+		if err := e.opt.Inbox.AckEvents(tx, append([]queue.Event{p.ev}, p.folded...)...); err != nil {
 			return err
 		}
 	}

@@ -216,6 +216,9 @@ func TestRuleVersionAndLogsKeptWithEvents(t *testing.T) {
 	ctx := context.Background()
 	a.tracker.Create(ctx, item.Item{Title: "fine"})
 	waitFor(t, "applied in B", func() bool { _, ok := logB.find(engine.ResultApplied, "in"); return ok })
+	// The sent outcome is recorded once the partner's answer is committed, which may be after
+	// the partner applied the event.
+	waitFor(t, "sent from A", func() bool { _, ok := logA.find(engine.ResultSent, "out"); return ok })
 	if o, _ := logA.find(engine.ResultSent, "out"); o.RuleVersion != "outgoing v3" || !slices.Equal(o.Logs, []string{"built the replica"}) {
 		t.Errorf("sent outcome: rule %q logs %q", o.RuleVersion, o.Logs)
 	}

@@ -35,8 +35,13 @@ type Tracker interface {
 // (the embedded tracker). The engine makes its writes inside the transaction that records
 // twins, acks and receipts, so a crash leaves all of an apply or none of it. ApplyTx follows
 // Apply's contract, except that it must not commit: a storage error fails the transaction.
+//
+// ItemTx reads an item inside tx (ok false when there is none): the engine checks that the
+// items it planned from are still as it read them, since the tracker's own writes (an
+// operator's edit) do not wait for the engine.
 type TxTracker interface {
 	ApplyTx(tx *bolt.Tx, writes []Write) ([]WriteResult, error)
+	ItemTx(tx *bolt.Tx, key string) (it item.Item, ok bool, err error)
 }
 
 // ChangeNotifier is implemented by trackers that can say when something changed, so the

@@ -68,6 +68,20 @@ func (t *Tracker) ApplyTx(tx *bolt.Tx, writes []engine.Write) ([]engine.WriteRes
 	return results, nil
 }
 
+// ItemTx is Get inside the caller's transaction on the agent's bbolt file.
+func (t *Tracker) ItemTx(tx *bolt.Tx, key string) (item.Item, bool, error) {
+	n, ok := t.number(key)
+	if !ok {
+		return item.Item{}, false, nil
+	}
+	b, err := bucketsOf(tx)
+	if err != nil {
+		return item.Item{}, false, err
+	}
+	it, ok, err := t.load(b, n)
+	return it, ok && it.Key == key, err
+}
+
 // applyIn performs writes in b; each result carries the item as written.
 func (t *Tracker) applyIn(ctx context.Context, b *txn, writes []engine.Write, now time.Time) ([]engine.WriteResult, error) {
 	results := make([]engine.WriteResult, len(writes))
