@@ -90,7 +90,10 @@ func rootCommand() *command {
 					rate := fs.Int("rate", 200, "changes per second for the latency run")
 					secs := fs.Int("seconds", 5, "length of the latency run in seconds")
 					backlog := fs.Int("backlog", 100000, "events queued while the partner is stopped, for the drain and restart runs (-1 skips them)")
-					return func(ctx context.Context, c *invocation) error { return runBench(ctx, *n, *rate, *secs, *backlog) }
+					profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (both agents) to this file, for go tool pprof")
+					return func(ctx context.Context, c *invocation) error {
+						return runBench(ctx, *n, *rate, *secs, *backlog, *profile)
+					}
 				},
 			},
 			{
