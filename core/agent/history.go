@@ -156,6 +156,9 @@ func (r *historyRecorder) Record(outs []engine.Outcome) {
 		if rec.Remote == "" {
 			rec.Remote = remoteOf[o.Local]
 		}
+		if !o.At.IsZero() { // on the history's clock, as long ago as it happened
+			rec.Time = r.a.hist.Now().Add(-time.Since(o.At))
+		}
 		switch o.Result {
 		case engine.ResultSent:
 			rec.Outcome = history.Sent

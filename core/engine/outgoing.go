@@ -466,13 +466,16 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 		}
 		go func(done chan struct{}) { // owned by this loop, which waits for it (finishAck)
 			defer close(done)
-			e.ackSent(acked, highest, time.Since(start))
+			e.ackSent(acked, highest, start, time.Since(start))
 		}(ackDone)
 	}
 }
 
-// ackSent removes events the partner stored from the outbox and records them as sent.
-func (e *Engine) ackSent(acked []queue.Event, highest uint64, took time.Duration) {
+// ackSent removes events the partner stored from the outbox and records them as sent at
+// start, when their delivery began: the ack commits while the next batch goes out, and by
+// then the partner may have applied them and its receipt been applied here, which the history
+// must not show before the send.
+func (e *Engine) ackSent(acked []queue.Event, highest uint64, start time.Time, took time.Duration) {
 	err := e.opt.Store.Update(func(tx *bolt.Tx) error { return e.opt.Outbox.AckEvents(tx, acked...) })
 	if err != nil {
 		e.log.Error("ack outbox", "err", err)
@@ -481,7 +484,7 @@ func (e *Engine) ackSent(acked []queue.Event, highest uint64, took time.Duration
 	e.sent.Add(uint64(len(acked)))
 	outs := make([]Outcome, len(acked))
 	for i, ev := range acked {
-		outs[i] = Outcome{Direction: "out", Event: ev, Local: ev.ItemKey, Result: ResultSent, Duration: took, RuleVersion: ev.Rule, Logs: ev.Logs}
+		outs[i] = Outcome{Direction: "out", Event: ev, Local: ev.ItemKey, Result: ResultSent, At: start, Duration: took, RuleVersion: ev.Rule, Logs: ev.Logs}
 	}
 	e.record(outs)
 	e.log.Info("sent events to the partner", "events", len(acked), "through_seq", highest)

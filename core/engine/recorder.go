@@ -30,7 +30,8 @@ type Outcome struct {
 	Remote      string // the partner's item key, "" when not known
 	Result      string
 	Err         error
-	Permanent   bool // the failure waits for the operator
+	Permanent   bool      // the failure waits for the operator
+	At          time.Time // when it happened, if not as it is recorded
 	Duration    time.Duration
 	RuleVersion string   // the rule version that ran ("outgoing v3"), when known
 	Logs        []string // its ctx.Log lines

@@ -192,6 +192,9 @@ func Open(st *store.Store, opt Options) (*Store, error) {
 	return h, nil
 }
 
+// Now is the time on the history's clock.
+func (h *Store) Now() time.Time { return h.now() }
+
 // Record queues r to be written; it never blocks. Time defaults to now. Its payload is kept
 // (in the capture, not the history) only while the connection's capture is on.
 func (h *Store) Record(r Record) {
