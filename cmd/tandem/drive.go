@@ -14,10 +14,6 @@ import (
 	"github.com/tandemsync/tandem/core/audit"
 )
 
-// verifyAsked is when tandem connections verify asked the agent, to tell a connection verified
-// by this command from one verified before it.
-var verifyAsked time.Time
-
 // partnerNamer reads the connections once and returns what to call each in output meant for
 // people: its partner's name where no other connection has that name, else its ID. An ID no
 // longer listed (a connection deleted since) stays an ID, and so does every ID when the list
@@ -228,20 +224,24 @@ func connectionsCommand() *command {
 				Help:    connectionHelp + "\nWith CODE, the code must match the one this agent shows, so a mistyped comparison fails.",
 				Example: "tandem connections verify Red\ntandem connections verify Red 4821-0937",
 				Data:    dataExisting, JSON: true,
-				Run: act("connections.verify", func(c *invocation) any {
-					verifyAsked = time.Now()
-					req := agent.VerifyRequest{Connection: c.args[0]}
-					if len(c.args) == 2 {
-						req.Code = c.args[1]
-					}
-					return req
-				}, func(info agent.ConnectionInfo) string {
-					// Verifying twice changes nothing; say so rather than claim it happened now.
-					if !info.Verified.IsZero() && info.Verified.Before(verifyAsked.Add(-time.Second)) {
-						return fmt.Sprintf("The connection with %s (%s) was already verified on %s (code %s); nothing changed.", info.PartnerName, info.ID, info.Verified.Local().Format("2006-01-02 15:04"), info.VerificationCode)
-					}
-					return fmt.Sprintf("Verified the connection with %s (%s): both operators saw code %s.", info.PartnerName, info.ID, info.VerificationCode)
-				}),
+				Run: func(ctx context.Context, c *invocation) error {
+					// Verifying twice changes nothing; say so rather than claim it happened now. The
+					// agent stamps a verification as it makes it, so one stamped before this command
+					// asked (a second's margin for clocks) was made before.
+					asked := time.Now()
+					return act("connections.verify", func(c *invocation) any {
+						req := agent.VerifyRequest{Connection: c.args[0]}
+						if len(c.args) == 2 {
+							req.Code = c.args[1]
+						}
+						return req
+					}, func(info agent.ConnectionInfo) string {
+						if !info.Verified.IsZero() && info.Verified.Before(asked.Add(-time.Second)) {
+							return fmt.Sprintf("The connection with %s (%s) was already verified on %s (code %s); nothing changed.", info.PartnerName, info.ID, info.Verified.Local().Format("2006-01-02 15:04"), info.VerificationCode)
+						}
+						return fmt.Sprintf("Verified the connection with %s (%s): both operators saw code %s.", info.PartnerName, info.ID, info.VerificationCode)
+					})(ctx, c)
+				},
 			},
 			{
 				Name: "pause", Args: "CONNECTION", Summary: "stop sending and applying a connection's events until resumed",

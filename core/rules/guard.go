@@ -75,8 +75,8 @@ func (g *guard) reset() {
 // lastLine is the line of the statement the run last started.
 func (g *guard) lastLine() int64 { return g.line.Int() }
 
-// symbols is the Go side of the guard: only what instrumented code calls when a rule nests
-// too deep.
+// guardSymbols is the Go side of the guard: only what instrumented code calls when a rule
+// nests too deep.
 func guardSymbols() map[string]reflect.Value {
 	return map[string]reflect.Value{
 		"TooDeep": reflect.ValueOf(func() { panic(ErrTooDeep) }),
@@ -99,7 +99,7 @@ type instrumented struct {
 }
 
 // instrument adds the hidden import on the package line, a depth guard at the start of every
-// function body that rule code can call (see entered), a line marker before every
+// function body that rule code can call (see callable), a line marker before every
 // statement, and the guard's variables on a line of their own after the last.
 func instrument(fset *token.FileSet, f *ast.File, name, src string) *instrumented {
 	called := callable(f)
