@@ -184,6 +184,12 @@ type Engine struct {
 	echoMu sync.Mutex
 	echoes map[string]string
 
+	// cursor is the change cursor as detection last moved it, and deferred its write when
+	// that rides with the agent's next commit (see deferCursor); owned by the detect loop.
+	cursor       string
+	cursorLoaded bool
+	deferred     *deferredCursor
+
 	detected, sent, applied atomic.Uint64
 	errMu                   sync.Mutex
 	lastErr                 string

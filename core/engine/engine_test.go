@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tandemsync/tandem/core/engine"
 	"github.com/tandemsync/tandem/core/item"
 	"github.com/tandemsync/tandem/core/queue"
@@ -691,5 +693,90 @@ func TestRetryAfterACrashSendsEditsMadeInTheWindowButNotWhatTheLostAttemptWrote(
 	ai, bi := get(t, a, it.Key), get(t, b, "B-1")
 	if ai.Title != "t3" || bi.Title != "t3" || ai.Priority != "high" || bi.Priority != "high" {
 		t.Errorf("after the retry: A %q %s, B %q %s; want both \"t3\" high", ai.Title, ai.Priority, bi.Title, bi.Priority)
+	}
+}
+
+// commits is how many transactions s's store has committed so far.
+func commits(s *side) uint64 {
+	var id uint64
+	s.st.DB().View(func(tx *bolt.Tx) error { id = uint64(tx.ID()); return nil })
+	return id
+}
+
+// At a steady pace, a change costs the side that applies it about one commit: the apply. Its
+// detection reading Tandem's own write back moves the cursor with the next commit, the ack of
+// the receipt it sends rides with a later write, and receipts wait a moment for each other,
+// so the side that made the change commits them together rather than one by one.
+func TestASteadyChangeCostsAboutOneCommitToApply(t *testing.T) {
+	a, b, _, _ := pairSides(t, plainRules{})
+	ctx := context.Background()
+	first, _ := a.tracker.Create(ctx, item.Item{Title: "warm-up"})
+	waitFor(t, "linked", func() bool { r, _ := a.eng.Twin(first.Key); return r != "" })
+	time.Sleep(200 * time.Millisecond)
+	ca, cb := commits(a), commits(b)
+	const n = 100
+	var keys []string
+	tick := time.NewTicker(5 * time.Millisecond) // 200 changes a second
+	for i := range n {
+		<-tick.C
+		it, err := a.tracker.Create(ctx, item.Item{Title: fmt.Sprint("steady ", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, it.Key)
+	}
+	tick.Stop()
+	waitFor(t, "every change linked", func() bool {
+		for _, k := range keys {
+			if r, _ := a.eng.Twin(k); r == "" {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(200 * time.Millisecond) // the last ack and cursor, which commit after a linger
+	perB := float64(commits(b)-cb) / n
+	perA := float64(commits(a)-ca-n) / n // without A's own tracker writes
+	t.Logf("commits per change: %.2f applying (B), %.2f sending and taking receipts (A)", perB, perA)
+	if perB > 1.6 {
+		t.Errorf("applying a change cost B %.2f commits; want about one (at most 1.6)", perB)
+	}
+	if perA > 2.2 {
+		t.Errorf("sending a change and taking its receipt cost A %.2f commits besides its tracker's write; want at most 2.2 (3 before receipts waited for each other and acks rode with other writes)", perA)
+	}
+}
+
+// A step that finds nothing to send (here, items outside the outgoing rule's trigger) moves
+// the cursor with a later commit; an engine that stops commits it first, so the next one (the
+// agent restarted, or the engine rebuilt for another tracker) does not read those items again.
+func TestAStoppedEngineKeepsTheCursorItDeferred(t *testing.T) {
+	outside := plainRules{result: &engine.RuleResult{Skip: true}}
+	s := newSide(t, "A", &direct{down: true}, outside)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.eng.Serve(ctx) }()
+	for i := range 5 {
+		if _, err := s.tracker.Create(context.Background(), item.Item{Title: fmt.Sprint("item ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the items read", func() bool { return s.eng.Stats().Detected == 5 })
+	before := commits(s)
+	time.Sleep(100 * time.Millisecond)
+	if got := commits(s) - before; got != 0 {
+		t.Errorf("%d commits after the items were read; want none: the cursor waits for another write", got)
+	}
+	stop()
+	<-done
+
+	again, err := engine.New(engine.Options{Connection: "c", Store: s.st, Tracker: s.tracker, Rules: outside, Outbox: s.out, Inbox: s.in, Sender: &direct{down: true},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveSides(t, &side{st: s.st, tracker: s.tracker, eng: again, out: s.out, in: s.in})
+	time.Sleep(300 * time.Millisecond) // several detection steps
+	if got := again.Stats().Detected; got != 0 {
+		t.Errorf("the restarted engine read %d items again: the cursor the stopped engine deferred was not committed", got)
 	}
 }

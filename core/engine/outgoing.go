@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,6 +26,11 @@ func (p permanentError) Permanent() bool { return true }
 func permanent(err error) error { return permanentError{err} }
 
 func (e *Engine) detectLoop(ctx context.Context) {
+	defer func() {
+		if err := e.flushCursor(); err != nil {
+			e.log.Warn("stop detection", "err", err)
+		}
+	}()
 	var notify <-chan struct{}
 	if n, ok := e.opt.Tracker.(ChangeNotifier); ok {
 		notify = n.Changed()
@@ -68,6 +74,47 @@ type pending struct {
 	failed error // the outgoing rule failed: enqueue a resync event in the failed state
 }
 
+// deferredCursor is a cursor write queued for the agent's next commit; committed is set once
+// it is durable.
+type deferredCursor struct {
+	wait      func() error
+	committed atomic.Bool
+}
+
+// deferCursor moves the cursor past a step that found nothing to store (Tandem's own writes
+// read back, items outside the trigger): the write rides with the agent's next commit (the
+// next apply, usually) instead of costing an fsync of its own on every change the partner
+// makes. Lost to a crash, it only means reading those items again, and they are known again
+// by their hashes. At most one such write waits: a second forces the first.
+func (e *Engine) deferCursor(next string) error {
+	if next == e.cursor {
+		return nil
+	}
+	if err := e.flushCursor(); err != nil {
+		return err
+	}
+	d := &deferredCursor{}
+	d.wait = e.opt.Store.UpdateLater(func(tx *bolt.Tx) error {
+		tx.OnCommit(func() { d.committed.Store(true) })
+		return e.bucket(tx).Bucket(metaBucket).Put(cursorKey, []byte(next))
+	})
+	e.deferred, e.cursor = d, next
+	return nil
+}
+
+// flushCursor commits a deferred cursor write that nothing has taken yet.
+func (e *Engine) flushCursor() error {
+	d := e.deferred
+	if d == nil || d.committed.Load() {
+		return nil
+	}
+	e.deferred = nil
+	if err := d.wait(); err != nil {
+		return fmt.Errorf("record the change cursor: %w", err)
+	}
+	return nil
+}
+
 // errHeldBack means detection left a step uncommitted because it holds an item a tracker
 // write of unknown outcome may have made or changed.
 var errHeldBack = errors.New("held back behind a write of unknown outcome")
@@ -82,14 +129,17 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 	e.mu.Lock()
 	e.appliedSince = map[string]bool{}
 	e.mu.Unlock()
-	var cursor string
-	err = e.opt.Store.DB().View(func(tx *bolt.Tx) error {
-		cursor = string(e.bucket(tx).Bucket(metaBucket).Get(cursorKey))
-		return nil
-	})
-	if err != nil {
-		return false, err
+	if !e.cursorLoaded {
+		err = e.opt.Store.DB().View(func(tx *bolt.Tx) error {
+			e.cursor = string(e.bucket(tx).Bucket(metaBucket).Get(cursorKey))
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		e.cursorLoaded = true
 	}
+	cursor := e.cursor
 	items, next, err := e.opt.Tracker.Changes(ctx, cursor, e.detectBatch)
 	if err != nil {
 		return false, err
@@ -134,8 +184,15 @@ func (e *Engine) detectOnce(ctx context.Context) (more bool, err error) {
 			}
 		}
 	}
-	if err := e.enqueue(out, &next); err != nil {
-		return false, err
+	if len(out) == 0 {
+		if err := e.deferCursor(next); err != nil {
+			return false, err
+		}
+	} else {
+		if err := e.enqueue(out, &next); err != nil {
+			return false, err
+		}
+		e.cursor = next
 	}
 	e.detected.Add(uint64(len(items)))
 	if len(items) > 0 {
@@ -379,16 +436,19 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 	backoff := time.Duration(0)
 	var probeGap time.Duration // between probes of an unreachable partner; grows while it stays away
 	// The partner's answer to a batch is committed (the events acked) while the next batch
-	// goes out, so a change does not wait for its predecessor's fsync. An ack lost to a crash
-	// only means those events are sent again, and the partner, which remembers event ids,
-	// skips them. acking holds the seqs of the batch whose ack is being committed (Ready still
-	// returns them until it is); one ack at a time.
+	// goes out, so a change does not wait for its predecessor's fsync, and without a commit of
+	// its own when another write comes within ackLinger (the next change's outbox, usually):
+	// it rides with that one. An ack lost to a crash only means those events are sent again,
+	// and the partner, which remembers event ids, skips them. acking holds the seqs of the
+	// batch whose ack is pending (Ready still returns them until it is committed); one ack at
+	// a time. finishAck commits it now if nothing took it yet.
 	var acking map[uint64]bool
-	var ackDone chan struct{}
+	var ackDone, ackNow chan struct{}
 	finishAck := func() {
 		if ackDone != nil {
+			close(ackNow)
 			<-ackDone
-			acking, ackDone = nil, nil
+			acking, ackDone, ackNow = nil, nil, nil
 		}
 	}
 	defer finishAck()
@@ -415,11 +475,23 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			batch = append(batch, ev)
 		}
 		if len(batch) == 0 {
-			if ackDone != nil {
-				finishAck() // what Ready gave is being acked: look again once it is
+			if ackDone != nil { // what Ready gave is being acked: look again once it is
+				select {
+				case <-ctx.Done():
+					return
+				case <-ackDone:
+					acking, ackDone, ackNow = nil, nil, nil
+				case <-e.opt.Outbox.Notify():
+				}
 				continue
 			}
 			if !wait(ctx, time.Second, e.opt.Outbox.Notify()) {
+				return
+			}
+			continue
+		}
+		if d := receiptsLinger(batch, e.opt.BatchSize); d > 0 {
+			if !wait(ctx, d, e.opt.Outbox.Notify()) {
 				return
 			}
 			continue
@@ -460,24 +532,67 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 		if len(acked) == 0 {
 			continue
 		}
-		acking, ackDone = make(map[uint64]bool, len(acked)), make(chan struct{})
+		acking, ackDone, ackNow = make(map[uint64]bool, len(acked)), make(chan struct{}), make(chan struct{})
 		for _, ev := range acked {
 			acking[ev.Seq] = true
 		}
-		go func(done chan struct{}) { // owned by this loop, which waits for it (finishAck)
+		go func(done, now chan struct{}) { // owned by this loop, which waits for it (finishAck)
 			defer close(done)
-			e.ackSent(acked, highest, start, time.Since(start))
-		}(ackDone)
+			e.ackSent(acked, highest, start, time.Since(start), now)
+		}(ackDone, ackNow)
 	}
 }
 
-// ackSent removes events the partner stored from the outbox and records them as sent at
-// start, when their delivery began: the ack commits while the next batch goes out, and by
-// then the partner may have applied them and its receipt been applied here, which the history
-// must not show before the send.
-func (e *Engine) ackSent(acked []queue.Event, highest uint64, start time.Time, took time.Duration) {
-	err := e.opt.Store.Update(func(tx *bolt.Tx) error { return e.opt.Outbox.AckEvents(tx, acked...) })
-	if err != nil {
+// receiptLinger is how long receipts alone wait for company: the partner commits each batch
+// it receives before it answers, so sending a receipt the moment a change is applied cost it
+// a commit per change at a steady pace. Receipts carry no one's change (they tell the partner
+// which item its change made here), so a few milliseconds cost nobody anything; an event
+// queued meanwhile goes at once, with them.
+const receiptLinger = 20 * time.Millisecond
+
+// receiptsLinger is how much longer a batch of receipts only, short of a full batch, waits.
+func receiptsLinger(batch []queue.Event, full int) time.Duration {
+	if len(batch) >= full {
+		return 0
+	}
+	oldest := time.Now()
+	for _, ev := range batch {
+		if ev.Kind != KindReceipt {
+			return 0
+		}
+		if ev.Created.Before(oldest) {
+			oldest = ev.Created
+		}
+	}
+	return min(receiptLinger-time.Since(oldest), receiptLinger)
+}
+
+// ackLinger is how long an ack waits for another write to ride with before it commits alone.
+const ackLinger = 25 * time.Millisecond
+
+// ackSent removes events the partner stored from the outbox, in the next commit of any
+// writer, or in one of its own after ackLinger or once now is closed; then it records them as
+// sent at start, when their delivery began: by then the partner may have applied them and its
+// receipt been applied here, which the history must not show before the send.
+func (e *Engine) ackSent(acked []queue.Event, highest uint64, start time.Time, took time.Duration, now <-chan struct{}) {
+	committed := make(chan struct{}, 1)
+	wait := e.opt.Store.UpdateLater(func(tx *bolt.Tx) error {
+		tx.OnCommit(func() {
+			select {
+			case committed <- struct{}{}:
+			default:
+			}
+		})
+		return e.opt.Outbox.AckEvents(tx, acked...)
+	})
+	t := time.NewTimer(ackLinger)
+	select {
+	case <-committed:
+	case <-t.C:
+	case <-now:
+	}
+	t.Stop()
+	if err := wait(); err != nil {
 		e.log.Error("ack outbox", "err", err)
 		return
 	}
