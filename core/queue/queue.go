@@ -4,7 +4,6 @@ package queue
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -196,11 +195,6 @@ func (q *Queue) bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 
 func (q *Queue) events(tx *bolt.Tx) (*bolt.Bucket, error) { return q.bucket(tx, eventsBucket) }
 
-// put stores e under its Seq. Stored values are a version byte, the event without its payload as JSON (length-prefixed),
-// then the payload's bytes. Keeping the payload out of the JSON lets Ready and Stats skip
-// over it instead of scanning it on every read.
-const formatV1 = 1
-
 func decode(k, v []byte) (Event, error) {
 	e, payload, err := split(k, v)
 	if err == nil && len(payload) > 0 {
@@ -213,24 +207,6 @@ func decode(k, v []byte) (Event, error) {
 func decodeHead(k, v []byte) (Event, error) {
 	e, _, err := split(k, v)
 	return e, err
-}
-
-func split(k, v []byte) (Event, []byte, error) {
-	seq := store.U64From(k)
-	if len(v) == 0 || v[0] != formatV1 {
-		return Event{}, nil, fmt.Errorf("decode event %d: unknown record format", seq)
-	}
-	n, w := binary.Uvarint(v[1:])
-	if w <= 0 || uint64(len(v)-1-w) < n {
-		return Event{}, nil, fmt.Errorf("decode event %d: truncated record", seq)
-	}
-	head, payload := v[1+w:1+w+int(n)], v[1+w+int(n):]
-	var e Event
-	if err := json.Unmarshal(head, &e); err != nil {
-		return Event{}, nil, fmt.Errorf("decode event %d: %w", seq, err)
-	}
-	e.Seq = seq
-	return e, payload, nil
 }
 
 // put stores e and indexes it, inside tx. Every write of an event goes through put and every
@@ -292,20 +268,6 @@ func (q *Queue) removeOf(tx *bolt.Tx, b *bolt.Bucket, seq uint64, item string) e
 	}
 	tx.OnCommit(q.changed)
 	return nil
-}
-
-func encode(b *bolt.Bucket, e Event) error {
-	payload := e.Payload
-	e.Payload = nil
-	head, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode event %d: %w", e.Seq, err)
-	}
-	v := make([]byte, 0, 1+binary.MaxVarintLen64+len(head)+len(payload))
-	v = append(v, formatV1)
-	v = binary.AppendUvarint(v, uint64(len(head)))
-	v = append(append(v, head...), payload...)
-	return b.Put(store.U64(e.Seq), v)
 }
 
 // Append stores evs at the end of the queue inside the caller's transaction, so the caller
