@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -36,6 +37,9 @@ func (e *Engine) remoteFor(tx *bolt.Tx, local string) (string, error) {
 	if v == nil {
 		return "", nil
 	}
+	if r, ok := leadingRemote(v, local); ok {
+		return r, nil
+	}
 	var t struct {
 		Remote string `json:"r"`
 	}
@@ -43,4 +47,29 @@ func (e *Engine) remoteFor(tx *bolt.Tx, local string) (string, error) {
 		return "", fmt.Errorf("decode twin %s: %w", local, err)
 	}
 	return t.Remote, nil
+}
+
+// leadingRemote reads the partner's key from the start of a twin's JSON as putTwin writes it,
+// {"l":"<local>","r":"<remote>",..., without scanning the rest (a twin is hundreds of bytes to
+// a few kilobytes). ok is false for anything else (a key that needs escaping, a twin not
+// linked yet), which the caller decodes in full.
+func leadingRemote(v []byte, local string) (remote string, ok bool) {
+	rest, ok := bytes.CutPrefix(v, []byte(`{"l":"`))
+	if !ok {
+		return "", false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(local)); !ok {
+		return "", false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`",`)); !ok {
+		return "", bytes.Equal(rest, []byte(`"}`)) // a twin of the local key alone
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`"r":"`)); !ok {
+		return "", false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
 }
