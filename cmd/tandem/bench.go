@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/tandemsync/tandem/core/agent"
 )
 
 func runBench(ctx context.Context, n, rate, secs, backlog int, cpuProfile string) error {
-	fmt.Printf("Two agents on loopback, %d cores; measuring (this takes a little while)...\n", runtime.NumCPU())
+	serverGC()
+	fmt.Printf("Two agents on loopback, %d cores, GOGC %s as tandem serve runs them; measuring (this takes a little while)...\n", runtime.NumCPU(), gcPercent())
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -30,4 +33,14 @@ func runBench(ctx context.Context, n, rate, secs, backlog int, cpuProfile string
 	}
 	res.Print(os.Stdout)
 	return nil
+}
+
+// gcPercent is the collector's setting, as GOGC spells it.
+func gcPercent() string {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	if p < 0 {
+		return "off"
+	}
+	return strconv.Itoa(p)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,23 @@ func serveInBackground(a *agent.Agent) (stop func()) {
 // the embedded tracker of a running agent through it).
 var serveHook func(*agent.Agent)
 
+// serverGC sets the garbage collector for a headless agent (serve, and bench, which measures
+// it): GOGC 400 rather than 100, so collections come a quarter as often. At full speed the
+// collector was a fifth of the agent's CPU; the heap may now grow to five times what is live
+// between collections (tens of MB for an agent with 10,000 items), with a soft limit of 1 GiB
+// past which it collects harder. GOGC or GOMEMLIMIT in the environment win. The desktop app
+// keeps Go's defaults: on a workstation its resident memory counts more.
+func serverGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
+}
+
 func runServe(ctx context.Context, af agentFlags) error {
+	serverGC()
 	opt := af.options()
 	// The first line says where the secrets are, before anything can go wrong with them.
 	slog.Info("tandem serve starting", "secrets", af.secretsDescription(), "data", af.dir)

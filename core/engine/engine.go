@@ -518,7 +518,7 @@ func (e *Engine) putTwin(tx *bolt.Tx, t twin) error {
 		return err
 	}
 	b := e.bucket(tx)
-	if b.Bucket(twinsBucket).Get([]byte(t.Local)) == nil {
+	if b.Bucket(twinsBucket).Get([]byte(t.Local)) == nil { // a Get is cheap; a Put dirties a page
 		meta := b.Bucket(metaBucket)
 		if err := meta.Put(twinCountKey, store.U64(store.U64From(meta.Get(twinCountKey))+1)); err != nil {
 			return err
@@ -529,8 +529,8 @@ func (e *Engine) putTwin(tx *bolt.Tx, t twin) error {
 	}
 	local, hash := t.Local, t.ItemHash
 	tx.OnCommit(func() { e.noteEcho(local, hash) })
-	if t.Remote != "" {
-		return b.Bucket(remoteBucket).Put([]byte(t.Remote), []byte(t.Local))
+	if rb := b.Bucket(remoteBucket); t.Remote != "" && string(rb.Get([]byte(t.Remote))) != t.Local {
+		return rb.Put([]byte(t.Remote), []byte(t.Local))
 	}
 	return nil
 }
