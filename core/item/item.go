@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -121,11 +122,26 @@ func (r Replica) Hash() string { return hashJSON(r) }
 func HashValue(v any) string { return hashJSON(v) }
 
 func hashJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Every type here encodes; a failure is a programming error worth seeing.
-		panic("item: hash: " + err.Error())
+	buf := hashBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) > 64<<10 { // a huge item's buffer is not kept
+			*buf = make([]byte, 0, 512)
+		}
+		hashBufs.Put(buf)
+	}()
+	b, ok := appendJSON((*buf)[:0], v)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			// Every type here encodes; a failure is a programming error worth seeing.
+			panic("item: hash: " + err.Error())
+		}
+	} else {
+		*buf = b
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
+
+// hashBufs hold the encodings being hashed, so hashing allocates none in the usual case.
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
