@@ -334,12 +334,8 @@ func (h *Store) write(batch []Record, gap *Gap) error {
 					return err
 				}
 			}
-			v, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
 			k := recordKey(r.Time, id)
-			if err := recs.Put(k, v); err != nil {
+			if err := recs.Put(k, encodeRecord(*r)); err != nil {
 				return err
 			}
 			for _, key := range recordKeys(*r) {
@@ -487,8 +483,7 @@ func (h *Store) pruneBefore(cut time.Time) (int, error) {
 			var dead [][]byte
 			c := recs.Cursor()
 			for k, v := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && len(dead) < pruneChunk; k, v = c.Next() {
-				var r Record
-				if err := json.Unmarshal(v, &r); err == nil {
+				if r, err := decodeRecord(k, v); err == nil {
 					for _, key := range recordKeys(r) {
 						if err := keys.Delete(append(itemKey(key), k...)); err != nil {
 							return err

@@ -128,15 +128,6 @@ func (p Page) last() []byte {
 	return recordKey(r.Time, r.ID)
 }
 
-func decodeRecord(k, v []byte) (Record, error) {
-	var r Record
-	if err := json.Unmarshal(v, &r); err != nil {
-		return Record{}, fmt.Errorf("decode history record %x: %w", k, err)
-	}
-	r.ID = store.U64From(k[8:])
-	return r, nil
-}
-
 // timelineLimit bounds the records of one timeline.
 const timelineLimit = 5000
 

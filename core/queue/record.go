@@ -3,9 +3,7 @@ package queue
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -25,9 +23,8 @@ const (
 )
 
 // A V2 head is: a flags byte (v2Failed, v2Permanent, v2InFlight), the strings ID, ItemKey,
-// Kind, LastError and Rule, Created and NextRetry, Attempts, then the count of Logs and each
-// line. A string is a uvarint length and its bytes; a time is its Unix seconds (varint) and
-// nanoseconds (uvarint), read back in UTC; Attempts is a varint.
+// Kind, LastError and Rule, Created and NextRetry, Attempts, then Logs, in store's binary
+// fields (store.AppendString and the like).
 const (
 	v2Failed = 1 << iota
 	v2Permanent
@@ -55,14 +52,11 @@ func appendRecord(v []byte, e Event) []byte {
 	}
 	v = append(v, flags)
 	for _, s := range []string{e.ID, e.ItemKey, e.Kind, e.LastError, e.Rule} {
-		v = appendString(v, s)
+		v = store.AppendString(v, s)
 	}
-	v = appendTime(appendTime(v, e.Created), e.NextRetry)
+	v = store.AppendTime(store.AppendTime(v, e.Created), e.NextRetry)
 	v = binary.AppendVarint(v, int64(e.Attempts))
-	v = binary.AppendUvarint(v, uint64(len(e.Logs)))
-	for _, l := range e.Logs {
-		v = appendString(v, l)
-	}
+	v = store.AppendStrings(v, e.Logs)
 	if n := len(v) - start; n < 0x80 {
 		v[start-1] = byte(n)
 	} else { // a longer head: its uvarint length takes more room before it
@@ -73,14 +67,6 @@ func appendRecord(v []byte, e Event) []byte {
 		copy(v[start-1:], l[:w])
 	}
 	return append(v, e.Payload...)
-}
-
-func appendString(v []byte, s string) []byte {
-	return append(binary.AppendUvarint(v, uint64(len(s))), s...)
-}
-
-func appendTime(v []byte, t time.Time) []byte {
-	return binary.AppendUvarint(binary.AppendVarint(v, t.Unix()), uint64(t.Nanosecond()))
 }
 
 func split(k, v []byte) (Event, []byte, error) {
@@ -107,91 +93,16 @@ func split(k, v []byte) (Event, []byte, error) {
 	return e, payload, nil
 }
 
-var errDamaged = errors.New("damaged record head")
-
-// headReader reads a V2 head; its first failure sticks.
-type headReader struct {
-	b   []byte
-	err error
-}
-
-func (r *headReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	x, w := binary.Uvarint(r.b)
-	if w <= 0 {
-		r.err = errDamaged
-		return 0
-	}
-	r.b = r.b[w:]
-	return x
-}
-
-func (r *headReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	x, w := binary.Varint(r.b)
-	if w <= 0 {
-		r.err = errDamaged
-		return 0
-	}
-	r.b = r.b[w:]
-	return x
-}
-
-func (r *headReader) string() string {
-	n := r.uvarint()
-	if r.err != nil {
-		return ""
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errDamaged
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *headReader) time() time.Time {
-	sec, ns := r.varint(), r.uvarint()
-	if r.err != nil {
-		return time.Time{}
-	}
-	if ns >= 1e9 {
-		r.err = errDamaged
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(ns)).UTC()
-}
-
 func decodeHeadV2(head []byte) (Event, error) {
-	if len(head) == 0 {
-		return Event{}, errDamaged
-	}
-	r := headReader{b: head[1:]}
-	flags := head[0]
+	f := store.NewFields(head)
+	flags := f.Byte()
 	e := Event{Failed: flags&v2Failed != 0, Permanent: flags&v2Permanent != 0, InFlight: flags&v2InFlight != 0}
-	e.ID, e.ItemKey, e.Kind, e.LastError, e.Rule = r.string(), r.string(), r.string(), r.string(), r.string()
-	e.Created, e.NextRetry = r.time(), r.time()
-	e.Attempts = int(r.varint())
-	n := r.uvarint()
-	if r.err == nil && n > uint64(len(r.b)) { // each line takes at least a byte
-		r.err = errDamaged
-	}
-	if n > 0 && r.err == nil {
-		e.Logs = make([]string, n)
-		for i := range e.Logs {
-			e.Logs[i] = r.string()
-		}
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errDamaged
-	}
-	if r.err != nil {
-		return Event{}, r.err
+	e.ID, e.ItemKey, e.Kind, e.LastError, e.Rule = f.String(), f.String(), f.String(), f.String(), f.String()
+	e.Created, e.NextRetry = f.Time(), f.Time()
+	e.Attempts = int(f.Varint())
+	e.Logs = f.Strings()
+	if err := f.Err(); err != nil {
+		return Event{}, err
 	}
 	return e, nil
 }
