@@ -505,18 +505,15 @@ func (e *Engine) getTwin(tx *bolt.Tx, local string) (twin, error) {
 	if v == nil {
 		return twin{Local: local}, nil
 	}
-	var t twin
-	if err := json.Unmarshal(v, &t); err != nil {
-		return twin{}, fmt.Errorf("decode twin %s: %w", local, err)
+	t, err := decodeTwin(v)
+	if err != nil {
+		return twin{}, errTwin(local, err)
 	}
 	return t, nil
 }
 
 func (e *Engine) putTwin(tx *bolt.Tx, t twin) error {
-	v, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
+	v := encodeTwin(t)
 	b := e.bucket(tx)
 	if b.Bucket(twinsBucket).Get([]byte(t.Local)) == nil { // a Get is cheap; a Put dirties a page
 		meta := b.Bucket(metaBucket)

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -37,14 +36,17 @@ func (e *Engine) remoteFor(tx *bolt.Tx, local string) (string, error) {
 	if v == nil {
 		return "", nil
 	}
-	if r, ok := leadingRemote(v, local); ok {
+	if r, ok := twinRemote(v); ok {
+		return r, nil
+	}
+	if r, ok := leadingRemote(v, local); ok { // a twin an earlier version wrote as JSON
 		return r, nil
 	}
 	var t struct {
 		Remote string `json:"r"`
 	}
 	if err := json.Unmarshal(v, &t); err != nil {
-		return "", fmt.Errorf("decode twin %s: %w", local, err)
+		return "", errTwin(local, err)
 	}
 	return t.Remote, nil
 }

@@ -51,12 +51,19 @@ func (f *Fields) Err() error {
 	return f.err
 }
 
-func (f *Fields) fail() { f.err = ErrDamaged }
+// Fail marks the record damaged (a count it cannot hold, say).
+func (f *Fields) Fail() { f.err = ErrDamaged }
+
+// Failed is the first failure so far, without Err's check for bytes left over.
+func (f *Fields) Failed() error { return f.err }
+
+// Len is how many bytes are left to read.
+func (f *Fields) Len() int { return len(f.b) }
 
 // Byte reads one byte.
 func (f *Fields) Byte() byte {
 	if f.err != nil || len(f.b) == 0 {
-		f.fail()
+		f.Fail()
 		return 0
 	}
 	c := f.b[0]
@@ -71,7 +78,7 @@ func (f *Fields) Uvarint() uint64 {
 	}
 	x, w := binary.Uvarint(f.b)
 	if w <= 0 {
-		f.fail()
+		f.Fail()
 		return 0
 	}
 	f.b = f.b[w:]
@@ -85,7 +92,7 @@ func (f *Fields) Varint() int64 {
 	}
 	x, w := binary.Varint(f.b)
 	if w <= 0 {
-		f.fail()
+		f.Fail()
 		return 0
 	}
 	f.b = f.b[w:]
@@ -99,7 +106,7 @@ func (f *Fields) String() string {
 		return ""
 	}
 	if n > uint64(len(f.b)) {
-		f.fail()
+		f.Fail()
 		return ""
 	}
 	s := string(f.b[:n])
@@ -114,7 +121,7 @@ func (f *Fields) Time() time.Time {
 		return time.Time{}
 	}
 	if ns >= 1e9 {
-		f.fail()
+		f.Fail()
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(ns)).UTC()
@@ -124,7 +131,7 @@ func (f *Fields) Time() time.Time {
 func (f *Fields) Strings() []string {
 	n := f.Uvarint()
 	if f.err == nil && n > uint64(len(f.b)) { // each string takes at least a byte
-		f.fail()
+		f.Fail()
 	}
 	if n == 0 || f.err != nil {
 		return nil
