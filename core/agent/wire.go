@@ -273,18 +273,19 @@ func (w wire) Pull(ctx context.Context, connID string, after uint64, wait time.D
 	recheck := time.NewTicker(500 * time.Millisecond) // the engine may take the outbox's notification
 	defer recheck.Stop()
 	for {
-		evs, err := c.out.Ready(time.Now(), pullBatch)
+		out, first, err := pullable(c.out, after)
 		if err != nil {
 			return nil, err
 		}
-		var out []transport.Event
-		for _, ev := range evs {
-			if ev.Seq > after && ev.Kind != engine.KindResync {
-				out = append(out, transport.Event{Seq: ev.Seq, ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created})
-			}
+		n, err := transport.Fit(out) // an answer the puller can read
+		if err != nil {
+			w.a.mu.Lock()
+			eng := c.eng
+			w.a.mu.Unlock()
+			eng.FailOut(first, err) // it waits for the operator, and the events behind it with it
 		}
-		if len(out) > 0 {
-			return out, nil
+		if n > 0 {
+			return out[:n], nil
 		}
 		select {
 		case <-ctx.Done():
@@ -300,6 +301,33 @@ func (w wire) Pull(ctx context.Context, connID string, after uint64, wait time.D
 	}
 }
 
+// pullable is what a pull answers: the outbox events after the puller's high-water mark, in
+// order, up to the first that is not ready (failed, or waiting to be tried again). The puller
+// acknowledges by that mark (everything up to after), so nothing is served past an event
+// that waits: it would be acknowledged unsent. A failed event there holds the connection until
+// the operator retries or skips it. first is the first event answered (the engine's own
+// resync events are not the partner's and are left out).
+func pullable(out *queue.Queue, after uint64) (evs []transport.Event, first queue.Event, err error) {
+	list, err := out.List(after, pullBatch)
+	if err != nil {
+		return nil, queue.Event{}, err
+	}
+	now := time.Now()
+	for _, ev := range list {
+		if ev.Kind == engine.KindResync {
+			continue
+		}
+		if ev.Failed || ev.NextRetry.After(now) {
+			break
+		}
+		if len(evs) == 0 {
+			first = ev
+		}
+		evs = append(evs, transport.Event{Seq: ev.Seq, ID: ev.ID, ItemKey: ev.ItemKey, Kind: ev.Kind, Payload: ev.Payload, Created: ev.Created})
+	}
+	return evs, first, nil
+}
+
 // ackPulled drops the outbox events the pulling partner has stored (those up to after) and
 // wakes the engine's delivery, which waits for pulls on such a connection.
 func (a *Agent) ackPulled(c *conn, after uint64) error {
@@ -312,7 +340,7 @@ func (a *Agent) ackPulled(c *conn, after uint64) error {
 	}
 	var seqs []uint64
 	for _, ev := range evs {
-		if ev.Seq <= after && ev.Kind != engine.KindResync {
+		if ev.Seq <= after && ev.Kind != engine.KindResync && !ev.Failed { // a failed one was not served
 			seqs = append(seqs, ev.Seq)
 		}
 	}

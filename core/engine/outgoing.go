@@ -506,8 +506,11 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 			var p interface{ Permanent() bool }
 			if errors.As(err, &p) && p.Permanent() {
 				finishAck()
+				var one interface{ EventSeq() uint64 } // one event of the batch, not all of it
 				for _, ev := range batch {
-					e.failOut(ev, err)
+					if !errors.As(err, &one) || one.EventSeq() == ev.Seq {
+						e.failOut(ev, err)
+					}
 				}
 				continue
 			}
@@ -655,6 +658,10 @@ func (e *Engine) awaitPartner(ctx context.Context, backoff time.Duration, gap *t
 		}
 	}
 }
+
+// FailOut records an outbox event's failure (a permanent one waits for the operator), as a
+// delivery that failed does; a partner's pull that cannot carry the event uses it.
+func (e *Engine) FailOut(ev queue.Event, cause error) { e.failOut(ev, cause) }
 
 func (e *Engine) failOut(ev queue.Event, cause error) {
 	err := e.opt.Store.DB().Update(func(tx *bolt.Tx) error {

@@ -68,16 +68,21 @@ func newTransport(id *identity.Identity, partner identity.ID, base string) *http
 	}
 }
 
-// Send delivers one batch and answers the highest Seq the partner stored. Errors are a
-// *StatusError for an answer, a *PinError for a wrong partner key, ErrBatchTooLarge, or a
-// (transient) network error.
+// Send delivers the longest run of events, from the first, that fits in one request (MaxBody)
+// and answers the highest Seq the partner stored: the caller sends the rest next. Errors are
+// a *StatusError for an answer, a *PinError for a wrong partner key, an *EventTooLargeError
+// when the first event alone does not fit, or a (transient) network error.
 func (c *Client) Send(ctx context.Context, events []Event) (uint64, error) {
-	body, err := json.Marshal(batchRequest{Events: events})
+	n, err := Fit(events)
+	if err != nil {
+		return 0, err
+	}
+	body, err := json.Marshal(batchRequest{Events: events[:n]})
 	if err != nil {
 		return 0, fmt.Errorf("encode batch: %w", err)
 	}
-	if len(body) > MaxBody {
-		return 0, fmt.Errorf("%d events encode to %d bytes, over %d: %w", len(events), len(body), MaxBody, ErrBatchTooLarge)
+	if len(body) > MaxBody { // Fit counts as the encoder does; this is its safety net
+		return 0, fmt.Errorf("%d events encode to %d bytes, over %d: %w", n, len(body), MaxBody, ErrBatchTooLarge)
 	}
 	var resp batchResponse
 	if err := c.call(ctx, http.MethodPost, c.connPath("/events"), body, &resp); err != nil {

@@ -126,6 +126,59 @@ const MaxPullWait = 60 * time.Second
 // ErrBatchTooLarge means a batch encodes to more than MaxBody; send fewer events at once.
 var ErrBatchTooLarge = errors.New("batch is larger than the partner accepts")
 
+// EventTooLargeError is an event that alone encodes to more than MaxBody: no partner accepts
+// it, so it waits for the operator instead of blocking the events behind it. It matches
+// ErrBatchTooLarge.
+type EventTooLargeError struct {
+	Seq     uint64
+	ItemKey string
+	Size    int
+}
+
+func (e *EventTooLargeError) Error() string {
+	return fmt.Sprintf("the change to %s is %d MB, over the %d MB a partner accepts in one request; shorten the item (its description, comments or a custom field) and retry the event",
+		e.ItemKey, (e.Size+(1<<20)-1)>>20, MaxBody>>20)
+}
+
+func (e *EventTooLargeError) Unwrap() error { return ErrBatchTooLarge }
+
+// Permanent reports that sending it again cannot succeed.
+func (e *EventTooLargeError) Permanent() bool { return true }
+
+// EventSeq is the event that failed, alone of its batch.
+func (e *EventTooLargeError) EventSeq() uint64 { return e.Seq }
+
+// Fit is how many events, from the first, fit in one request of at most MaxBody bytes: all of
+// them when their payloads are small, as they usually are; else each is measured as the
+// encoder writes it. A first event that alone does not fit is an *EventTooLargeError.
+func Fit(events []Event) (int, error) {
+	const room = MaxBody - len(`{"events":[]}`)
+	quick := 0
+	for _, ev := range events {
+		quick += len(ev.Payload) + 6*(len(ev.ID)+len(ev.ItemKey)+len(ev.Kind)) + 256 // escaping writes at most 6 bytes a byte
+	}
+	if quick <= room {
+		return len(events), nil
+	}
+	size := 0
+	for i, ev := range events {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return 0, fmt.Errorf("encode event %d: %w", ev.Seq, err)
+		}
+		if i > 0 {
+			size++ // the comma
+		}
+		if size += len(b); size > room {
+			if i == 0 {
+				return 0, &EventTooLargeError{Seq: ev.Seq, ItemKey: ev.ItemKey, Size: len(b)}
+			}
+			return i, nil
+		}
+	}
+	return len(events), nil
+}
+
 // StatusError is a non-2xx answer from the partner.
 type StatusError struct {
 	Code    int
