@@ -148,7 +148,10 @@ type Options struct {
 	Inbox      *queue.Queue
 	Sender     Sender
 	Logger     *slog.Logger
-	BatchSize  int // events per batch; default 256
+	// BatchSize is the most events one delivery, apply or detection step handles; default
+	// DefaultBatchSize. A delivery carries fewer when they do not fit in one request, and the
+	// queue hands out fewer when their payloads are big (queue.Ready).
+	BatchSize int
 	// DetectBatch is how many changed items one detection step reads and commits with its
 	// cursor; default BatchSize for a tracker that notifies (the embedded one), else 16.
 	DetectBatch int
@@ -262,10 +265,16 @@ type twin struct {
 // deletedComment marks, in twin.CommentHashes, a partner comment deleted here.
 const deletedComment = "-"
 
+// DefaultBatchSize is 1,024 events: against 256, a backlog drained 1.6x as fast and bulk changes
+// synced 1.15x as fast (tandem bench, alternated), since each batch costs a request, a commit
+// on each side and their waits whatever its size; the first change after a partner's return is
+// applied about 0.1 s later (a bigger first batch), well within a second.
+const DefaultBatchSize = 1024
+
 // New returns an engine for one connection, creating its buckets.
 func New(opt Options) (*Engine, error) {
 	if opt.BatchSize <= 0 {
-		opt.BatchSize = 256
+		opt.BatchSize = DefaultBatchSize
 	}
 	if opt.Poll <= 0 {
 		opt.Poll = 2 * time.Second

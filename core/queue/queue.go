@@ -402,7 +402,12 @@ func pruneSeen(seen, seenAt *bolt.Bucket, before time.Time, limit int) (int, err
 	return len(keys), nil
 }
 
-// Ready returns up to limit events to process now, in Seq order (limit <= 0: no limit).
+// readyBytes bounds the payloads one Ready call returns (it returns at least one event), so a
+// batch of big items does not hold a batch's worth of them in memory at once.
+const readyBytes = 16 << 20
+
+// Ready returns up to limit events to process now, in Seq order (limit <= 0: no limit), and
+// fewer when their payloads pass readyBytes.
 //
 // Per item, events are strictly ordered: once an event of an item has failed, no later event
 // of that item is returned until the failed one is acked or skipped. The failed event itself
@@ -420,9 +425,10 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 		// retry writes, and looks for, what that attempt wrote.
 		held := make(map[string]bool)
 		retrying := make(map[string]bool)
+		size := 0
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if limit > 0 && len(out) == limit {
+			if limit > 0 && len(out) == limit || size >= readyBytes {
 				break
 			}
 			e, err := decode(k, v)
@@ -432,6 +438,7 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 			if held[e.ItemKey] {
 				if retrying[e.ItemKey] && e.InFlight {
 					out = append(out, e)
+					size += len(e.Payload)
 				}
 				continue
 			}
@@ -443,6 +450,7 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 				retrying[e.ItemKey] = true
 			}
 			out = append(out, e)
+			size += len(e.Payload)
 		}
 		return nil
 	})

@@ -749,3 +749,41 @@ func TestStartMarksAnAttemptThatSurvivesARestart(t *testing.T) {
 		t.Errorf("after Fail: %+v; want attempts 1, not in flight", got)
 	}
 }
+
+// Ready stops once the payloads it returns pass readyBytes, and always returns at least one.
+func TestReadyBoundsThePayloadsItHolds(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	q, err := Open(st, "out/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := func(id string, n int) Event {
+		return Event{ID: id, ItemKey: id, Kind: "update", Payload: json.RawMessage(`"` + strings.Repeat("x", n) + `"`)}
+	}
+	appendEvents(t, st, q, big("a", readyBytes+10), big("b", 10), big("c", readyBytes/2), big("d", readyBytes/2), big("e", 10))
+	for _, want := range [][]string{{"a"}, {"b", "c", "d"}, {"e"}} {
+		evs, err := q.Ready(time.Now(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Ready: %v, want %v", got, want)
+		}
+		err = st.DB().Update(func(tx *bolt.Tx) error {
+			for _, e := range evs {
+				if err := q.Ack(tx, e.Seq); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
