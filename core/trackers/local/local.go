@@ -324,7 +324,7 @@ func (t *Tracker) load(b *txn, n uint64) (it item.Item, ok bool, err error) {
 // save stores item n and moves it to the head of the change feed, deleting its older feed
 // entry so the feed holds at most one entry per item.
 func (t *Tracker) save(b *txn, n uint64, it item.Item) error {
-	data, err := json.Marshal(it)
+	data, err := item.Marshal(it)
 	if err != nil {
 		return fmt.Errorf("encode item %s: %w", it.Key, err)
 	}
