@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,18 +27,16 @@ func (e *Engine) Keys(locals, remotes []string) (remoteOf, localOf map[string]st
 	return remoteOf, localOf, err
 }
 
-// remoteFor is the partner's key of local item local ("" while unknown). It decodes only that
+// remoteFor is the partner's key of local item local ("" while unknown). It reads only that
 // field of the twin: the history asks for it on every batch sent, and a whole twin (replicas,
-// field sums, comment maps) costs several times more to decode.
+// field sums, comment maps) costs several times more to decode. A twin an earlier version
+// wrote as JSON is decoded, until its next change rewrites it.
 func (e *Engine) remoteFor(tx *bolt.Tx, local string) (string, error) {
 	v := e.bucket(tx).Bucket(twinsBucket).Get([]byte(local))
 	if v == nil {
 		return "", nil
 	}
 	if r, ok := twinRemote(v); ok {
-		return r, nil
-	}
-	if r, ok := leadingRemote(v, local); ok { // a twin an earlier version wrote as JSON
 		return r, nil
 	}
 	var t struct {
@@ -49,29 +46,4 @@ func (e *Engine) remoteFor(tx *bolt.Tx, local string) (string, error) {
 		return "", errTwin(local, err)
 	}
 	return t.Remote, nil
-}
-
-// leadingRemote reads the partner's key from the start of a twin's JSON as putTwin writes it,
-// {"l":"<local>","r":"<remote>",..., without scanning the rest (a twin is hundreds of bytes to
-// a few kilobytes). ok is false for anything else (a key that needs escaping, a twin not
-// linked yet), which the caller decodes in full.
-func leadingRemote(v []byte, local string) (remote string, ok bool) {
-	rest, ok := bytes.CutPrefix(v, []byte(`{"l":"`))
-	if !ok {
-		return "", false
-	}
-	if rest, ok = bytes.CutPrefix(rest, []byte(local)); !ok {
-		return "", false
-	}
-	if rest, ok = bytes.CutPrefix(rest, []byte(`",`)); !ok {
-		return "", bytes.Equal(rest, []byte(`"}`)) // a twin of the local key alone
-	}
-	if rest, ok = bytes.CutPrefix(rest, []byte(`"r":"`)); !ok {
-		return "", false
-	}
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
-		return "", false
-	}
-	return string(rest[:end]), true
 }
