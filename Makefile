@@ -45,12 +45,12 @@ test: deps
 		exit $$rc'
 
 # The fuzz targets: the invitation-code and reply-code parsers, the event batch decoder, the token verifier,
-# the control-channel request decoder, the audit-log verifier, the queue record and twin decoders and the canonical item encoding. make test runs each briefly;
+# the control-channel request decoder, the audit-log verifier, the queue record, twin and stored item decoders and the canonical item encoding. make test runs each briefly;
 # make fuzz runs each longer. The budgets count executions ("Nx"), not time: Go 1.26's fuzz
 # coordinator can report a spurious "context deadline exceeded" when a time budget ends on a
 # loaded machine (go.dev/issue/75804, fixed in Go 1.27).
 FUZZ_TARGETS := core/pairing:FuzzParseCode core/pairing:FuzzParseReply core/transport:FuzzBatchDecoder core/transport:FuzzTokenVerifier \
-                core/control:FuzzDecodeRequest core/audit:FuzzVerify core/queue:FuzzRecord core/item:FuzzCanonical core/engine:FuzzTwin
+                core/control:FuzzDecodeRequest core/audit:FuzzVerify core/queue:FuzzRecord core/item:FuzzCanonical core/engine:FuzzTwin core/store:FuzzItem
 FUZZTIME ?= 500000x
 TEST_FUZZTIME := 3000x
 

@@ -13,15 +13,6 @@ import (
 // as json.Marshal writes them (TestCanonicalMatchesJSON and FuzzCanonical hold the two
 // together; a difference would change stored hashes). Anything else goes to json.Marshal.
 
-// Marshal is json.Marshal of it, without its reflection (the embedded tracker stores items
-// so): the same bytes, at a fraction of the cost.
-func Marshal(it Item) ([]byte, error) {
-	if b, ok := appendItem(make([]byte, 0, 256+len(it.Description)), it); ok {
-		return b, nil
-	}
-	return json.Marshal(it)
-}
-
 // appendJSON appends v as json.Marshal encodes it; ok is false for a type it does not know,
 // or a value json.Marshal would refuse (a time outside RFC 3339's range).
 func appendJSON(b []byte, v any) (_ []byte, ok bool) {

@@ -53,22 +53,6 @@ func TestCanonicalMatchesJSON(t *testing.T) {
 	}
 }
 
-// Marshal writes what json.Marshal writes, and fails where it fails.
-func TestMarshalIsJSONMarshal(t *testing.T) {
-	for _, it := range []Item{
-		{Key: "BLUE-1", Title: "Printer <jammed> & \"stuck\"", Labels: []string{"hw"}, Custom: map[string]string{"b": "1", "a": "é"},
-			Comments: []Comment{{ID: "1", Body: "x", Created: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}}},
-		{},
-		{Created: time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC)},
-	} {
-		want, wantErr := json.Marshal(it)
-		got, err := Marshal(it)
-		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
-			t.Errorf("Marshal(%+v) = %s, %v; json.Marshal %s, %v", it, got, err, want, wantErr)
-		}
-	}
-}
-
 // The hashes of the sync path are what they were when json.Marshal made them.
 func TestHashesAreUnchanged(t *testing.T) {
 	it := Item{Key: "BLUE-1", Title: "Printer <jammed>", Labels: []string{"hw"}, Created: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}

@@ -4,7 +4,6 @@ package local
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,7 +40,7 @@ var (
 // Bucket layout: one top-level bucket holding this package's nested buckets.
 var (
 	bucketRoot   = []byte("tracker.local")
-	bucketItems  = []byte("items")  // item number -> JSON item with its comments
+	bucketItems  = []byte("items")  // item number -> item with its comments (store.AppendItem; JSON from earlier versions)
 	bucketFeed   = []byte("feed")   // change sequence -> item number; one entry per item
 	bucketLatest = []byte("latest") // item number -> its current change sequence in feed
 	bucketMeta   = []byte("meta")   // "prefix", "prefixes"; the bucket's sequence numbers comments
@@ -315,7 +314,8 @@ func (t *Tracker) load(b *txn, n uint64) (it item.Item, ok bool, err error) {
 	if v == nil {
 		return item.Item{}, false, nil
 	}
-	if err := json.Unmarshal(v, &it); err != nil {
+	it, err = store.DecodeItem(v)
+	if err != nil {
 		return item.Item{}, false, fmt.Errorf("decode item %s: %w", t.key(n), err)
 	}
 	return it, true, nil
@@ -324,12 +324,8 @@ func (t *Tracker) load(b *txn, n uint64) (it item.Item, ok bool, err error) {
 // save stores item n and moves it to the head of the change feed, deleting its older feed
 // entry so the feed holds at most one entry per item.
 func (t *Tracker) save(b *txn, n uint64, it item.Item) error {
-	data, err := item.Marshal(it)
-	if err != nil {
-		return fmt.Errorf("encode item %s: %w", it.Key, err)
-	}
 	nk := store.U64(n)
-	if err := b.items.Put(nk, data); err != nil {
+	if err := b.items.Put(nk, store.AppendItem(make([]byte, 0, 128+len(it.Description)), it)); err != nil {
 		return fmt.Errorf("store item %s: %w", it.Key, err)
 	}
 	if old := b.latest.Get(nk); old != nil {
@@ -385,8 +381,8 @@ func (t *Tracker) List(ctx context.Context, offset, limit int) ([]item.Item, err
 		if limit > 0 && len(out) >= limit {
 			return false, nil
 		}
-		var it item.Item
-		if err := json.Unmarshal(v, &it); err != nil {
+		it, err := store.DecodeItem(v)
+		if err != nil {
 			return false, fmt.Errorf("decode item %s: %w", t.key(store.U64From(k)), err)
 		}
 		out = append(out, it)
@@ -411,8 +407,8 @@ func (t *Tracker) Page(ctx context.Context, offset, limit int) ([]item.Summary, 
 		if len(out) >= limit {
 			return false, nil
 		}
-		var s item.Summary
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, err := store.DecodeSummary(v)
+		if err != nil {
 			return false, fmt.Errorf("decode item %s: %w", t.key(store.U64From(k)), err)
 		}
 		out = append(out, s)

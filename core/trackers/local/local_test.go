@@ -1,7 +1,9 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -982,5 +984,69 @@ func fill(t testing.TB, tr *Tracker, n int, write func(i int) engine.Write) {
 		if _, err := tr.Apply(context.Background(), writes); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Items an earlier version stored as JSON still read, list and page after an upgrade, and an
+// item changed since is stored in the binary form.
+func TestItemsStoredAsJSONStillRead(t *testing.T) {
+	ctx := context.Background()
+	tr, st := open(t, t.TempDir(), Options{})
+	old := mustCreate(t, tr, "stored by an earlier version")
+	if _, err := tr.AddComment(ctx, old.Key, item.Comment{Body: "and its comment"}); err != nil {
+		t.Fatal(err)
+	}
+	kept := mustCreate(t, tr, "stored now")
+	old, err := tr.Get(ctx, old.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() []byte {
+		var v []byte
+		st.DB().View(func(tx *bolt.Tx) error {
+			b, err := bucketsOf(tx)
+			if err == nil {
+				v = bytes.Clone(b.items.Get(store.U64(uint64(mustAtoi(t, strings.TrimPrefix(old.Key, tr.Prefix()+"-"))))))
+			}
+			return err
+		})
+		return v
+	}
+	if v := stored(); len(v) == 0 || v[0] != store.ItemV2 {
+		t.Fatalf("a new item is stored as %q, not in the binary form", v)
+	}
+	js, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.DB().Update(func(tx *bolt.Tx) error {
+		b, err := bucketsOf(tx)
+		if err != nil {
+			return err
+		}
+		return b.items.Put(store.U64(uint64(mustAtoi(t, strings.TrimPrefix(old.Key, tr.Prefix()+"-")))), js)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := tr.Get(ctx, old.Key)
+	if err != nil || !reflect.DeepEqual(got, old) {
+		t.Fatalf("Get of the JSON item = %+v, %v; want %+v", got, err, old)
+	}
+	list, err := tr.List(ctx, 0, 0)
+	if err != nil || !reflect.DeepEqual(keys(list), []string{kept.Key, old.Key}) {
+		t.Fatalf("List = %v, %v", keys(list), err)
+	}
+	page, total, err := tr.Page(ctx, 0, 10)
+	if err != nil || total != 2 || page[1] != old.Summary() {
+		t.Fatalf("Page = %+v, %d, %v", page, total, err)
+	}
+	old.Status = "closed"
+	if _, err := tr.Update(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if v := stored(); len(v) == 0 || v[0] != store.ItemV2 {
+		t.Fatalf("the item changed after the upgrade is stored as %q", v)
 	}
 }
