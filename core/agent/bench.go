@@ -53,6 +53,7 @@ type BenchResult struct {
 	// The partner stopped while Backlog events queued, then back.
 	Backlog       int
 	DrainRate     float64       // events applied per second once the partner serves again
+	DrainCPU      time.Duration // CPU time of both agents per event drained; 0 where not measured
 	FirstApplied  time.Duration // from the partner serving again to its first applied change
 	RestartLoaded time.Duration // reopening the agent with the backlog queued until it serves
 	RestartEmpty  time.Duration // the same for the partner with empty queues (baseline)
@@ -78,6 +79,9 @@ func (r BenchResult) Print(w io.Writer) {
 	if r.Backlog > 0 {
 		fmt.Fprintf(w, "drain:           %d events queued while the partner was stopped, applied at %.0f events/s (%.2f of the raw append rate); first change applied %v after it served again\n",
 			r.Backlog, r.DrainRate, r.DrainRate/r.RawAppend, r.FirstApplied.Round(time.Millisecond))
+		if r.DrainCPU > 0 {
+			fmt.Fprintf(w, "drain cpu:       %v per event, both agents together (%.0f events/s per core if CPU were all that limits it)\n", r.DrainCPU.Round(time.Microsecond), float64(time.Second)/float64(r.DrainCPU))
+		}
 		fmt.Fprintf(w, "restart:         %v until serving with %d events queued, against %v with empty queues (baseline)\n",
 			r.RestartLoaded.Round(time.Millisecond), r.Backlog, r.RestartEmpty.Round(time.Millisecond))
 	}
@@ -301,7 +305,7 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 	if red, err = startBench(ctx, &redOpt); err != nil {
 		return res, err
 	}
-	back := time.Now()
+	back, drainCPU := time.Now(), processCPU()
 	res.RestartEmpty = back.Sub(began)
 	firstSeen := make(chan time.Time, 1)
 	go func() { // ends when the first change arrives or the drain below gives up
@@ -324,6 +328,9 @@ func Bench(ctx context.Context, opt BenchOptions) (BenchResult, error) {
 		return res, err
 	}
 	res.DrainRate = float64(opt.Backlog) / time.Since(back).Seconds()
+	if used := processCPU() - drainCPU; used > 0 && drainCPU > 0 {
+		res.DrainCPU = used / time.Duration(opt.Backlog)
+	}
 	if first, ok := <-firstSeen; ok {
 		res.FirstApplied = first.Sub(back)
 	}

@@ -538,7 +538,7 @@ func (e *Engine) commit(b *batch) error {
 // commitIn is commit inside the caller's transaction.
 func (e *Engine) commitIn(tx *bolt.Tx, b *batch, now time.Time) error {
 	b.applied = b.applied[:0]
-	var out []queue.Event
+	var out, acks []queue.Event
 	for i := range b.plans {
 		p := &b.plans[i]
 		if err := e.settleAttempt(tx, p); err != nil {
@@ -578,9 +578,10 @@ func (e *Engine) commitIn(tx *bolt.Tx, b *batch, now time.Time) error {
 			}
 			b.applied = append(b.applied, p)
 		}
-		if err := e.opt.Inbox.AckEvents(tx, append([]queue.Event{p.ev}, p.folded...)...); err != nil {
-			return err
-		}
+		acks = append(append(acks, p.ev), p.folded...)
+	}
+	if err := e.opt.Inbox.AckEvents(tx, acks...); err != nil {
+		return err
 	}
 	_, err := e.opt.Outbox.Append(tx, out)
 	return err

@@ -453,7 +453,9 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 	}
 	defer finishAck()
 	for {
-		evs, err := e.opt.Outbox.Ready(time.Now(), e.opt.BatchSize)
+		// Ready reads past the batch being acked, so with a backlog the next batch goes out
+		// while that ack commits rather than after it.
+		evs, err := e.opt.Outbox.Ready(time.Now(), e.opt.BatchSize+len(acking))
 		if err != nil {
 			e.log.Error("read outbox", "err", err)
 			if !wait(ctx, time.Second) {
@@ -463,7 +465,7 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 		}
 		batch := evs[:0:0]
 		for _, ev := range evs {
-			if acking[ev.Seq] {
+			if acking[ev.Seq] || len(batch) == e.opt.BatchSize {
 				continue
 			}
 			if ev.Kind == KindResync {

@@ -137,3 +137,32 @@ func BenchmarkPage(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLifecycle measures an event's whole stay in a queue as the sync path has it: a
+// batch appended in one transaction, then acked in another (fsync on).
+func BenchmarkLifecycle(b *testing.B) {
+	st, q := newQueue(b, "out/bench")
+	const batch = 1024
+	evs := make([]Event, batch)
+	for i := range evs {
+		evs[i] = Event{ItemKey: fmt.Sprintf("ITEM-%d", i), Kind: "create", Payload: benchPayload}
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i := range evs {
+			evs[i].ID = NewID()
+		}
+		var stored []Event
+		err := st.DB().Update(func(tx *bolt.Tx) (err error) {
+			stored, err = q.Append(tx, evs)
+			return err
+		})
+		if err == nil {
+			err = st.DB().Update(func(tx *bolt.Tx) error { return q.AckEvents(tx, stored...) })
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/event")
+}

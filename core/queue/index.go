@@ -141,9 +141,39 @@ func parseEntryValue(v []byte) (State, uint64) {
 	return State(v[0]), binary.BigEndian.Uint64(v[1:])
 }
 
-// index is a queue's index buckets inside one write transaction.
+// index is a queue's index buckets inside one write transaction. An index made by batch
+// keeps its count changes in delta until flush writes them, once per batch instead of once
+// per event; noneHeld says no item is held, so a batch of new events need not look.
 type index struct {
 	items, states, held, counts *bolt.Bucket
+	batched                     bool
+	delta                       [StateFailed + 1]int64
+	noneHeld                    bool
+	touched                     bool // an event was written or removed
+}
+
+// batch is the index for many events written in one call: its counts are written by flush.
+func (q *Queue) batch(tx *bolt.Tx) (*index, error) {
+	x, err := q.index(tx)
+	if err != nil {
+		return nil, err
+	}
+	x.batched = true
+	return x, nil
+}
+
+// flush writes the counts a batch changed.
+func (x *index) flush() error {
+	x.batched = false
+	for s, n := range x.delta {
+		if n != 0 {
+			x.delta[s] = 0
+			if err := x.add(State(s), n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (q *Queue) index(tx *bolt.Tx) (*index, error) {
@@ -156,6 +186,10 @@ func (q *Queue) index(tx *bolt.Tx) (*index, error) {
 }
 
 func (x *index) add(s State, n int64) error {
+	if x.batched && int(s) < len(x.delta) {
+		x.delta[s] += n
+		return nil
+	}
 	k := []byte{byte(s)}
 	cur := int64(store.U64From(x.counts.Get(k)))
 	return x.counts.Put(k, store.U64(uint64(max(cur+n, 0))))
@@ -185,7 +219,12 @@ func (x *index) get(item string, seq uint64) (State, uint64) {
 	return parseEntryValue(x.items.Get(itemEntry(item, seq)))
 }
 
-func (x *index) firstFailed(item string) uint64 { return store.U64From(x.held.Get(itemKey(item))) }
+func (x *index) firstFailed(item string) uint64 {
+	if x.noneHeld {
+		return 0
+	}
+	return store.U64From(x.held.Get(itemKey(item)))
+}
 
 // added indexes a new event, which comes after every event of its item.
 func (x *index) added(e Event) error {

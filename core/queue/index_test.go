@@ -163,10 +163,17 @@ func TestIndexFollowsEveryChange(t *testing.T) {
 				what = fmt.Sprintf("ack %d", e.Seq)
 				break
 			}
-			if err := st.DB().Update(func(tx *bolt.Tx) error { return q.AckEvents(tx, e) }); err != nil {
+			// Several at once, as the apply loop acks a batch: its counts are written once.
+			batch := []Event{e}
+			for range rng.IntN(3) {
+				if o, _ := pick(); !slices.ContainsFunc(batch, func(b Event) bool { return b.Seq == o.Seq }) {
+					batch = append(batch, o)
+				}
+			}
+			if err := st.DB().Update(func(tx *bolt.Tx) error { return q.AckEvents(tx, batch...) }); err != nil {
 				t.Fatal(err)
 			}
-			what = fmt.Sprintf("ack event %d", e.Seq)
+			what = fmt.Sprintf("ack %d events from %d", len(batch), e.Seq)
 		case op < 9:
 			e, _ := pick()
 			if _, err := q.Skip(e.Seq); err != nil {

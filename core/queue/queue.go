@@ -220,10 +220,18 @@ func (q *Queue) put(tx *bolt.Tx, e Event) error {
 	if err != nil {
 		return err
 	}
-	fresh := b.Get(store.U64(e.Seq)) == nil
+	if err := q.putIn(tx, b, x, e, b.Get(store.U64(e.Seq)) == nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// putIn is put with the caller's buckets and index; fresh says e is a new event.
+func (q *Queue) putIn(tx *bolt.Tx, b *bolt.Bucket, x *index, e Event, fresh bool) error {
 	if err := encode(b, e); err != nil {
 		return err
 	}
+	var err error
 	if fresh {
 		err = x.added(e)
 	} else {
@@ -232,18 +240,25 @@ func (q *Queue) put(tx *bolt.Tx, e Event) error {
 	if err != nil {
 		return fmt.Errorf("index event %d: %w", e.Seq, err)
 	}
-	tx.OnCommit(q.changed)
+	x.touched = true
+	if !x.batched {
+		tx.OnCommit(q.changed)
+	}
 	return nil
 }
 
 // remove deletes event seq and its index entries inside tx; an unknown seq is ignored.
 func (q *Queue) remove(tx *bolt.Tx, b *bolt.Bucket, seq uint64) error {
-	return q.removeOf(tx, b, seq, "")
+	x, err := q.index(tx)
+	if err != nil {
+		return err
+	}
+	return q.removeOf(tx, b, x, seq, "")
 }
 
 // removeOf is remove for an event of item, when the caller knows it ("": read it from the
-// stored event).
-func (q *Queue) removeOf(tx *bolt.Tx, b *bolt.Bucket, seq uint64, item string) error {
+// stored event), with the caller's index.
+func (q *Queue) removeOf(tx *bolt.Tx, b *bolt.Bucket, x *index, seq uint64, item string) error {
 	k := store.U64(seq)
 	v := b.Get(k)
 	if v == nil {
@@ -259,14 +274,32 @@ func (q *Queue) removeOf(tx *bolt.Tx, b *bolt.Bucket, seq uint64, item string) e
 	if err := b.Delete(k); err != nil {
 		return err
 	}
-	x, err := q.index(tx)
-	if err != nil {
-		return err
-	}
 	if err := x.removed(item, seq); err != nil {
 		return fmt.Errorf("index event %d: %w", seq, err)
 	}
-	tx.OnCommit(q.changed)
+	x.touched = true
+	if !x.batched {
+		tx.OnCommit(q.changed)
+	}
+	return nil
+}
+
+// inBatch runs fn over a batch index and writes its counts once at the end; the queue's
+// change is announced once, on commit.
+func (q *Queue) inBatch(tx *bolt.Tx, fn func(x *index) error) error {
+	x, err := q.batch(tx)
+	if err != nil {
+		return err
+	}
+	if err := fn(x); err != nil {
+		return err
+	}
+	if err := x.flush(); err != nil {
+		return err
+	}
+	if x.touched {
+		tx.OnCommit(q.changed)
+	}
 	return nil
 }
 
@@ -290,25 +323,35 @@ func (q *Queue) Append(tx *bolt.Tx, evs []Event) ([]Event, error) {
 	b.FillPercent = 0.95 // keys only grow: pack pages
 	now := q.now()
 	out := make([]Event, len(evs))
-	for i, e := range evs {
-		seq, err := b.NextSequence()
-		if err != nil {
-			return nil, fmt.Errorf("append to queue %s: %w", q.name, err)
+	err = q.inBatch(tx, func(x *index) error {
+		// New events never fail, so no item becomes held while they are added: when none is
+		// held now, none of them has to look.
+		k, _ := x.held.Cursor().First()
+		x.noneHeld = k == nil
+		for i, e := range evs {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			rule, logs := e.Rule, e.Logs
+			e = e.Wire()
+			e.Rule, e.Logs = rule, logs // local notes, kept with the event but never sent
+			e.Seq = seq
+			if e.ID == "" {
+				e.ID = NewID()
+			}
+			if e.Created.IsZero() {
+				e.Created = now
+			}
+			if err := q.putIn(tx, b, x, e, true); err != nil {
+				return err
+			}
+			out[i] = e
 		}
-		rule, logs := e.Rule, e.Logs
-		e = e.Wire()
-		e.Rule, e.Logs = rule, logs // local notes, kept with the event but never sent
-		e.Seq = seq
-		if e.ID == "" {
-			e.ID = NewID()
-		}
-		if e.Created.IsZero() {
-			e.Created = now
-		}
-		if err := q.put(tx, e); err != nil {
-			return nil, fmt.Errorf("append to queue %s: %w", q.name, err)
-		}
-		out[i] = e
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append to queue %s: %w", q.name, err)
 	}
 	tx.OnCommit(q.signal)
 	return out, nil
@@ -477,12 +520,14 @@ func (q *Queue) Ack(tx *bolt.Tx, seqs ...uint64) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range seqs {
-		if err := q.remove(tx, b, s); err != nil {
-			return fmt.Errorf("ack %d in queue %s: %w", s, q.name, err)
+	return q.inBatch(tx, func(x *index) error {
+		for _, s := range seqs {
+			if err := q.removeOf(tx, b, x, s, ""); err != nil {
+				return fmt.Errorf("ack %d in queue %s: %w", s, q.name, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // AckEvents is Ack for events the caller read from this queue (Ready, List): their item keys
@@ -492,12 +537,14 @@ func (q *Queue) AckEvents(tx *bolt.Tx, evs ...Event) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range evs {
-		if err := q.removeOf(tx, b, e.Seq, e.ItemKey); err != nil {
-			return fmt.Errorf("ack %d in queue %s: %w", e.Seq, q.name, err)
+	return q.inBatch(tx, func(x *index) error {
+		for _, e := range evs {
+			if err := q.removeOf(tx, b, x, e.Seq, e.ItemKey); err != nil {
+				return fmt.Errorf("ack %d in queue %s: %w", e.Seq, q.name, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // AckThrough removes every event with Seq <= seq inside the caller's transaction, e.g. when
@@ -512,12 +559,14 @@ func (q *Queue) AckThrough(tx *bolt.Tx, seq uint64) error {
 	for k, _ := c.First(); k != nil && store.U64From(k) <= seq; k, _ = c.Next() {
 		keys = append(keys, bytes.Clone(k))
 	}
-	for _, k := range keys { // deleting under a moving cursor can skip keys in bbolt
-		if err := q.remove(tx, b, store.U64From(k)); err != nil {
-			return fmt.Errorf("ack through %d in queue %s: %w", seq, q.name, err)
+	return q.inBatch(tx, func(x *index) error {
+		for _, k := range keys { // deleting under a moving cursor can skip keys in bbolt
+			if err := q.removeOf(tx, b, x, store.U64From(k), ""); err != nil {
+				return fmt.Errorf("ack through %d in queue %s: %w", seq, q.name, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Fail records that processing event seq failed with cause, inside the caller's transaction,
