@@ -12,6 +12,11 @@ package rules
 // checks), which also lets the worker end; the program stays retired all the same, since its
 // functions no longer execute. Recompile to recover.
 //
+// A rule that cannot run long, with no loop, no goto and no function of its own to call
+// (recursion), only straight-line code and calls into the rule API, runs on the caller's
+// goroutine instead (see boundedRun): a hand-off to the worker and back, and the deadline's
+// timer, cost as much as the run of a short rule, three times per change synced.
+//
 // Runs of one Program are serialized: rule package variables are shared by all calls, and
 // the guard that tracks call depth and the current line (see guard.go) is per program.
 // Program is safe for use by several goroutines.
@@ -89,8 +94,10 @@ type Program struct {
 	out   outgoingFunc
 	inc   incomingFunc
 	guard *guard
-	sem   chan struct{} // holds a token from the start of a run until the worker is done with it
-	jobs  chan job      // the run waiting for the worker (capacity 1: runs are serialized)
+	// inline runs are made on the caller's goroutine: the rule always ends soon (boundedRun).
+	inline bool
+	sem    chan struct{} // holds a token from the start of a run until the worker is done with it
+	jobs   chan job      // the run waiting for the worker (capacity 1: runs are serialized)
 
 	mu      sync.Mutex
 	retired error
@@ -135,7 +142,7 @@ func Compile(name, src string) (p *Program, err error) {
 		return nil, fmt.Errorf("%s: rule defines neither Outgoing nor Incoming; want %s or %s", name, outgoingSig, incomingSig)
 	}
 
-	p = &Program{name: name, guard: &guard{}, sem: make(chan struct{}, 1), jobs: make(chan job, 1), quit: make(chan struct{})}
+	p = &Program{name: name, guard: &guard{}, inline: boundedRun(f), sem: make(chan struct{}, 1), jobs: make(chan job, 1), quit: make(chan struct{})}
 	inst := instrument(fset, f, name, src)
 	// yaegi panics on some invalid programs instead of reporting them.
 	defer func() {
@@ -320,6 +327,9 @@ func (p *Program) Incoming(ctx context.Context, r item.Replica, current item.Ite
 }
 
 func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Context) error) (Outcome, error) {
+	if p.inline {
+		return p.runInline(ctx, entry, env, call)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -362,6 +372,56 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 		p.retire(err)
 		return Outcome{}, err
 	}
+}
+
+// runInline is run for a rule that always ends soon, on the caller's goroutine.
+func (p *Program) runInline(ctx context.Context, entry string, env Env, call func(*Context) error) (Outcome, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Outcome{}, fmt.Errorf("rule %s: %s: waiting for the previous run: %w", p.name, entry, ctx.Err())
+	}
+	defer func() { <-p.sem }()
+	if err := p.Retired(); err != nil {
+		return Outcome{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Outcome{}, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
+	}
+	rc := newContext(env)
+	err := p.call(entry, rc, call)
+	o := rc.outcome()
+	if err == nil {
+		err = rc.err
+	}
+	if err != nil {
+		return o, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
+	}
+	return o, nil
+}
+
+// boundedRun reports whether a rule's run always ends soon, whatever its input: it has no
+// loop and no goto, and declares no function but its entry points and no function literal,
+// so nothing it calls can call back into it (no recursion). Its run is then straight-line
+// code and calls into the rule API, bounded by the size of the item.
+func boundedRun(f *ast.File) bool {
+	bounded := true
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.ForStmt, *ast.RangeStmt, *ast.FuncLit:
+			bounded = false
+		case *ast.BranchStmt:
+			if n.Tok == token.GOTO {
+				bounded = false
+			}
+		case *ast.FuncDecl:
+			if n.Recv != nil || n.Name.Name != "Outgoing" && n.Name.Name != "Incoming" {
+				bounded = false
+			}
+		}
+		return bounded
+	})
+	return bounded
 }
 
 // submit hands j to the worker, starting one if none runs. The caller holds p.sem.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"reflect"
 	"runtime"
 	"strings"
@@ -636,7 +638,8 @@ func Incoming(replica tandem.Replica, item *tandem.Item, ctx *tandem.Context) er
 }
 
 func TestRunsShareOneLongLivedWorker(t *testing.T) {
-	p, err := Compile("rule.go", "package rule\n\nimport \"tandem\"\n\nfunc Outgoing(it tandem.Item, r *tandem.Replica, ctx *tandem.Context) error {\n\tr.Title = it.Title\n\treturn nil\n}\n")
+	// A loop makes the rule one that could run long: it runs on the worker.
+	p, err := Compile("rule.go", "package rule\n\nimport \"tandem\"\n\nfunc Outgoing(it tandem.Item, r *tandem.Replica, ctx *tandem.Context) error {\n\tfor _, l := range it.Labels {\n\t\tr.Labels = append(r.Labels, l)\n\t}\n\tr.Title = it.Title\n\treturn nil\n}\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -677,5 +680,73 @@ func TestRunsShareOneLongLivedWorker(t *testing.T) {
 			t.Fatal("the worker did not end after Close")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A rule that always ends soon runs on the caller's goroutine: no worker starts, and what it
+// does and reports is the same.
+func TestABoundedRuleRunsWithoutAWorker(t *testing.T) {
+	skipping := outRule("", "\tif item.Status == \"deleted\" {\n\t\tctx.Skip(\"deleted\")\n\t\treturn nil\n\t}\n\treplica.Title = item.Title\n\treplica.Comments = ctx.PublicComments(item.Comments)")
+	for _, src := range []string{DefaultOutgoing, skipping} {
+		p := mustCompile(t, "outgoing.go", src)
+		if !p.inline {
+			t.Fatalf("the rule is not run inline:\n%s", src)
+		}
+		it := sampleItem()
+		it.Comments = []item.Comment{{ID: "1", Body: "public"}, {ID: "2", Body: "note", Internal: true}}
+		r, _, err := p.Outgoing(context.Background(), it, Env{})
+		if err != nil || r.Title != it.Title || len(r.Comments) != 1 {
+			t.Fatalf("Outgoing = %+v, %v", r, err)
+		}
+		p.mu.Lock()
+		working := p.working
+		p.mu.Unlock()
+		if working {
+			t.Error("a worker started for a rule that always ends soon")
+		}
+		it.Status = "deleted"
+		if _, o, err := p.Outgoing(context.Background(), it, Env{}); src == skipping && (err != nil || !o.Skip) {
+			t.Errorf("a deleted item: %+v, %v; want a skip", o, err)
+		}
+		p.Close()
+		if _, _, err := p.Outgoing(context.Background(), it, Env{}); !errors.Is(err, ErrClosed) {
+			t.Errorf("run after Close: err = %v, want ErrClosed", err)
+		}
+	}
+	if in := mustCompile(t, "incoming.go", DefaultIncoming); !in.inline {
+		t.Error("the default incoming rule is not run inline")
+	}
+	p := mustCompile(t, "outgoing.go", outRule("", "\tpanic(\"boom\")"))
+	if _, _, err := p.Outgoing(context.Background(), sampleItem(), Env{}); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("a panic in an inline run: err = %v", err)
+	}
+}
+
+// Only a rule with no loop, goto or function of its own is taken to end soon.
+func TestBoundedRun(t *testing.T) {
+	for body, want := range map[string]bool{
+		"\treplica.Title = item.Title": true,
+		"\tif item.Title != \"\" {\n\t\treplica.Title = ctx.MapValue(item.Status, nil, \"x\")\n\t}": true,
+		"\tfor {\n\t}": false,
+		"\tfor _, l := range item.Labels {\n\t\t_ = l\n\t}": false,
+		"\tf := func() {}\n\tf()":                           false,
+		"again:\n\tgoto again":                              false,
+	} {
+		src := outRule("", body)
+		f, err := parser.ParseFile(token.NewFileSet(), "r.go", src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := boundedRun(f); got != want {
+			t.Errorf("boundedRun(%q) = %v, want %v", body, got, want)
+		}
+	}
+	helper := "package rule\n\nimport \"tandem\"\n\nfunc again(r *tandem.Replica) { again(r) }\n\nfunc Outgoing(item tandem.Item, replica *tandem.Replica, ctx *tandem.Context) error {\n\tagain(replica)\n\treturn nil\n}\n"
+	f, err := parser.ParseFile(token.NewFileSet(), "r.go", helper, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if boundedRun(f) {
+		t.Error("a rule with a function of its own (which may recurse) was taken to end soon")
 	}
 }
