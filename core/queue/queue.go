@@ -93,10 +93,16 @@ type Stats struct {
 	Oldest  time.Time // Created of the oldest event; zero when the queue is empty
 }
 
-// NewID returns a new globally unique event id: 16 random bytes, hex.
+// NewID returns a new globally unique event id, 32 hex digits: the time in milliseconds (6
+// bytes, as UUIDv7 has it) and 10 random bytes. A receiver remembers every id it stored, keyed
+// by id: ids that grow with time land at the end of that index, where random ones landed on a
+// different page each, and a batch of 1,024 rewrote about as many pages in its commit. A
+// receiver treats ids as opaque, so the random ids of earlier versions still work.
 func NewID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it panics if the OS source is broken)
+	ms := uint64(time.Now().UnixMilli())
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (it panics if the OS source is broken)
 	return hex.EncodeToString(b[:])
 }
 

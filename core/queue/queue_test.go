@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -675,6 +676,15 @@ func TestNewID(t *testing.T) {
 			t.Fatalf("NewID: %q twice", id)
 		}
 		seen[id] = true
+	}
+	// Ids grow with time (the receiver's index of seen ids then grows at its end).
+	first := NewID()
+	time.Sleep(2 * time.Millisecond)
+	if later := NewID(); later <= first {
+		t.Errorf("an id made later (%s) sorts before one made earlier (%s)", later, first)
+	}
+	if ms, err := strconv.ParseUint(first[:12], 16, 64); err != nil || time.Since(time.UnixMilli(int64(ms))) > time.Minute {
+		t.Errorf("id %s does not start with the time in milliseconds", first)
 	}
 }
 
