@@ -455,7 +455,7 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 	for {
 		// Ready reads past the batch being acked, so with a backlog the next batch goes out
 		// while that ack commits rather than after it.
-		evs, err := e.opt.Outbox.Ready(time.Now(), e.opt.BatchSize+len(acking))
+		evs, err := e.opt.Outbox.ReadySkipping(time.Now(), e.opt.BatchSize, func(seq uint64) bool { return acking[seq] })
 		if err != nil {
 			e.log.Error("read outbox", "err", err)
 			if !wait(ctx, time.Second) {
@@ -465,9 +465,6 @@ func (e *Engine) deliverLoop(ctx context.Context) {
 		}
 		batch := evs[:0:0]
 		for _, ev := range evs {
-			if acking[ev.Seq] || len(batch) == e.opt.BatchSize {
-				continue
-			}
 			if ev.Kind == KindResync {
 				if err := e.resync(ctx, ev); err != nil {
 					e.failOut(ev, err)

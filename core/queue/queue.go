@@ -463,6 +463,13 @@ const readyBytes = 16 << 20
 // is returned again when its NextRetry has come (never while Permanent). Other items keep
 // flowing past it.
 func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
+	return q.ReadySkipping(now, limit, nil)
+}
+
+// ReadySkipping is Ready for a consumer that already holds some of the ready events (a
+// delivery whose ack is still committing): those skip says are passed over, neither decoded
+// in full nor counted in limit.
+func (q *Queue) ReadySkipping(now time.Time, limit int, skip func(seq uint64) bool) ([]Event, error) {
 	var out []Event
 	err := q.st.DB().View(func(tx *bolt.Tx) error {
 		b, err := q.events(tx)
@@ -479,6 +486,10 @@ func (q *Queue) Ready(now time.Time, limit int) ([]Event, error) {
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if limit > 0 && len(out) == limit || size >= readyBytes {
 				break
+			}
+			if skip != nil && skip(store.U64From(k)) {
+				// Held by the consumer, so neither failed nor holding its item back.
+				continue
 			}
 			e, err := decode(k, v)
 			if err != nil {

@@ -797,3 +797,17 @@ func TestReadyBoundsThePayloadsItHolds(t *testing.T) {
 		}
 	}
 }
+
+// ReadySkipping passes over the events its consumer holds, without counting them.
+func TestReadySkippingPassesOverHeldEvents(t *testing.T) {
+	st, q := newQueue(t, "out/c1")
+	stored := appendEvents(t, st, q, ev("A", 1), ev("B", 2), ev("C", 3), ev("D", 4))
+	held := map[uint64]bool{stored[0].Seq: true, stored[1].Seq: true}
+	got, err := q.ReadySkipping(t0, 2, func(seq uint64) bool { return held[seq] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Seq != stored[2].Seq || got[1].Seq != stored[3].Seq || len(got[0].Payload) == 0 {
+		t.Fatalf("ReadySkipping = %+v, want the two events after the held ones", got)
+	}
+}
