@@ -70,6 +70,21 @@ func sumsOf(it item.Item) fieldSums {
 	return s
 }
 
+// sumsLike is sumsOf(it), reusing the sums of like (sumsOf(like)) for the fields that hold
+// the same value in both: applying a change hashes the item as written and the rule's item
+// it was written from, which mostly agree.
+func sumsLike(it, like item.Item, likeSums fieldSums) fieldSums {
+	s := make(fieldSums, len(likeSums))
+	for _, f := range item.Fields(it) {
+		if sum, ok := likeSums[f]; ok && item.FieldEqual(it, like, f) {
+			s[f] = sum
+			continue
+		}
+		s[f] = fieldSum(it, f)
+	}
+	return s
+}
+
 // equal reports whether it holds, for field f, the value s was taken from.
 func (s fieldSums) equal(it item.Item, f string) bool {
 	want, ok := s[f]

@@ -3,6 +3,7 @@ package engine
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/tandemsync/tandem/core/item"
 )
@@ -59,6 +60,29 @@ func TestMergeIntoAppliesWrittenFieldsAndComments(t *testing.T) {
 		mergeInto(&p, tc.w, tc.res)
 		if !reflect.DeepEqual(p.current, tc.want) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, p.current, tc.want)
+		}
+	}
+}
+
+// sumsLike gives exactly sumsOf, whichever fields the two items share.
+func TestSumsLikeIsSumsOf(t *testing.T) {
+	base := item.Item{Title: "t", Description: "d", Status: "open", Priority: "high", Labels: []string{"a"},
+		Assignee: item.User{Name: "Jo"}, Custom: map[string]string{"site": "HQ", "team": ""}}
+	for name, change := range map[string]func(*item.Item){
+		"same":           func(*item.Item) {},
+		"title":          func(it *item.Item) { it.Title = "other" },
+		"labels emptied": func(it *item.Item) { it.Labels = []string{} },
+		"labels nil":     func(it *item.Item) { it.Labels = nil },
+		"assignee":       func(it *item.Item) { it.Assignee = item.User{Name: "Al"} },
+		"custom added":   func(it *item.Item) { it.Custom = map[string]string{"site": "HQ", "new": "x"} },
+		"custom dropped": func(it *item.Item) { it.Custom = nil },
+		"key and times":  func(it *item.Item) { it.Key, it.Created = "RED-1", time.Now() },
+		"everything":     func(it *item.Item) { *it = item.Item{Title: "x", Status: "closed"} },
+	} {
+		it := base.Clone()
+		change(&it)
+		if got, want := sumsLike(it, base, sumsOf(base)), sumsOf(it); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: sumsLike = %v, sumsOf = %v", name, got, want)
 		}
 	}
 }

@@ -496,10 +496,11 @@ func (e *Engine) settle(ctx context.Context, b *batch) {
 		if p.write < 0 {
 			p.settleComments(nil) // nothing written: only baselines of comments seen before
 		}
-		p.twin.Synced = sumsOf(p.current) // written from the partner: the last sync
+		base := sumsOf(p.incoming)
+		p.twin.Synced = sumsLike(p.current, p.incoming, base) // written from the partner: the last sync
 		p.newLink = p.twin.Remote != p.change.Source
 		p.twin.Remote = p.change.Source
-		p.twin.RecvHash, p.twin.Base, p.twin.Received = p.change.Replica.Hash(), sumsOf(p.incoming), stripComments(p.change.Replica)
+		p.twin.RecvHash, p.twin.Base, p.twin.Received = p.change.Replica.Hash(), base, stripComments(p.change.Replica)
 		e.settleEcho(ctx, p)
 	}
 }
