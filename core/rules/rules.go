@@ -359,14 +359,7 @@ func (p *Program) run(ctx context.Context, entry string, env Env, call func(*Con
 	}
 	select {
 	case err := <-done:
-		o := rc.outcome()
-		if err == nil {
-			err = rc.err
-		}
-		if err != nil {
-			return o, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
-		}
-		return o, nil
+		return p.finish(entry, rc, err)
 	case <-ctx.Done():
 		err := fmt.Errorf("rule %s: %s did not finish in time (an endless loop?): %w", p.name, entry, ctx.Err())
 		p.retire(err)
@@ -389,7 +382,12 @@ func (p *Program) runInline(ctx context.Context, entry string, env Env, call fun
 		return Outcome{}, fmt.Errorf("rule %s: %s: %w", p.name, entry, err)
 	}
 	rc := newContext(env)
-	err := p.call(entry, rc, call)
+	return p.finish(entry, rc, p.call(entry, rc, call))
+}
+
+// finish is a finished run's outcome and its error, the call's own or the one the rule set
+// through the API, named with the rule and its entry point.
+func (p *Program) finish(entry string, rc *Context, err error) (Outcome, error) {
 	o := rc.outcome()
 	if err == nil {
 		err = rc.err
